@@ -1,0 +1,246 @@
+"""The `bookrec-tui` command: the app by default, plus subcommands over the same API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import BookrecError
+from .paths import DATA_ENV
+
+EPILOG = f"""\
+examples:
+  bookrec-tui                                   open the app (default profile)
+  bookrec-tui --profile alice                   open the app with another reader's shelf
+  bookrec-tui search "hary poter"               fuzzy title/author search
+  bookrec-tui recommend --rate "The Hobbit=5" --rate 2657=4 --json
+  bookrec-tui similar "Dune"                    more like this
+  bookrec-tui data fetch                        download goodbooks-10k (public release)
+  bookrec-tui train --out models/               retrain the Keras model
+  bookrec-tui evaluate                          cold-start evaluation against baselines
+
+data: goodbooks-10k is read from --data-dir, else ${DATA_ENV}, else the per-user data
+directory (where `bookrec-tui data fetch` puts it).
+"""
+
+
+def _add_data_dir(p: argparse.ArgumentParser, top: bool = False) -> None:
+    # Sub-commands accept the flag too; SUPPRESS keeps them from resetting the top-level value.
+    p.add_argument("--data-dir", metavar="DIR", default=None if top else argparse.SUPPRESS,
+                   help=f"folder with goodbooks-10k CSVs (default: ${DATA_ENV} or the user data dir)")
+
+
+def _add_model_dir(p: argparse.ArgumentParser, top: bool = False) -> None:
+    p.add_argument("--model-dir", metavar="DIR", default=None if top else argparse.SUPPRESS,
+                   help="folder with bookrec-bundle.npz (default: the model shipped with the package)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bookrec-tui",
+        description="Book recommendations in your terminal, from a Keras model trained on "
+        "goodbooks-10k. With no command, opens the chat-style app.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"bookrec-tui {__version__}")
+    _add_data_dir(parser, top=True)
+    _add_model_dir(parser, top=True)
+    parser.add_argument("--profile", default="default", help="reader profile name (default: default)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("search", help="fuzzy search titles and authors")
+    p.add_argument("query", nargs="+")
+    p.add_argument("-n", type=int, default=10, help="how many results (default 10)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _add_data_dir(p)
+    _add_model_dir(p)
+
+    p = sub.add_parser("recommend", help="recommendations for a set of ratings")
+    p.add_argument("--rate", action="append", default=[], metavar="BOOK=STARS",
+                   help='a rating: "Title=5" or "2657=4" (repeatable)')
+    p.add_argument("-n", type=int, default=10, help="how many (default 10)")
+    p.add_argument("--shelf", help='only books on this shelf/genre, e.g. "fantasy"')
+    p.add_argument("--json", action="store_true", help="print JSON")
+    _add_data_dir(p)
+    _add_model_dir(p)
+
+    p = sub.add_parser("similar", help='"more like this" for one book')
+    p.add_argument("book", nargs="+", help="title (fuzzy) or book id")
+    p.add_argument("-n", type=int, default=10)
+    p.add_argument("--json", action="store_true")
+    _add_data_dir(p)
+    _add_model_dir(p)
+
+    p = sub.add_parser("train", help="train the Keras model and write a runtime bundle")
+    p.add_argument("--ratings", type=Path, help="ratings CSV (default: DATA_DIR/ratings.csv)")
+    p.add_argument("--books", type=Path, help="books CSV (default: DATA_DIR/books.csv)")
+    p.add_argument("--out", type=Path, default=Path("models"), help="output folder (default: models)")
+    p.add_argument("--epochs", type=int, help="training epochs (default: the tuned value)")
+    p.add_argument("--dim", type=int, help="embedding dimension (default: the tuned value)")
+    p.add_argument("--seed", type=int, default=42)
+    _add_data_dir(p)
+
+    p = sub.add_parser("evaluate", help="seed and cold-start protocols, all methods side by side")
+    p.add_argument("--out", type=Path, default=Path("runs/evaluation.json"), help="JSON report path")
+    p.add_argument("--users", type=int, default=2000, help="held-out readers (default 2000)")
+    p.add_argument("--skip-seed-protocol", action="store_true",
+                   help="only run the cold-start protocol")
+    p.add_argument("--epochs", type=int, help="override our model's epochs")
+    _add_data_dir(p)
+
+    p = sub.add_parser("data", help="manage the goodbooks-10k data")
+    dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    f = dsub.add_parser("fetch", help="download the public goodbooks-10k release")
+    f.add_argument("--base-url", help="mirror to download from instead of GitHub")
+    f.add_argument("--dest", type=Path, help="target folder (default: the data dir)")
+    f.add_argument("--retries", type=int, default=3)
+    i = dsub.add_parser("info", help="where the data is and what it holds")
+    _add_data_dir(i)
+    return parser
+
+
+def _data_dir(args) -> str | None:
+    return getattr(args, "data_dir", None)
+
+
+def _load_recommender(args):
+    from .recommender import Recommender
+
+    return Recommender.load(model_dir=getattr(args, "model_dir", None), data_dir=_data_dir(args))
+
+
+def _parse_rate(rec, spec: str) -> tuple[int, int]:
+    book, sep, stars = spec.rpartition("=")
+    if not sep or not stars.strip().isdigit() or not 1 <= int(stars) <= 5:
+        raise BookrecError(f'--rate {spec!r}: write it as "Title=STARS" or "BOOK_ID=STARS", '
+                           "stars 1 to 5.")
+    book_id = rec.resolve(book)
+    if book_id is None:
+        raise BookrecError(f"--rate {spec!r}: no book matches {book!r}. Try `bookrec-tui search`.")
+    return book_id, int(stars)
+
+
+def cmd_search(args) -> int:
+    rec = _load_recommender(args)
+    hits = rec.search(" ".join(args.query), args.n)
+    if args.json:
+        print(json.dumps([h.__dict__ for h in hits], indent=2))
+    else:
+        for h in hits:
+            print(f"{h.book_id:>6}  {h.title} — {h.authors}  ({h.score:.0f})")
+    return 0
+
+
+def cmd_recommend(args) -> int:
+    rec = _load_recommender(args)
+    ratings = dict(_parse_rate(rec, spec) for spec in args.rate)
+    recs = rec.recommend(ratings, n=args.n, shelf=args.shelf)
+    if args.json:
+        print(json.dumps({"ratings": ratings, "recommendations": [r.__dict__ for r in recs]},
+                         indent=2))
+        return 0
+    for i, r in enumerate(recs, 1):
+        why = f"  because you liked {rec.catalogue.title(r.because)}" if r.because else ""
+        print(f"{i:>2}. {r.title} — {r.authors}  ★{r.predicted_rating:.1f}{why}")
+    return 0
+
+
+def cmd_similar(args) -> int:
+    rec = _load_recommender(args)
+    book_id = rec.resolve(" ".join(args.book))
+    if book_id is None:
+        raise BookrecError(f"No book matches {' '.join(args.book)!r}. Try `bookrec-tui search`.")
+    hits = rec.similar(book_id, args.n)
+    if args.json:
+        print(json.dumps({"book_id": book_id, "title": rec.catalogue.title(book_id),
+                          "similar": [h.__dict__ for h in hits]}, indent=2))
+    else:
+        print(f"More like {rec.catalogue.label(book_id)}:")
+        for h in hits:
+            print(f"{h.book_id:>6}  {h.title} — {h.authors}  ({h.score:.2f})")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .data import load_dataset
+    from .model import TrainConfig
+    from .progress import console, progress_bar
+    from .training import save_outputs, train_bundle
+
+    books_dir = args.books.parent if args.books else None
+    if args.books and args.books.name != "books.csv":
+        raise BookrecError("--books must point at a file named books.csv (tags are read beside it).")
+    dataset = load_dataset(_data_dir(args), ratings_path=args.ratings, books_dir=books_dir)
+    console.print(f"{len(dataset.ratings):,} ratings from {dataset.ratings.n_users:,} readers "
+                  f"({dataset.ratings.schema} schema, {dataset.ratings.duplicates_dropped:,} "
+                  "duplicate pairs dropped)")
+    cfg = TrainConfig(seed=args.seed)
+    if args.epochs:
+        cfg.epochs = args.epochs
+    if args.dim:
+        cfg.dim = args.dim
+    with progress_bar("training", None) as update:
+        def progress(done, total, logs):
+            update(done, total, f"epoch {logs['epoch']}/{cfg.epochs} "
+                                f"rank {logs['rank_loss']:.3f} mse {logs['mse']:.3f}")
+        bundle, model = train_bundle(dataset, cfg, progress)
+    paths = save_outputs(bundle, model, args.out)
+    console.print(f"trained in {bundle.meta['training']['seconds']:.0f}s; wrote "
+                  + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluation_run import run_evaluation
+
+    return run_evaluation(args)
+
+
+def cmd_data(args) -> int:
+    if args.data_command == "fetch":
+        from .fetch import fetch_goodbooks
+        from .paths import resolve_data_dir
+
+        dest = args.dest or resolve_data_dir(None)
+        fetch_goodbooks(dest, base_url=args.base_url, retries=args.retries)
+        print(f"goodbooks-10k is ready in {dest}")
+        return 0
+    from .data import load_dataset
+    from .paths import resolve_data_dir
+
+    base = resolve_data_dir(_data_dir(args))
+    ds = load_dataset(base)
+    print(json.dumps({"data_dir": str(base), "books": len(ds.catalogue),
+                      "ratings": len(ds.ratings), "readers": ds.ratings.n_users,
+                      "schema": ds.ratings.schema,
+                      "duplicates_dropped": ds.ratings.duplicates_dropped}, indent=2))
+    return 0
+
+
+def cmd_app(args) -> int:
+    from .tui.app import run_app
+
+    return run_app(data_dir=_data_dir(args), model_dir=args.model_dir, profile=args.profile)
+
+
+COMMANDS = {"search": cmd_search, "recommend": cmd_recommend, "similar": cmd_similar,
+            "train": cmd_train, "evaluate": cmd_evaluate, "data": cmd_data}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS.get(args.command, cmd_app)(args)
+    except BookrecError as exc:
+        print(f"bookrec-tui: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bookrec-tui: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

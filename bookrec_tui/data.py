@@ -1,0 +1,392 @@
+"""goodbooks-10k loading: ratings (v1 and v2 schemas), the book catalogue and shelves.
+
+Parsing uses pandas once; the result is cached as a compact ``.npz`` keyed by the source
+files' SHA-256, so warm starts read plain numpy arrays. Bad input raises
+:class:`~bookrec_tui.errors.DataError` naming the file, the line or column, and a fix.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataError, DataMissingError
+from .fsutil import atomic_writer, cached_sha256
+from .paths import DATA_ENV, cache_dir
+
+CACHE_VERSION = 1
+RATINGS_FILE = "ratings.csv"
+BOOKS_FILE = "books.csv"
+TAGS_FILE = "tags.csv"
+BOOK_TAGS_FILE = "book_tags.csv"
+
+#: ratings.csv header layouts: v1 (Kaggle, 981,756 rows) and v2 (GitHub, 5,976,479 rows).
+RATINGS_SCHEMAS = {
+    ("book_id", "user_id", "rating"): "v1",
+    ("user_id", "book_id", "rating"): "v2",
+}
+BOOKS_REQUIRED = ("book_id", "goodreads_book_id", "authors", "title")
+
+#: Shelves that say what a reader did with a book, not what the book is.
+NON_GENRE_SHELVES = re.compile(
+    r"^(to-?read|currently-?reading|favou?rites?|owned|books?-i-own|own|my-books|library|"
+    r"kindle|ebooks?|e-books?|audio-?books?|audible|default|re-?read|wish-?list|"
+    r"to-?buy|i-own|owned-books|my-library|books|abandoned|dnf|did-not-finish|"
+    r"all-time-favou?rites?|favou?rite-books|read|read-in-\d+|\d+|book-club|"
+    r"on-hold|shelfari-.*|my-.*|have|borrowed|library-books?|"
+    r"favou?rite|faves?|reread|re-read|read-again|maybe|someday|bookshelf|"
+    r"novels?|fiction|non-fiction|nonfiction|english|series|classics?-to-read)$"
+)
+
+
+def _memo_file() -> Path:
+    return cache_dir() / "checksums.json"
+
+
+def _require(path: Path, what: str) -> None:
+    if not path.is_file():
+        raise DataMissingError(
+            f"{what} not found: {path}. Point --data-dir or ${DATA_ENV} at a folder with the "
+            "goodbooks-10k CSV files, or run `bookrec-tui data fetch` to download them."
+        )
+
+
+def _read_header(path: Path) -> list[str]:
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        first = handle.readline()
+    return [name.strip().strip('"').lower() for name in first.strip().split(",")]
+
+
+def _check_integer_column(df, column: str, path: Path) -> None:
+    """Raise a DataError naming the first line whose ``column`` is not an integer."""
+    import pandas as pd
+
+    series = df[column]
+    if pd.api.types.is_integer_dtype(series):
+        return
+    numeric = pd.to_numeric(series, errors="coerce")
+    bad = numeric.isna() | (numeric != np.floor(numeric))
+    row = int(np.flatnonzero(bad.to_numpy())[0]) if bad.any() else 0
+    raise DataError(
+        f"{path}: line {row + 2}, column '{column}': expected a whole number, got "
+        f"{series.iloc[row]!r}. Fix or remove that line."
+    )
+
+
+# --------------------------------------------------------------------------- ratings
+
+
+@dataclass(frozen=True)
+class Ratings:
+    """Explicit 1..5 star ratings, one row per (user, book) after de-duplication."""
+
+    user_ids: np.ndarray  # int32
+    book_ids: np.ndarray  # int32, goodbooks book_id
+    stars: np.ndarray  # int8, 1..5
+    duplicates_dropped: int = 0
+    schema: str = "v1"
+    sha256: str = ""
+
+    def __len__(self) -> int:
+        return int(self.stars.shape[0])
+
+    @property
+    def n_users(self) -> int:
+        return int(np.unique(self.user_ids).shape[0])
+
+    def subset(self, mask: np.ndarray) -> Ratings:
+        return Ratings(
+            self.user_ids[mask], self.book_ids[mask], self.stars[mask], 0, self.schema, ""
+        )
+
+
+def parse_ratings(path: Path) -> Ratings:
+    """Parse a ratings CSV in either schema, validate it and drop duplicate pairs (keep last)."""
+    import pandas as pd
+
+    path = Path(path)
+    _require(path, "Ratings file")
+    header = tuple(_read_header(path))
+    schema = RATINGS_SCHEMAS.get(header[:3]) if len(header) >= 3 else None
+    if schema is None:
+        missing = {"user_id", "book_id", "rating"} - set(header)
+        raise DataError(
+            f"{path}: line 1: expected a header 'book_id,user_id,rating' (v1) or "
+            f"'user_id,book_id,rating' (v2), got {','.join(header)!r}"
+            + (f" (missing column(s): {', '.join(sorted(missing))})" if missing else "")
+            + ". Use the goodbooks-10k ratings.csv."
+        )
+    try:
+        df = pd.read_csv(path, usecols=["user_id", "book_id", "rating"], encoding="utf-8-sig")
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"{path}: could not parse as CSV ({exc}). Is this ratings.csv?") from exc
+    if df.empty:
+        raise DataError(f"{path}: no ratings in the file. Use the goodbooks-10k ratings.csv.")
+    for column in ("user_id", "book_id", "rating"):
+        _check_integer_column(df, column, path)
+    stars = df["rating"].to_numpy()
+    out_of_range = (stars < 1) | (stars > 5)
+    if out_of_range.any():
+        row = int(np.flatnonzero(out_of_range)[0])
+        raise DataError(
+            f"{path}: line {row + 2}, column 'rating': {stars[row]} is outside 1..5. "
+            "Ratings must be whole stars from 1 to 5."
+        )
+    users = df["user_id"].to_numpy(np.int64)
+    books = df["book_id"].to_numpy(np.int64)
+    bad_id = (users < 1) | (books < 1)
+    if bad_id.any():
+        row = int(np.flatnonzero(bad_id)[0])
+        raise DataError(f"{path}: line {row + 2}: user_id and book_id must be positive.")
+    # Keep the last row of each (user, book) pair: unique over the reversed keys.
+    key = users * (int(books.max()) + 1) + books
+    _, first_in_reversed = np.unique(key[::-1], return_index=True)
+    keep = np.sort(len(key) - 1 - first_in_reversed)
+    return Ratings(
+        user_ids=users[keep].astype(np.int32),
+        book_ids=books[keep].astype(np.int32),
+        stars=stars[keep].astype(np.int8),
+        duplicates_dropped=int(len(key) - len(keep)),
+        schema=schema,
+    )
+
+
+def load_ratings(path: Path, use_cache: bool = True) -> Ratings:
+    """:func:`parse_ratings` with an ``.npz`` cache keyed by the file's SHA-256."""
+    path = Path(path)
+    _require(path, "Ratings file")
+    digest = cached_sha256(path, _memo_file() if use_cache else None)
+    cached = cache_dir() / f"ratings-v{CACHE_VERSION}-{digest[:20]}.npz"
+    if use_cache and cached.exists():
+        try:
+            with np.load(cached, allow_pickle=False) as z:
+                return Ratings(
+                    z["user_ids"], z["book_ids"], z["stars"],
+                    int(z["duplicates_dropped"]), str(z["schema"]), digest,
+                )
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache is rebuilt below
+    ratings = parse_ratings(path)
+    ratings = Ratings(
+        ratings.user_ids, ratings.book_ids, ratings.stars,
+        ratings.duplicates_dropped, ratings.schema, digest,
+    )
+    if use_cache:
+        with atomic_writer(cached) as handle:
+            np.savez(
+                handle, user_ids=ratings.user_ids, book_ids=ratings.book_ids,
+                stars=ratings.stars, duplicates_dropped=ratings.duplicates_dropped,
+                schema=ratings.schema,
+            )
+    return ratings
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+@dataclass
+class Catalogue:
+    """The books: ids, titles, authors and the metadata a reader sees. numpy only."""
+
+    book_ids: np.ndarray  # int32, goodbooks book_id
+    goodreads_ids: np.ndarray  # int64
+    best_book_ids: np.ndarray  # int64
+    titles: np.ndarray  # str
+    authors: np.ndarray  # str
+    years: np.ndarray  # int16, 0 when unknown
+    average_ratings: np.ndarray  # float32
+    ratings_counts: np.ndarray  # int64
+    isbns: np.ndarray  # str, ISBN-10 as in books.csv (leading zeros dropped there)
+    shelves: np.ndarray  # str, top genre-like shelves joined by "|"
+    sha256: str = ""
+    _index: np.ndarray = field(default=None, repr=False)  # book_id -> row, -1 if absent
+
+    def __post_init__(self) -> None:
+        if self._index is None:
+            index = np.full(int(self.book_ids.max()) + 1, -1, dtype=np.int32)
+            index[self.book_ids] = np.arange(len(self.book_ids), dtype=np.int32)
+            self._index = index
+
+    def __len__(self) -> int:
+        return int(self.book_ids.shape[0])
+
+    def __contains__(self, book_id: object) -> bool:
+        return isinstance(book_id, (int, np.integer)) and 0 <= book_id < len(self._index) and (
+            self._index[book_id] >= 0
+        )
+
+    def row(self, book_id: int) -> int:
+        """Row of ``book_id``; raises KeyError for an unknown id."""
+        if book_id not in self:
+            raise KeyError(f"unknown book_id {book_id}")
+        return int(self._index[book_id])
+
+    def rows(self, book_ids: np.ndarray) -> np.ndarray:
+        ids = np.asarray(book_ids, dtype=np.int64)
+        ok = (ids >= 0) & (ids < len(self._index))
+        out = np.full(ids.shape, -1, dtype=np.int32)
+        out[ok] = self._index[ids[ok]]
+        return out
+
+    def title(self, book_id: int) -> str:
+        return str(self.titles[self.row(book_id)])
+
+    def label(self, book_id: int) -> str:
+        """'Title by Author' for messages."""
+        row = self.row(book_id)
+        return f"{self.titles[row]} by {self.authors[row]}"
+
+    def shelf_list(self, book_id: int) -> list[str]:
+        text = str(self.shelves[self.row(book_id)])
+        return text.split("|") if text else []
+
+    def goodreads_url(self, book_id: int) -> str:
+        return f"https://www.goodreads.com/book/show/{int(self.goodreads_ids[self.row(book_id)])}"
+
+    _FIELDS = (
+        "book_ids", "goodreads_ids", "best_book_ids", "titles", "authors", "years",
+        "average_ratings", "ratings_counts", "isbns", "shelves",
+    )
+
+    def save(self, path: Path) -> None:
+        with atomic_writer(path) as handle:
+            np.savez(handle, sha256=self.sha256, **{f: getattr(self, f) for f in self._FIELDS})
+
+    @classmethod
+    def load_npz(cls, path: Path) -> Catalogue:
+        with np.load(path, allow_pickle=False) as z:
+            return cls(**{f: z[f] for f in cls._FIELDS}, sha256=str(z["sha256"]))
+
+
+def _top_shelves(data_dir: Path, goodreads_ids: np.ndarray, per_book: int = 8) -> np.ndarray:
+    """Top genre-like shelves per book from book_tags.csv + tags.csv ('' when absent)."""
+    import pandas as pd
+
+    tags_path, book_tags_path = data_dir / TAGS_FILE, data_dir / BOOK_TAGS_FILE
+    empty = np.array([""] * len(goodreads_ids))
+    if not (tags_path.is_file() and book_tags_path.is_file()):
+        return empty
+    tags = pd.read_csv(tags_path, encoding="utf-8-sig")
+    book_tags = pd.read_csv(book_tags_path, encoding="utf-8-sig")
+    for frame, cols, p in (
+        (tags, ("tag_id", "tag_name"), tags_path),
+        (book_tags, ("goodreads_book_id", "tag_id", "count"), book_tags_path),
+    ):
+        missing = set(cols) - set(frame.columns)
+        if missing:
+            raise DataError(f"{p}: missing column(s) {', '.join(sorted(missing))}.")
+    names = tags.set_index("tag_id")["tag_name"].astype(str).str.lower()
+    keep_tag = ~names.str.fullmatch(NON_GENRE_SHELVES.pattern)
+    book_tags = book_tags[book_tags["count"] > 0]
+    book_tags = book_tags[book_tags["tag_id"].map(keep_tag).fillna(False).astype(bool)]
+    book_tags = book_tags.drop_duplicates(["goodreads_book_id", "tag_id"])
+    book_tags = book_tags.sort_values(["goodreads_book_id", "count"], ascending=[True, False])
+    top = book_tags.groupby("goodreads_book_id").head(per_book)
+    top = top.assign(name=top["tag_id"].map(names))
+    joined = top.groupby("goodreads_book_id")["name"].agg("|".join)
+    return joined.reindex(goodreads_ids).fillna("").to_numpy(dtype=str)
+
+
+def parse_catalogue(data_dir: Path) -> Catalogue:
+    import pandas as pd
+
+    path = Path(data_dir) / BOOKS_FILE
+    _require(path, "Books file")
+    try:
+        books = pd.read_csv(path, encoding="utf-8-sig", dtype={"isbn": str})
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"{path}: could not parse as CSV ({exc}). Is this books.csv?") from exc
+    missing = [c for c in BOOKS_REQUIRED if c not in books.columns]
+    if missing:
+        raise DataError(
+            f"{path}: missing column(s) {', '.join(missing)}. Use the goodbooks-10k books.csv."
+        )
+    for column in ("book_id", "goodreads_book_id"):
+        _check_integer_column(books, column, path)
+    if books["book_id"].duplicated().any():
+        row = int(np.flatnonzero(books["book_id"].duplicated().to_numpy())[0])
+        raise DataError(f"{path}: line {row + 2}: book_id {books['book_id'].iloc[row]} repeats.")
+
+    def col(name: str, default, dtype):
+        if name not in books.columns:
+            return np.full(len(books), default, dtype=dtype)
+        return books[name].fillna(default).to_numpy().astype(dtype)
+
+    goodreads = books["goodreads_book_id"].to_numpy(np.int64)
+    return Catalogue(
+        book_ids=books["book_id"].to_numpy(np.int32),
+        goodreads_ids=goodreads,
+        best_book_ids=col("best_book_id", 0, np.int64),
+        titles=books["title"].fillna("").astype(str).to_numpy(dtype=str),
+        authors=books["authors"].fillna("").astype(str).to_numpy(dtype=str),
+        years=col("original_publication_year", 0, np.float64).astype(np.int16),
+        average_ratings=col("average_rating", 0.0, np.float32),
+        ratings_counts=col("ratings_count", 0, np.int64),
+        isbns=books["isbn"].fillna("").astype(str).to_numpy(dtype=str)
+        if "isbn" in books.columns
+        else np.array([""] * len(books)),
+        shelves=_top_shelves(Path(data_dir), goodreads),
+    )
+
+
+def load_catalogue(data_dir: Path, use_cache: bool = True) -> Catalogue:
+    """The catalogue from ``data_dir``, cached by the checksums of books/tags/book_tags."""
+    data_dir = Path(data_dir)
+    _require(data_dir / BOOKS_FILE, "Books file")
+    memo = _memo_file() if use_cache else None
+    parts = [cached_sha256(data_dir / BOOKS_FILE, memo)]
+    for name in (TAGS_FILE, BOOK_TAGS_FILE):
+        if (data_dir / name).is_file():
+            parts.append(cached_sha256(data_dir / name, memo))
+    books_sha = parts[0]
+    key = "-".join(p[:12] for p in parts)
+    cached = cache_dir() / f"catalogue-v{CACHE_VERSION}-{key}.npz"
+    if use_cache and cached.exists():
+        try:
+            return Catalogue.load_npz(cached)
+        except (OSError, ValueError, KeyError):
+            pass
+    catalogue = parse_catalogue(data_dir)
+    catalogue.sha256 = books_sha
+    if use_cache:
+        catalogue.save(cached)
+    return catalogue
+
+
+def check_coverage(ratings: Ratings, catalogue: Catalogue, ratings_path: Path) -> None:
+    """Every rated book must be in books.csv."""
+    rows = catalogue.rows(ratings.book_ids)
+    if (rows < 0).any():
+        unknown = np.unique(ratings.book_ids[rows < 0])
+        shown = ", ".join(str(b) for b in unknown[:5])
+        raise DataError(
+            f"{ratings_path}: {len(unknown)} book_id(s) are not in books.csv (e.g. {shown}). "
+            "Use the books.csv that belongs to this ratings file."
+        )
+
+
+@dataclass
+class Dataset:
+    catalogue: Catalogue
+    ratings: Ratings
+    ratings_path: Path
+
+
+def load_dataset(
+    data_dir: Path | None = None,
+    ratings_path: Path | None = None,
+    books_dir: Path | None = None,
+    use_cache: bool = True,
+) -> Dataset:
+    """Catalogue plus ratings, cross-checked. ``ratings_path`` overrides ``data_dir/ratings.csv``."""
+    from .paths import resolve_data_dir
+
+    base = resolve_data_dir(data_dir)
+    ratings_path = Path(ratings_path) if ratings_path else base / RATINGS_FILE
+    catalogue = load_catalogue(Path(books_dir) if books_dir else base, use_cache)
+    ratings = load_ratings(ratings_path, use_cache)
+    check_coverage(ratings, catalogue, ratings_path)
+    return Dataset(catalogue, ratings, ratings_path)

@@ -1,0 +1,154 @@
+"""`bookrec-tui evaluate`: the seed protocol (RMSE on an 80/20 split) and the cold-start
+protocol (held-out readers, k revealed ratings), every method in the same run."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .data import Dataset, Ratings
+from .interactions import UserItems
+from .metrics import ndcg_at, recall_at, top_n
+
+Log = Callable[[str], None]
+
+
+Heldout = list[tuple[np.ndarray, np.ndarray]]  # per reader: shuffled (rows, stars)
+
+
+@dataclass
+class ColdStartSplit:
+    train: Ratings
+    test: Heldout  # the reported readers
+    validation: Heldout  # other held-out readers, for tuning (EASE's lambda, our settings)
+
+
+def _shuffled(ratings: Ratings, dataset: Dataset, seed: int) -> Heldout:
+    items = UserItems.build(ratings, dataset.catalogue)
+    shuffle = np.random.default_rng(seed)
+    out = []
+    for u in range(items.n_users):
+        rows, stars = items.user(u)
+        perm = shuffle.permutation(len(rows))
+        out.append((rows[perm], stars[perm].astype(np.int64)))
+    return out
+
+
+def cold_start_split(dataset: Dataset, n_users: int = 2000, min_ratings: int = 20,
+                     seed: int = 0, n_validation: int = 1000) -> ColdStartSplit:
+    """Hold out ``n_users`` test readers (sampled with ``seed`` among readers with at least
+    ``min_ratings`` ratings) and ``n_validation`` more for tuning; all removed from training."""
+    r = dataset.ratings
+    users, counts = np.unique(r.user_ids, return_counts=True)
+    eligible = users[counts >= min_ratings]
+    test = np.sort(np.random.default_rng(seed).choice(
+        eligible, size=min(n_users, len(eligible)), replace=False))
+    rest = np.setdiff1d(eligible, test)
+    val = np.sort(np.random.default_rng(seed + 1).choice(
+        rest, size=min(n_validation, len(rest)), replace=False))
+    is_test, is_val = np.isin(r.user_ids, test), np.isin(r.user_ids, val)
+    return ColdStartSplit(
+        train=r.subset(~(is_test | is_val)),
+        test=_shuffled(r.subset(is_test), dataset, seed + 100),
+        validation=_shuffled(r.subset(is_val), dataset, seed + 200),
+    )
+
+
+def evaluate_cold_start(methods: dict, heldout, ks=(1, 3, 5, 10)) -> dict:
+    """Recall@20, NDCG@10 (relevant = hidden books rated >= 4) and RMSE on hidden books."""
+    results: dict = {}
+    for name, method in methods.items():
+        per_k = {}
+        for k in ks:
+            recalls, ndcgs, sq, cnt = [], [], 0.0, 0
+            for rows, stars in heldout:
+                rev_rows, rev_stars = rows[:k], stars[:k]
+                hid_rows, hid_stars = rows[k:], stars[k:]
+                relevant = {int(i) for i in hid_rows[hid_stars >= 4]}
+                if relevant:
+                    ranked = top_n(method.rank_scores(rev_rows, rev_stars), rev_rows, 20)
+                    recalls.append(recall_at(ranked, relevant, 20))
+                    ndcgs.append(ndcg_at(ranked, relevant, 10))
+                pred = method.predict_stars(rev_rows, rev_stars, hid_rows)
+                if pred is not None:
+                    sq += float(((pred - hid_stars) ** 2).sum())
+                    cnt += len(hid_stars)
+            per_k[k] = {
+                "recall@20": float(np.mean(recalls)),
+                "ndcg@10": float(np.mean(ndcgs)),
+                "rmse": float(np.sqrt(sq / cnt)) if cnt else None,
+                "readers": len(recalls),
+            }
+        results[name] = per_k
+    return results
+
+
+def seed_split(ratings: Ratings, seed: int = 42, test_frac: float = 0.2):
+    rng = np.random.default_rng(seed)
+    test = rng.random(len(ratings)) < test_frac
+    return ratings.subset(~test), ratings.subset(test)
+
+
+def machine_info() -> dict:
+    import os
+
+    return {"platform": platform.platform(), "python": platform.python_version(),
+            "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()}
+
+
+@dataclass
+class EvalReport:
+    seed_protocol: dict = field(default_factory=dict)
+    cold_start: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps({"seed_protocol": self.seed_protocol, "cold_start": self.cold_start,
+                           "settings": self.settings, "timings": self.timings,
+                           "machine": machine_info()}, indent=2)
+
+    def table(self) -> str:
+        lines = []
+        if self.seed_protocol:
+            lines.append("Seed protocol (80/20 random split, seed 42): test RMSE")
+            for name, rmse in self.seed_protocol.items():
+                lines.append(f"  {name:<26} {rmse:.4f}")
+        if self.cold_start:
+            ks = sorted({int(k) for m in self.cold_start.values() for k in m})
+            lines.append("Cold-start protocol (held-out readers, k revealed ratings)")
+            head = f"  {'method':<26}" + "".join(
+                f" | k={k:<2} R@20  N@10  RMSE " for k in ks)
+            lines.append(head)
+            for name, per_k in self.cold_start.items():
+                cells = []
+                for k in ks:
+                    m = per_k.get(k) or per_k.get(str(k))
+                    rmse = f"{m['rmse']:.3f}" if m["rmse"] is not None else "  -  "
+                    cells.append(f" |      {m['recall@20']:.3f} {m['ndcg@10']:.3f} {rmse}")
+                lines.append(f"  {name:<26}" + "".join(cells))
+        return "\n".join(lines)
+
+
+def timed(timings: dict, key: str):
+    class _T:
+        def __enter__(self):
+            self.t = time.perf_counter()
+
+        def __exit__(self, *exc):
+            timings[key] = round(time.perf_counter() - self.t, 2)
+
+    return _T()
+
+
+def save_report(report: EvalReport, path: Path) -> None:
+    from .fsutil import atomic_writer
+
+    with atomic_writer(Path(path), "w") as handle:
+        handle.write(report.to_json())

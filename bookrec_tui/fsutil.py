@@ -1,0 +1,68 @@
+"""Small file-system helpers: atomic writes and cached file checksums."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO]:
+    """Write to a temporary file beside ``path``, fsync it, then rename over ``path``.
+
+    A crash at any moment leaves either the old file or the new one, never a torn one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        encoding = None if "b" in mode else "utf-8"
+        with os.fdopen(fd, mode, encoding=encoding) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cached_sha256(path: Path, memo_file: Path | None) -> str:
+    """SHA-256 of ``path``, remembered by (size, mtime) so a warm start does not re-hash.
+
+    The memo is an optimisation only: an unreadable memo is ignored and rewritten.
+    """
+    path = Path(path).resolve()
+    stat = path.stat()
+    key = str(path)
+    stamp = [stat.st_size, stat.st_mtime_ns]
+    memo: dict[str, list] = {}
+    if memo_file is not None and memo_file.exists():
+        try:
+            memo = json.loads(memo_file.read_text())
+        except (OSError, ValueError):
+            memo = {}
+        hit = memo.get(key)
+        if isinstance(hit, list) and hit[:2] == stamp and len(hit) == 3:
+            return str(hit[2])
+    digest = sha256_file(path)
+    if memo_file is not None:
+        memo[key] = [*stamp, digest]
+        with contextlib.suppress(OSError), atomic_writer(memo_file, "w") as handle:
+            json.dump(memo, handle)
+    return digest

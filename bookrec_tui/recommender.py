@@ -1,0 +1,175 @@
+"""The one Python API every face (CLI, TUI) uses. numpy only: no TensorFlow import.
+
+    rec = Recommender.load()
+    rec.recommend({book_id: stars}, n=20)
+    rec.predict_ratings({book_id: stars}, [book_ids])
+    rec.similar(book_id, n=10)
+    rec.search("hary poter", n=10)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from .bundle import BUNDLE_NAME, Bundle
+from .data import Catalogue, load_catalogue
+from .errors import BookrecError, ModelError
+from .metrics import top_n
+from .paths import resolve_data_dir
+from .scoring import FoldInScorer
+from .search import TitleIndex
+
+MODEL_ENV = "BOOKREC_MODEL_DIR"
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    book_id: int
+    title: str
+    authors: str
+    score: float  # ranking score (higher first); comparable within one list only
+    predicted_rating: float  # 1..5 stars
+    because: int | None  # book_id of the rated book that most explains it
+
+
+@dataclass(frozen=True)
+class BookHit:
+    book_id: int
+    title: str
+    authors: str
+    score: float  # 0..100 for search, cosine -1..1 for similar
+
+
+def shipped_bundle_path() -> Path:
+    """The bundle packaged with bookrec-tui (trained on all of goodbooks-10k v1)."""
+    return Path(str(resources.files("bookrec_tui.shipped_model") / BUNDLE_NAME))
+
+
+def default_bundle_path(model_dir: str | os.PathLike[str] | None = None) -> Path:
+    if model_dir:
+        return Path(model_dir) / BUNDLE_NAME
+    env = os.environ.get(MODEL_ENV)
+    return Path(env) / BUNDLE_NAME if env else shipped_bundle_path()
+
+
+class Recommender:
+    def __init__(self, bundle: Bundle, catalogue: Catalogue) -> None:
+        rows = catalogue.rows(bundle.book_ids)
+        books_sha = bundle.meta.get("books_sha256")
+        if (rows < 0).any() or len(rows) != len(catalogue) or (rows != np.arange(len(rows))).any():
+            raise ModelError(
+                "The model was trained on a different books.csv than the one in the data "
+                f"directory ({'fingerprint ' + books_sha[:12] if books_sha else 'unknown'} vs "
+                f"{catalogue.sha256[:12]}). Use the matching data, or retrain with "
+                "`bookrec-tui train`."
+            )
+        self.bundle = bundle
+        self.catalogue = catalogue
+        self.scorer = FoldInScorer(bundle)
+        self._index: TitleIndex | None = None
+        emb = np.concatenate([bundle.in_emb[1:], bundle.out_emb[1:]], axis=1)
+        self._unit = (emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)).astype(
+            np.float32)
+
+    @classmethod
+    def load(cls, model_dir: str | os.PathLike[str] | None = None,
+             data_dir: str | os.PathLike[str] | None = None) -> Recommender:
+        """The model bundle (shipped unless ``model_dir``/``$BOOKREC_MODEL_DIR``) and catalogue."""
+        bundle = Bundle.load(default_bundle_path(model_dir))
+        catalogue = load_catalogue(resolve_data_dir(data_dir))
+        return cls(bundle, catalogue)
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def index(self) -> TitleIndex:
+        if self._index is None:
+            self._index = TitleIndex(self.catalogue)
+        return self._index
+
+    def _profile_arrays(self, ratings: Mapping[int, float]) -> tuple[np.ndarray, np.ndarray]:
+        rows, stars = [], []
+        for book_id, value in ratings.items():
+            if int(book_id) not in self.catalogue:
+                raise BookrecError(f"Unknown book id {book_id}: search for the title instead.")
+            star = int(round(float(value)))
+            if not 1 <= star <= 5:
+                raise BookrecError(f"A rating must be 1 to 5 stars, got {value} for {book_id}.")
+            rows.append(self.catalogue.row(int(book_id)))
+            stars.append(star)
+        return np.array(rows, dtype=np.int64), np.array(stars, dtype=np.int64)
+
+    def _rows_with_shelf(self, shelf: str) -> np.ndarray:
+        wanted = shelf.strip().lower().replace(" ", "-")
+        mask = np.array([wanted in str(s).split("|") for s in self.catalogue.shelves])
+        return np.flatnonzero(mask)
+
+    # ------------------------------------------------------------------ API
+    def recommend(self, ratings: Mapping[int, float], n: int = 20, shelf: str | None = None,
+                  exclude: Iterable[int] = ()) -> list[Recommendation]:
+        """Top ``n`` unread books for a reader; never a book they rated or ``exclude``.
+
+        With no ratings this is the model's prior: popular, well-liked books.
+        ``shelf`` keeps only books carrying that shelf/genre tag (e.g. "fantasy").
+        """
+        rows, stars = self._profile_arrays(ratings)
+        scores = self.scorer.rank_scores(rows, stars)
+        banned = [*rows.tolist(), *(self.catalogue.row(b) for b in exclude if b in self.catalogue)]
+        if shelf:
+            allowed = self._rows_with_shelf(shelf)
+            if len(allowed) == 0:
+                return []
+            keep = np.full(len(scores), -np.inf)
+            keep[allowed] = 0.0
+            scores = scores + keep
+        top = top_n(scores, np.array(banned, dtype=np.int64), n)
+        top = top[np.isfinite(scores[top])]
+        predicted = self.scorer.predict_stars(rows, stars, top)
+        liked = stars >= 3
+        because = np.full(len(top), -1)
+        if liked.any():
+            idx = self.scorer.explain(rows[liked], stars[liked], top)
+            because = np.flatnonzero(liked)[idx]
+        c = self.catalogue
+        return [
+            Recommendation(
+                book_id=int(c.book_ids[r]), title=str(c.titles[r]), authors=str(c.authors[r]),
+                score=float(scores[r]), predicted_rating=float(p),
+                because=int(c.book_ids[rows[b]]) if b >= 0 else None,
+            )
+            for r, p, b in zip(top, predicted, because, strict=True)
+        ]
+
+    def predict_ratings(self, ratings: Mapping[int, float], book_ids: Iterable[int]) -> np.ndarray:
+        """Predicted stars (1..5, float) the reader would give each of ``book_ids``."""
+        rows, stars = self._profile_arrays(ratings)
+        targets = np.array([self.catalogue.row(int(b)) for b in book_ids], dtype=np.int64)
+        return self.scorer.predict_stars(rows, stars, targets)
+
+    def similar(self, book_id: int, n: int = 10) -> list[BookHit]:
+        """"More like this": nearest books by cosine over the learned book embeddings."""
+        row = self.catalogue.row(int(book_id))
+        sims = self._unit @ self._unit[row]
+        top = top_n(sims, np.array([row]), n)
+        c = self.catalogue
+        return [BookHit(int(c.book_ids[r]), str(c.titles[r]), str(c.authors[r]), float(sims[r]))
+                for r in top]
+
+    def search(self, query: str, n: int = 10) -> list[BookHit]:
+        """Typo-tolerant title/author search, best match first."""
+        c = self.catalogue
+        return [BookHit(int(c.book_ids[r]), str(c.titles[r]), str(c.authors[r]), s)
+                for r, s in self.index.search(query, n)]
+
+    def resolve(self, text: str) -> int | None:
+        """A book id from '2657' or a title; None when nothing matches well."""
+        text = text.strip()
+        if text.isdigit() and int(text) in self.catalogue:
+            return int(text)
+        hits = self.search(text, 1)
+        return hits[0].book_id if hits and hits[0].score >= 60 else None

@@ -1,0 +1,1 @@
+"""The Textual app: a thin face over bookrec_tui.Recommender."""

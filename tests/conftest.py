@@ -1,0 +1,75 @@
+"""Shared fixtures: a tiny synthetic goodbooks dataset, an isolated home, the real data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory, monkeypatch):
+    """Caches and profiles go to a temporary folder, never the user's."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("BOOKREC_HOME", str(home))
+    return home
+
+
+def write_books(path: Path, n_books: int) -> None:
+    lines = ["book_id,goodreads_book_id,best_book_id,work_id,books_count,isbn,isbn13,authors,"
+             "original_publication_year,original_title,title,language_code,average_rating,"
+             "ratings_count"]
+    for b in range(1, n_books + 1):
+        series = "Saga" if b <= n_books // 2 else "Chronicle"
+        author = "Ann Author" if b <= n_books // 2 else "Bob Writer"
+        lines.append(f"{b},{1000 + b},{1000 + b},{5000 + b},1,{100000000 + b},,{author},"
+                     f"{1990 + b}.0,{series} {b},\"{series} {b} ({series}, #{b})\",eng,3.9,"
+                     f"{1000 * (n_books - b + 1)}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def make_ratings(n_users: int, n_books: int, seed: int = 0) -> np.ndarray:
+    """Two taste groups: users who love the first half of the books and the rest."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    half = n_books // 2
+    for u in range(1, n_users + 1):
+        group = u % 2
+        liked = range(1, half + 1) if group == 0 else range(half + 1, n_books + 1)
+        other = range(half + 1, n_books + 1) if group == 0 else range(1, half + 1)
+        for b in rng.choice(list(liked), size=min(6, half), replace=False):
+            rows.append((u, b, rng.choice([4, 5])))
+        for b in rng.choice(list(other), size=2, replace=False):
+            rows.append((u, b, rng.choice([1, 2])))
+    return np.array(rows, dtype=np.int64)
+
+
+@pytest.fixture
+def tiny_data(tmp_path) -> Path:
+    """A goodbooks-shaped folder: 20 books, 60 readers in two taste groups, v1 schema."""
+    d = tmp_path / "gb"
+    d.mkdir()
+    write_books(d / "books.csv", 20)
+    r = make_ratings(60, 20)
+    body = "\n".join(f"{b},{u},{s}" for u, b, s in r)
+    (d / "ratings.csv").write_text("book_id,user_id,rating\n" + body + "\n")
+    (d / "tags.csv").write_text("tag_id,tag_name\n0,to-read\n1,fantasy\n2,mystery\n")
+    bt = ["goodreads_book_id,tag_id,count"]
+    for b in range(1, 21):
+        bt.append(f"{1000 + b},0,500")
+        bt.append(f"{1000 + b},{1 if b <= 10 else 2},{100 + b}")
+    (d / "book_tags.csv").write_text("\n".join(bt) + "\n")
+    return d
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Path:
+    """The real goodbooks-10k folder. Missing data fails the test: it must run in CI."""
+    candidate = Path(os.environ.get("BOOKREC_DATA_DIR") or REPO.parent / "shared" / "goodbooks-10k")
+    if not (candidate / "ratings.csv").is_file():
+        pytest.fail(f"goodbooks-10k not found at {candidate}: set BOOKREC_DATA_DIR")
+    return candidate

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bookrec_tui import data as data_mod
+from bookrec_tui.data import load_catalogue, load_dataset, load_ratings, parse_ratings
+from bookrec_tui.errors import DataError, DataMissingError
+
+
+def test_v1_and_v2_schemas_give_the_same_ratings(tmp_path):
+    (tmp_path / "v1.csv").write_text("book_id,user_id,rating\n3,1,5\n4,1,2\n3,2,4\n")
+    (tmp_path / "v2.csv").write_text("user_id,book_id,rating\n1,3,5\n1,4,2\n2,3,4\n")
+    a, b = parse_ratings(tmp_path / "v1.csv"), parse_ratings(tmp_path / "v2.csv")
+    assert (a.schema, b.schema) == ("v1", "v2")
+    key = lambda r: sorted(zip(r.user_ids.tolist(), r.book_ids.tolist(), r.stars.tolist()))  # noqa: E731
+    assert key(a) == key(b) == [(1, 3, 5), (1, 4, 2), (2, 3, 4)]
+
+
+def test_duplicate_pairs_keep_the_last_rating_and_are_counted(tmp_path):
+    p = tmp_path / "r.csv"
+    p.write_text("book_id,user_id,rating\n1,7,2\n2,7,3\n1,7,5\n1,7,4\n")
+    r = parse_ratings(p)
+    assert r.duplicates_dropped == 2
+    got = dict(zip(r.book_ids.tolist(), r.stars.tolist()))
+    assert got == {1: 4, 2: 3}
+
+
+@pytest.mark.parametrize(
+    "body, needle",
+    [
+        ("book_id,user_id,rating\n1,2,3\n1,x,4\n", "line 3, column 'user_id'"),
+        ("book_id,user_id,rating\n1,2,3\n2,2,9\n", "line 3, column 'rating'"),
+        ("book_id,user_id,rating\n1,2,3.5\n", "line 2, column 'rating'"),
+        ("book_id,reader,rating\n1,2,3\n", "missing column(s): user_id"),
+        ("book_id,user_id,rating\n", "no ratings"),
+    ],
+)
+def test_bad_ratings_name_the_file_line_and_column(tmp_path, body, needle):
+    p = tmp_path / "ratings.csv"
+    p.write_text(body)
+    with pytest.raises(DataError) as err:
+        parse_ratings(p)
+    assert needle in str(err.value)
+    assert str(p) in str(err.value)
+
+
+def test_missing_data_says_how_to_get_it(tmp_path):
+    with pytest.raises(DataMissingError) as err:
+        load_dataset(tmp_path)
+    assert "BOOKREC_DATA_DIR" in str(err.value) and "data fetch" in str(err.value)
+
+
+def test_books_must_cover_the_rated_ids(tiny_data):
+    ratings = tiny_data / "ratings.csv"
+    ratings.write_text(ratings.read_text() + "99,1,5\n")
+    with pytest.raises(DataError, match=r"not in books.csv \(e.g. 99\)"):
+        load_dataset(tiny_data)
+
+
+def test_catalogue_has_titles_and_genre_shelves_without_to_read(tiny_data):
+    cat = load_catalogue(tiny_data)
+    assert len(cat) == 20
+    assert cat.title(1).startswith("Saga 1")
+    assert cat.shelf_list(1) == ["fantasy"] and cat.shelf_list(15) == ["mystery"]
+    assert cat.goodreads_url(2) == "https://www.goodreads.com/book/show/1002"
+
+
+def test_warm_load_reads_the_cache_not_the_csv(tiny_data, monkeypatch):
+    first = load_ratings(tiny_data / "ratings.csv")
+    monkeypatch.setattr(data_mod, "parse_ratings", lambda p: pytest.fail("re-parsed the CSV"))
+    second = load_ratings(tiny_data / "ratings.csv")
+    assert np.array_equal(first.stars, second.stars) and second.sha256 == first.sha256
+
+
+def test_cache_is_keyed_by_content(tiny_data):
+    before = load_ratings(tiny_data / "ratings.csv")
+    path = tiny_data / "ratings.csv"
+    path.write_text(path.read_text() + "1,999,1\n")
+    after = load_ratings(path)
+    assert len(after) == len(before) + 1 and after.sha256 != before.sha256
