@@ -63,8 +63,15 @@ class EASE:
 
 
 def train_seed_model(
-    user_index: np.ndarray, rows: np.ndarray, stars: np.ndarray, n_users: int, n_books: int,
-    epochs: int = 10, batch_size: int = 256, seed: int = 42, progress=None,
+    user_index: np.ndarray,
+    rows: np.ndarray,
+    stars: np.ndarray,
+    n_users: int,
+    n_books: int,
+    epochs: int = 10,
+    batch_size: int = 256,
+    seed: int = 42,
+    progress=None,
 ):
     """The seed tutorial's Keras model. Returns (user embeddings, book embeddings) as numpy.
 
@@ -86,14 +93,25 @@ def train_seed_model(
     model.compile(optimizer=keras.optimizers.Adam(), loss="mse")
     callbacks = []
     if progress is not None:
+
         class _Progress(keras.callbacks.Callback):
             def on_epoch_end(self, epoch, logs=None):
                 progress(epoch + 1, epochs, logs or {})
+
         callbacks.append(_Progress())
-    model.fit([user_index[:, None], rows[:, None]], stars.astype(np.float32), epochs=epochs,
-              batch_size=batch_size, verbose=0, shuffle=True, callbacks=callbacks)
-    return (np.asarray(model.get_layer("user_emb").get_weights()[0]),
-            np.asarray(model.get_layer("book_emb").get_weights()[0]))
+    model.fit(
+        [user_index[:, None], rows[:, None]],
+        stars.astype(np.float32),
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=0,
+        shuffle=True,
+        callbacks=callbacks,
+    )
+    return (
+        np.asarray(model.get_layer("user_emb").get_weights()[0]),
+        np.asarray(model.get_layer("book_emb").get_weights()[0]),
+    )
 
 
 class SeedFoldIn:

@@ -17,8 +17,20 @@ from .fsutil import atomic_writer
 
 FORMAT_VERSION = 1
 BUNDLE_NAME = "bookrec-bundle.npz"
-ARRAYS = ("book_ids", "in_emb", "star_mod", "out_emb", "out_bias", "rate_proj", "rate_emb",
-          "item_bias")
+ARRAYS = (
+    "book_ids",
+    "in_emb",
+    "star_mod",
+    "out_emb",
+    "out_bias",
+    "rate_proj",
+    "rate_emb",
+    "rate_in",
+    "item_bias",
+    "nbr_ids",
+    "nbr_w",
+    "star_nbr",
+)
 
 
 @dataclass
@@ -30,7 +42,11 @@ class Bundle:
     out_bias: np.ndarray  # (N+1,)
     rate_proj: np.ndarray  # (d, d) user vector -> rating space
     rate_emb: np.ndarray  # (N+1, d) rating-head book embeddings
+    rate_in: np.ndarray  # (N+1, d) rating-head embeddings of rated books, by surprise
     item_bias: np.ndarray  # (N+1,) star bias per book
+    nbr_ids: np.ndarray  # (N+1, M) ids (row+1) of each book's co-read neighbours, 0 = none
+    nbr_w: np.ndarray  # (N+1, M) learned item-to-item weights for those neighbours
+    star_nbr: np.ndarray  # (6,) per-star scale of the item-to-item weights
     mu: float  # global mean star
     alpha: float  # ranking user vector = sum / n**alpha
     user_bias_reg: float  # shrinkage of the user's star bias

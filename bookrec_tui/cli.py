@@ -29,13 +29,21 @@ directory (where `bookrec-tui data fetch` puts it).
 
 def _add_data_dir(p: argparse.ArgumentParser, top: bool = False) -> None:
     # Sub-commands accept the flag too; SUPPRESS keeps them from resetting the top-level value.
-    p.add_argument("--data-dir", metavar="DIR", default=None if top else argparse.SUPPRESS,
-                   help=f"folder with goodbooks-10k CSVs (default: ${DATA_ENV} or the user data dir)")
+    p.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        default=None if top else argparse.SUPPRESS,
+        help=f"folder with goodbooks-10k CSVs (default: ${DATA_ENV} or the user data dir)",
+    )
 
 
 def _add_model_dir(p: argparse.ArgumentParser, top: bool = False) -> None:
-    p.add_argument("--model-dir", metavar="DIR", default=None if top else argparse.SUPPRESS,
-                   help="folder with bookrec-bundle.npz (default: the model shipped with the package)")
+    p.add_argument(
+        "--model-dir",
+        metavar="DIR",
+        default=None if top else argparse.SUPPRESS,
+        help="folder with bookrec-bundle.npz (default: the model shipped with the package)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,12 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="bookrec-tui",
         description="Book recommendations in your terminal, from a Keras model trained on "
         "goodbooks-10k. With no command, opens the chat-style app.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"bookrec-tui {__version__}")
     _add_data_dir(parser, top=True)
     _add_model_dir(parser, top=True)
-    parser.add_argument("--profile", default="default", help="reader profile name (default: default)")
+    parser.add_argument(
+        "--profile", default="default", help="reader profile name (default: default)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("search", help="fuzzy search titles and authors")
@@ -59,8 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_dir(p)
 
     p = sub.add_parser("recommend", help="recommendations for a set of ratings")
-    p.add_argument("--rate", action="append", default=[], metavar="BOOK=STARS",
-                   help='a rating: "Title=5" or "2657=4" (repeatable)')
+    p.add_argument(
+        "--rate",
+        action="append",
+        default=[],
+        metavar="BOOK=STARS",
+        help='a rating: "Title=5" or "2657=4" (repeatable)',
+    )
     p.add_argument("-n", type=int, default=10, help="how many (default 10)")
     p.add_argument("--shelf", help='only books on this shelf/genre, e.g. "fantasy"')
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -77,17 +93,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the Keras model and write a runtime bundle")
     p.add_argument("--ratings", type=Path, help="ratings CSV (default: DATA_DIR/ratings.csv)")
     p.add_argument("--books", type=Path, help="books CSV (default: DATA_DIR/books.csv)")
-    p.add_argument("--out", type=Path, default=Path("models"), help="output folder (default: models)")
+    p.add_argument(
+        "--out", type=Path, default=Path("models"), help="output folder (default: models)"
+    )
     p.add_argument("--epochs", type=int, help="training epochs (default: the tuned value)")
     p.add_argument("--dim", type=int, help="embedding dimension (default: the tuned value)")
     p.add_argument("--seed", type=int, default=42)
     _add_data_dir(p)
 
     p = sub.add_parser("evaluate", help="seed and cold-start protocols, all methods side by side")
-    p.add_argument("--out", type=Path, default=Path("runs/evaluation.json"), help="JSON report path")
+    p.add_argument(
+        "--out", type=Path, default=Path("runs/evaluation.json"), help="JSON report path"
+    )
     p.add_argument("--users", type=int, default=2000, help="held-out readers (default 2000)")
-    p.add_argument("--skip-seed-protocol", action="store_true",
-                   help="only run the cold-start protocol")
+    p.add_argument(
+        "--skip-seed-protocol", action="store_true", help="only run the cold-start protocol"
+    )
     p.add_argument("--epochs", type=int, help="override our model's epochs")
     _add_data_dir(p)
 
@@ -114,9 +135,14 @@ def _load_recommender(args):
 
 def _parse_rate(rec, spec: str) -> tuple[int, int]:
     book, sep, stars = spec.rpartition("=")
-    if not sep or not stars.strip().isdigit() or not 1 <= int(stars) <= 5:
-        raise BookrecError(f'--rate {spec!r}: write it as "Title=STARS" or "BOOK_ID=STARS", '
-                           "stars 1 to 5.")
+    if (
+        not sep
+        or not (stars.strip().isascii() and stars.strip().isdigit())
+        or not 1 <= int(stars) <= 5
+    ):
+        raise BookrecError(
+            f'--rate {spec!r}: write it as "Title=STARS" or "BOOK_ID=STARS", stars 1 to 5.'
+        )
     book_id = rec.resolve(book)
     if book_id is None:
         raise BookrecError(f"--rate {spec!r}: no book matches {book!r}. Try `bookrec-tui search`.")
@@ -139,8 +165,11 @@ def cmd_recommend(args) -> int:
     ratings = dict(_parse_rate(rec, spec) for spec in args.rate)
     recs = rec.recommend(ratings, n=args.n, shelf=args.shelf)
     if args.json:
-        print(json.dumps({"ratings": ratings, "recommendations": [r.__dict__ for r in recs]},
-                         indent=2))
+        print(
+            json.dumps(
+                {"ratings": ratings, "recommendations": [r.__dict__ for r in recs]}, indent=2
+            )
+        )
         return 0
     for i, r in enumerate(recs, 1):
         why = f"  because you liked {rec.catalogue.title(r.because)}" if r.because else ""
@@ -155,8 +184,16 @@ def cmd_similar(args) -> int:
         raise BookrecError(f"No book matches {' '.join(args.book)!r}. Try `bookrec-tui search`.")
     hits = rec.similar(book_id, args.n)
     if args.json:
-        print(json.dumps({"book_id": book_id, "title": rec.catalogue.title(book_id),
-                          "similar": [h.__dict__ for h in hits]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "book_id": book_id,
+                    "title": rec.catalogue.title(book_id),
+                    "similar": [h.__dict__ for h in hits],
+                },
+                indent=2,
+            )
+        )
     else:
         print(f"More like {rec.catalogue.label(book_id)}:")
         for h in hits:
@@ -172,24 +209,36 @@ def cmd_train(args) -> int:
 
     books_dir = args.books.parent if args.books else None
     if args.books and args.books.name != "books.csv":
-        raise BookrecError("--books must point at a file named books.csv (tags are read beside it).")
+        raise BookrecError(
+            "--books must point at a file named books.csv (tags are read beside it)."
+        )
     dataset = load_dataset(_data_dir(args), ratings_path=args.ratings, books_dir=books_dir)
-    console.print(f"{len(dataset.ratings):,} ratings from {dataset.ratings.n_users:,} readers "
-                  f"({dataset.ratings.schema} schema, {dataset.ratings.duplicates_dropped:,} "
-                  "duplicate pairs dropped)")
+    console.print(
+        f"{len(dataset.ratings):,} ratings from {dataset.ratings.n_users:,} readers "
+        f"({dataset.ratings.schema} schema, {dataset.ratings.duplicates_dropped:,} "
+        "duplicate pairs dropped)"
+    )
     cfg = TrainConfig(seed=args.seed)
     if args.epochs:
         cfg.epochs = args.epochs
     if args.dim:
         cfg.dim = args.dim
     with progress_bar("training", None) as update:
+
         def progress(done, total, logs):
-            update(done, total, f"epoch {logs['epoch']}/{cfg.epochs} "
-                                f"rank {logs['rank_loss']:.3f} mse {logs['mse']:.3f}")
+            update(
+                done,
+                total,
+                f"epoch {logs['epoch']}/{cfg.epochs} "
+                f"rank {logs['rank_loss']:.3f} mse {logs['mse']:.3f}",
+            )
+
         bundle, model = train_bundle(dataset, cfg, progress)
     paths = save_outputs(bundle, model, args.out)
-    console.print(f"trained in {bundle.meta['training']['seconds']:.0f}s; wrote "
-                  + ", ".join(str(p) for p in paths.values()))
+    console.print(
+        f"trained in {bundle.meta['training']['seconds']:.0f}s; wrote "
+        + ", ".join(str(p) for p in paths.values())
+    )
     return 0
 
 
@@ -213,10 +262,19 @@ def cmd_data(args) -> int:
 
     base = resolve_data_dir(_data_dir(args))
     ds = load_dataset(base)
-    print(json.dumps({"data_dir": str(base), "books": len(ds.catalogue),
-                      "ratings": len(ds.ratings), "readers": ds.ratings.n_users,
-                      "schema": ds.ratings.schema,
-                      "duplicates_dropped": ds.ratings.duplicates_dropped}, indent=2))
+    print(
+        json.dumps(
+            {
+                "data_dir": str(base),
+                "books": len(ds.catalogue),
+                "ratings": len(ds.ratings),
+                "readers": ds.ratings.n_users,
+                "schema": ds.ratings.schema,
+                "duplicates_dropped": ds.ratings.duplicates_dropped,
+            },
+            indent=2,
+        )
+    )
     return 0
 
 
@@ -226,8 +284,14 @@ def cmd_app(args) -> int:
     return run_app(data_dir=_data_dir(args), model_dir=args.model_dir, profile=args.profile)
 
 
-COMMANDS = {"search": cmd_search, "recommend": cmd_recommend, "similar": cmd_similar,
-            "train": cmd_train, "evaluate": cmd_evaluate, "data": cmd_data}
+COMMANDS = {
+    "search": cmd_search,
+    "recommend": cmd_recommend,
+    "similar": cmd_similar,
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
+    "data": cmd_data,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from .errors import DataError, DataMissingError
 from .fsutil import atomic_writer, cached_sha256
 from .paths import DATA_ENV, cache_dir
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 RATINGS_FILE = "ratings.csv"
 BOOKS_FILE = "books.csv"
 TAGS_FILE = "tags.csv"
@@ -164,21 +164,32 @@ def load_ratings(path: Path, use_cache: bool = True) -> Ratings:
         try:
             with np.load(cached, allow_pickle=False) as z:
                 return Ratings(
-                    z["user_ids"], z["book_ids"], z["stars"],
-                    int(z["duplicates_dropped"]), str(z["schema"]), digest,
+                    z["user_ids"],
+                    z["book_ids"],
+                    z["stars"],
+                    int(z["duplicates_dropped"]),
+                    str(z["schema"]),
+                    digest,
                 )
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache is rebuilt below
     ratings = parse_ratings(path)
     ratings = Ratings(
-        ratings.user_ids, ratings.book_ids, ratings.stars,
-        ratings.duplicates_dropped, ratings.schema, digest,
+        ratings.user_ids,
+        ratings.book_ids,
+        ratings.stars,
+        ratings.duplicates_dropped,
+        ratings.schema,
+        digest,
     )
     if use_cache:
         with atomic_writer(cached) as handle:
             np.savez(
-                handle, user_ids=ratings.user_ids, book_ids=ratings.book_ids,
-                stars=ratings.stars, duplicates_dropped=ratings.duplicates_dropped,
+                handle,
+                user_ids=ratings.user_ids,
+                book_ids=ratings.book_ids,
+                stars=ratings.stars,
+                duplicates_dropped=ratings.duplicates_dropped,
                 schema=ratings.schema,
             )
     return ratings
@@ -201,6 +212,7 @@ class Catalogue:
     ratings_counts: np.ndarray  # int64
     isbns: np.ndarray  # str, ISBN-10 as in books.csv (leading zeros dropped there)
     shelves: np.ndarray  # str, top genre-like shelves joined by "|"
+    rating_stds: np.ndarray  # float32, spread of the book's Goodreads star histogram
     sha256: str = ""
     _index: np.ndarray = field(default=None, repr=False)  # book_id -> row, -1 if absent
 
@@ -214,8 +226,10 @@ class Catalogue:
         return int(self.book_ids.shape[0])
 
     def __contains__(self, book_id: object) -> bool:
-        return isinstance(book_id, (int, np.integer)) and 0 <= book_id < len(self._index) and (
-            self._index[book_id] >= 0
+        return (
+            isinstance(book_id, (int, np.integer))
+            and 0 <= book_id < len(self._index)
+            and (self._index[book_id] >= 0)
         )
 
     def row(self, book_id: int) -> int:
@@ -247,8 +261,17 @@ class Catalogue:
         return f"https://www.goodreads.com/book/show/{int(self.goodreads_ids[self.row(book_id)])}"
 
     _FIELDS = (
-        "book_ids", "goodreads_ids", "best_book_ids", "titles", "authors", "years",
-        "average_ratings", "ratings_counts", "isbns", "shelves",
+        "book_ids",
+        "goodreads_ids",
+        "best_book_ids",
+        "titles",
+        "authors",
+        "years",
+        "average_ratings",
+        "ratings_counts",
+        "isbns",
+        "shelves",
+        "rating_stds",
     )
 
     def save(self, path: Path) -> None:
@@ -316,6 +339,10 @@ def parse_catalogue(data_dir: Path) -> Catalogue:
         return books[name].fillna(default).to_numpy().astype(dtype)
 
     goodreads = books["goodreads_book_id"].to_numpy(np.int64)
+    hist = np.stack([col(f"ratings_{s}", 0, np.float64) for s in range(1, 6)], axis=1)
+    total = np.maximum(hist.sum(axis=1), 1.0)
+    mean = (hist * np.arange(1, 6)).sum(axis=1) / total
+    std = np.sqrt(np.maximum((hist * np.arange(1, 6) ** 2).sum(axis=1) / total - mean**2, 0.0))
     return Catalogue(
         book_ids=books["book_id"].to_numpy(np.int32),
         goodreads_ids=goodreads,
@@ -329,6 +356,7 @@ def parse_catalogue(data_dir: Path) -> Catalogue:
         if "isbn" in books.columns
         else np.array([""] * len(books)),
         shelves=_top_shelves(Path(data_dir), goodreads),
+        rating_stds=std.astype(np.float32),
     )
 
 
@@ -381,7 +409,10 @@ def load_dataset(
     books_dir: Path | None = None,
     use_cache: bool = True,
 ) -> Dataset:
-    """Catalogue plus ratings, cross-checked. ``ratings_path`` overrides ``data_dir/ratings.csv``."""
+    """Catalogue plus ratings, cross-checked.
+
+    ``ratings_path`` overrides ``data_dir/ratings.csv``; ``books_dir`` the folder of books.csv.
+    """
     from .paths import resolve_data_dir
 
     base = resolve_data_dir(data_dir)

@@ -40,18 +40,29 @@ def _shuffled(ratings: Ratings, dataset: Dataset, seed: int) -> Heldout:
     return out
 
 
-def cold_start_split(dataset: Dataset, n_users: int = 2000, min_ratings: int = 20,
-                     seed: int = 0, n_validation: int = 1000) -> ColdStartSplit:
+def cold_start_split(
+    dataset: Dataset,
+    n_users: int = 2000,
+    min_ratings: int = 20,
+    seed: int = 0,
+    n_validation: int = 1000,
+) -> ColdStartSplit:
     """Hold out ``n_users`` test readers (sampled with ``seed`` among readers with at least
     ``min_ratings`` ratings) and ``n_validation`` more for tuning; all removed from training."""
     r = dataset.ratings
     users, counts = np.unique(r.user_ids, return_counts=True)
     eligible = users[counts >= min_ratings]
-    test = np.sort(np.random.default_rng(seed).choice(
-        eligible, size=min(n_users, len(eligible)), replace=False))
+    test = np.sort(
+        np.random.default_rng(seed).choice(
+            eligible, size=min(n_users, len(eligible)), replace=False
+        )
+    )
     rest = np.setdiff1d(eligible, test)
-    val = np.sort(np.random.default_rng(seed + 1).choice(
-        rest, size=min(n_validation, len(rest)), replace=False))
+    val = np.sort(
+        np.random.default_rng(seed + 1).choice(
+            rest, size=min(n_validation, len(rest)), replace=False
+        )
+    )
     is_test, is_val = np.isin(r.user_ids, test), np.isin(r.user_ids, val)
     return ColdStartSplit(
         train=r.subset(~(is_test | is_val)),
@@ -98,8 +109,12 @@ def seed_split(ratings: Ratings, seed: int = 42, test_frac: float = 0.2):
 def machine_info() -> dict:
     import os
 
-    return {"platform": platform.platform(), "python": platform.python_version(),
-            "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine()}
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+    }
 
 
 @dataclass
@@ -110,9 +125,16 @@ class EvalReport:
     timings: dict = field(default_factory=dict)
 
     def to_json(self) -> str:
-        return json.dumps({"seed_protocol": self.seed_protocol, "cold_start": self.cold_start,
-                           "settings": self.settings, "timings": self.timings,
-                           "machine": machine_info()}, indent=2)
+        return json.dumps(
+            {
+                "seed_protocol": self.seed_protocol,
+                "cold_start": self.cold_start,
+                "settings": self.settings,
+                "timings": self.timings,
+                "machine": machine_info(),
+            },
+            indent=2,
+        )
 
     def table(self) -> str:
         lines = []
@@ -123,8 +145,7 @@ class EvalReport:
         if self.cold_start:
             ks = sorted({int(k) for m in self.cold_start.values() for k in m})
             lines.append("Cold-start protocol (held-out readers, k revealed ratings)")
-            head = f"  {'method':<26}" + "".join(
-                f" | k={k:<2} R@20  N@10  RMSE " for k in ks)
+            head = f"  {'method':<26}" + "".join(f" | k={k:<2} R@20  N@10  RMSE " for k in ks)
             lines.append(head)
             for name, per_k in self.cold_start.items():
                 cells = []

@@ -24,8 +24,9 @@ EASE_LAMBDAS = (300.0, 1000.0, 3000.0)
 
 def _train_ours(items: UserItems, n_books: int, cfg: TrainConfig, label: str) -> FoldInScorer:
     with progress_bar(f"ours ({label})", None) as update:
-        model, _ = train_model(items, n_books, cfg,
-                               lambda d, t, logs: update(d, t, f"epoch {logs['epoch']}"))
+        model, _ = train_model(
+            items, n_books, cfg, lambda d, t, logs: update(d, t, f"epoch {logs['epoch']}")
+        )
     return FoldInScorer(export_bundle(model, items, np.arange(n_books), cfg, {}))
 
 
@@ -33,8 +34,13 @@ def _seed_model(items: UserItems, n_books: int, label: str) -> np.ndarray:
     owner = np.repeat(np.arange(items.n_users), items.counts)
     with progress_bar(f"seed model ({label})", 10) as update:
         user_emb, book_emb = train_seed_model(
-            owner, items.rows, items.stars, items.n_users, n_books,
-            progress=lambda e, t, logs: update(e, t, f"loss {logs.get('loss', 0):.3f}"))
+            owner,
+            items.rows,
+            items.stars,
+            items.n_users,
+            n_books,
+            progress=lambda e, t, logs: update(e, t, f"loss {logs.get('loss', 0):.3f}"),
+        )
     return user_emb, book_emb
 
 
@@ -47,14 +53,18 @@ def run_seed_protocol(dataset, cfg: TrainConfig, report: EvalReport) -> None:
     test_stars = test.stars.astype(np.float64)
     # CSR user index for test rows (users are the same readers as in training).
     user_pos = np.searchsorted(items.user_ids, test.user_ids)
-    known = (user_pos < items.n_users) & (items.user_ids[np.minimum(user_pos, items.n_users - 1)]
-                                          == test.user_ids)
+    known = (user_pos < items.n_users) & (
+        items.user_ids[np.minimum(user_pos, items.n_users - 1)] == test.user_ids
+    )
     mu = float(train.stars.mean())
     rmse = {"global mean": float(np.sqrt(np.mean((test_stars - mu) ** 2)))}
     with timed(report.timings, "seed protocol: seed model"):
         user_emb, book_emb = _seed_model(items, n_books, "seed split")
-    pred = np.where(known, np.sum(user_emb[np.minimum(user_pos, items.n_users - 1)]
-                                  * book_emb[test_rows], axis=1), mu)
+    pred = np.where(
+        known,
+        np.sum(user_emb[np.minimum(user_pos, items.n_users - 1)] * book_emb[test_rows], axis=1),
+        mu,
+    )
     rmse["seed model"] = float(np.sqrt(np.mean((np.clip(pred, 1, 5) - test_stars) ** 2)))
     with timed(report.timings, "seed protocol: ours"):
         scorer = _train_ours(items, n_books, cfg, "seed split")
@@ -62,7 +72,7 @@ def run_seed_protocol(dataset, cfg: TrainConfig, report: EvalReport) -> None:
     order = np.argsort(user_pos, kind="stable")
     bounds = np.searchsorted(user_pos[order], np.arange(items.n_users + 1))
     for u in range(items.n_users):
-        sel = order[bounds[u]:bounds[u + 1]]
+        sel = order[bounds[u] : bounds[u + 1]]
         if len(sel):
             rows, stars = items.user(u)
             pred[sel] = scorer.predict_stars(rows, stars, test_rows[sel])
@@ -104,9 +114,14 @@ def run_evaluation(args) -> int:
     if args.epochs:
         cfg.epochs = args.epochs
     dataset = load_dataset(getattr(args, "data_dir", None))
-    report = EvalReport(settings={"config": cfg.__dict__, "heldout_readers": args.users,
-                                  "ratings": len(dataset.ratings),
-                                  "ratings_sha256": dataset.ratings.sha256})
+    report = EvalReport(
+        settings={
+            "config": cfg.__dict__,
+            "heldout_readers": args.users,
+            "ratings": len(dataset.ratings),
+            "ratings_sha256": dataset.ratings.sha256,
+        }
+    )
     if not args.skip_seed_protocol:
         run_seed_protocol(dataset, cfg, report)
         console.print(report.table())

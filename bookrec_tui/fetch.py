@@ -44,12 +44,20 @@ Progress = Callable[[int, int | None], None]
 
 
 def _offline_hint() -> str:
-    return (f"If this machine has no internet access, copy the goodbooks-10k CSV files to a "
-            f"folder and point ${DATA_ENV} (or --data-dir) at it.")
+    return (
+        f"If this machine has no internet access, copy the goodbooks-10k CSV files to a "
+        f"folder and point ${DATA_ENV} (or --data-dir) at it."
+    )
 
 
-def download(url: str, dest: Path, expected_sha256: str | None, retries: int = 3,
-             progress: Progress | None = None, timeout: float = 30.0) -> Path:
+def download(
+    url: str,
+    dest: Path,
+    expected_sha256: str | None,
+    retries: int = 3,
+    progress: Progress | None = None,
+    timeout: float = 30.0,
+) -> Path:
     """Download ``url`` to ``dest`` atomically, verifying the SHA-256; retry on failure."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     last: Exception | None = None
@@ -90,12 +98,17 @@ def download(url: str, dest: Path, expected_sha256: str | None, retries: int = 3
                 os.unlink(tmp)
             if attempt < retries:
                 time.sleep(min(2.0 ** (attempt - 1) * 0.5, 5.0))
-    raise FetchError(f"Could not download {url} after {retries} attempt(s): {last}. "
-                     + _offline_hint())
+    raise FetchError(
+        f"Could not download {url} after {retries} attempt(s): {last}. " + _offline_hint()
+    )
 
 
-def safe_extract(archive: Path, dest: Path, wanted: tuple[str, ...] = WANTED,
-                 file_sha256: dict[str, str] | None = None) -> list[Path]:
+def safe_extract(
+    archive: Path,
+    dest: Path,
+    wanted: tuple[str, ...] = WANTED,
+    file_sha256: dict[str, str] | None = None,
+) -> list[Path]:
     """Unpack the CSVs named in ``wanted`` (found at any depth) into ``dest``, guarded.
 
     ``file_sha256`` (default: the known goodbooks checksums) is checked per unpacked file.
@@ -133,8 +146,9 @@ def safe_extract(archive: Path, dest: Path, wanted: tuple[str, ...] = WANTED,
                     while chunk := src.read(1 << 16):
                         copied += len(chunk)
                         if copied > info.file_size:  # lying header
-                            raise FetchError(f"{archive}: {info.filename!r} is larger than "
-                                             "its header says.")
+                            raise FetchError(
+                                f"{archive}: {info.filename!r} is larger than its header says."
+                            )
                         out.write(chunk)
                     out.flush()
                     os.fsync(out.fileno())
@@ -158,10 +172,14 @@ def _sha256(path: Path) -> str:
     return sha256_file(path)
 
 
-def fetch_goodbooks(dest: Path, base_url: str | None = None, retries: int = 3,
-                    expected_sha256: str | None = ARCHIVE_SHA256,
-                    progress: Progress | None = None,
-                    file_sha256: dict[str, str] | None = None) -> list[Path]:
+def fetch_goodbooks(
+    dest: Path,
+    base_url: str | None = None,
+    retries: int = 3,
+    expected_sha256: str | None = ARCHIVE_SHA256,
+    progress: Progress | None = None,
+    file_sha256: dict[str, str] | None = None,
+) -> list[Path]:
     """Download the release archive into ``dest`` and unpack its CSVs there."""
     dest = Path(dest)
     url = f"{(base_url or DEFAULT_BASE_URL).rstrip('/')}/{ARCHIVE_NAME}"
@@ -171,8 +189,9 @@ def fetch_goodbooks(dest: Path, base_url: str | None = None, retries: int = 3,
             from .progress import progress_bar
 
             with progress_bar(f"downloading {ARCHIVE_NAME}", None) as update:
-                download(url, archive, expected_sha256, retries,
-                         lambda got, total: update(got, total))
+                download(
+                    url, archive, expected_sha256, retries, lambda got, total: update(got, total)
+                )
         else:
             download(url, archive, expected_sha256, retries, progress)
         written = safe_extract(archive, dest, file_sha256=file_sha256)

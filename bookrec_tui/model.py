@@ -16,6 +16,7 @@ TensorFlow is imported only here (and lazily by callers): the app never loads it
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -34,7 +35,8 @@ class TrainConfig:
     dim: int = 64
     epochs: int = 20
     batch_size: int = 512
-    learning_rate: float = 2e-3
+    learning_rate: float = 5e-4  # ranking part; gentle, so the closed-form start is refined
+    rating_learning_rate: float = 3e-3  # rating head (its own parameters only)
     weight_decay: float = 1e-4
     alpha: float = 0.5  # ranking user vector = sum / n**alpha
     user_bias_reg: float = 5.0
@@ -44,6 +46,10 @@ class TrainConfig:
     small_reveal_prob: float = 0.5  # share of steps that reveal 1..small_reveal_max ratings
     small_reveal_max: int = 15
     dropout: float = 0.0  # dropout on the user vector while training
+    neighbors: int = 0  # learned item-to-item weights for each book's top co-read books
+    ease_lambda: float = 1000.0  # regularisation of the closed form that starts those weights
+    neighbor_scale: float = 30.0  # closed-form weights are multiplied by this to start
+    train_neighbor_weights: bool = True  # False: keep the closed-form item-to-item weights
     max_len: int = 200
     seed: int = 42
     extra: dict = field(default_factory=dict)
@@ -58,39 +64,72 @@ def _keras():
     return keras, tf
 
 
-def build_model(n_books: int, cfg: TrainConfig, mu: float):
-    """The Keras model. Inputs: revealed ids, revealed stars, target ids (ids = row + 1)."""
-    keras, tf = _keras()
+@functools.cache
+def model_class():
+    """The Keras model class (defined lazily so importing this module needs no TensorFlow)."""
+    keras, _tf = _keras()
     from keras import layers, ops
-
-    init = keras.initializers.RandomNormal(stddev=0.05, seed=cfg.seed)
-    zeros = keras.initializers.Zeros()
 
     @keras.saving.register_keras_serializable(package="bookrec_tui")
     class BookEmbeddingModel(keras.Model):
-        def __init__(self, n_books, dim, alpha, user_bias_reg, mu, dropout=0.0, **kwargs):
+        """Inputs: revealed ids, revealed stars, target ids (ids = catalogue row + 1)."""
+
+        def __init__(
+            self,
+            n_books,
+            dim,
+            alpha,
+            user_bias_reg,
+            mu,
+            dropout=0.0,
+            seed=42,
+            neighbors=0,
+            **kwargs,
+        ):
             super().__init__(**kwargs)
-            self.dropout = dropout
-            self.drop = layers.Dropout(dropout, seed=cfg.seed)
-            self.n_books, self.dim = n_books, dim
+            self.neighbors = neighbors
+            self.n_books, self.dim, self.seed = n_books, dim, seed
             self.alpha, self.user_bias_reg, self.mu = alpha, user_bias_reg, mu
-            self.in_emb = layers.Embedding(n_books + 1, dim, embeddings_initializer=init,
-                                           name="in_emb")
-            self.star_mod = layers.Embedding(6, dim, embeddings_initializer=zeros,
-                                             name="star_mod")
-            self.out_emb = layers.Embedding(n_books + 1, dim, embeddings_initializer=init,
-                                            name="out_emb")
-            self.out_bias = layers.Embedding(n_books + 1, 1, embeddings_initializer=zeros,
-                                             name="out_bias")
+            self.dropout = dropout
+            self.drop = layers.Dropout(dropout, seed=seed)
+            init = keras.initializers.RandomNormal(stddev=0.05, seed=seed)
+            zeros = keras.initializers.Zeros()
+
+            def table(name, rows, width, initializer):
+                return layers.Embedding(rows, width, embeddings_initializer=initializer, name=name)
+
+            self.in_emb = table("in_emb", n_books + 1, dim, init)
+            self.star_mod = table("star_mod", 6, dim, zeros)
+            self.out_emb = table("out_emb", n_books + 1, dim, init)
+            self.out_bias = table("out_bias", n_books + 1, 1, zeros)
+            self.rate_emb = table("rate_emb", n_books + 1, dim, init)
+            self.rate_in = table("rate_in", n_books + 1, dim, zeros)
+            self.item_bias = table("item_bias", n_books + 1, 1, zeros)
             self.rate_proj = layers.Dense(dim, use_bias=False, name="rate_proj")
-            self.rate_emb = layers.Embedding(n_books + 1, dim, embeddings_initializer=init,
-                                             name="rate_emb")
-            self.item_bias = layers.Embedding(n_books + 1, 1, embeddings_initializer=zeros,
-                                              name="item_bias")
+            # Item-to-item head: book j's learned weight for each of its top co-read books
+            # (ids fixed from training co-occurrence, weights learned), scaled per star.
+            self.nbr_ids = self.add_weight(
+                shape=(n_books + 1, neighbors),
+                dtype="int32",
+                trainable=False,
+                initializer="zeros",
+                name="nbr_ids",
+            )
+            self.nbr_w = table("nbr_w", n_books + 1, neighbors, zeros)
+            self.star_nbr = table("star_nbr", 6, 1, keras.initializers.Ones())
             # The ranking head reads whole embedding tables, so build them up front.
-            for table in (self.in_emb, self.star_mod, self.out_emb, self.out_bias,
-                          self.rate_emb, self.item_bias):
-                table.build((None,))
+            for t in (
+                self.in_emb,
+                self.star_mod,
+                self.out_emb,
+                self.out_bias,
+                self.rate_emb,
+                self.rate_in,
+                self.item_bias,
+                self.nbr_w,
+                self.star_nbr,
+            ):
+                t.build((None,))
             self.rate_proj.build((None, dim))
 
         def call(self, inputs, training=False):
@@ -99,28 +138,103 @@ def build_model(n_books: int, cfg: TrainConfig, mu: float):
             n = ops.sum(mask, axis=1, keepdims=True)
             v = self.in_emb(in_ids) * (1.0 + self.star_mod(in_stars)) * mask[..., None]
             total = ops.sum(v, axis=1)
-            u_rank = self.drop(total / ops.power(ops.maximum(n, 1.0), self.alpha),
-                               training=training)
-            u_rate = self.rate_proj(total / ops.maximum(n, 1.0))
-            resid = (ops.cast(in_stars, "float32") - self.mu - self.item_bias(in_ids)[..., 0])
-            b_u = ops.sum(resid * mask, axis=1, keepdims=True) / (n + self.user_bias_reg)
+            u_rank = self.drop(
+                total / ops.power(ops.maximum(n, 1.0), self.alpha), training=training
+            )
+            resid = ops.cast(in_stars, "float32") - self.mu - self.item_bias(in_ids)[..., 0]
+            resid = resid * mask
+            b_u = ops.sum(resid, axis=1, keepdims=True) / (n + self.user_bias_reg)
+            # Rating user vector: the taste bag, plus each rated book's embedding weighted by
+            # how much more (or less) the reader liked it than expected.
+            # (The rating loss trains only the rating head: the taste bag is read, not moved.)
+            u_rate = self.rate_proj(ops.stop_gradient(total) / ops.maximum(n, 1.0)) + ops.sum(
+                self.rate_in(in_ids) * (resid - b_u)[..., None], axis=1
+            ) / ops.sqrt(ops.maximum(n, 1.0))
             # Ranking head: dot product of the user vector with every book embedding.
             logits = ops.matmul(u_rank, ops.transpose(self.out_emb.embeddings))
             logits = logits + self.out_bias.embeddings[:, 0][None, :]
+            if self.neighbors:
+                logits = logits + self._neighbor_scores(
+                    in_ids, in_stars, mask, n, ops.shape(logits)
+                )
             # Rating head: biases plus a dot product, for the target books only.
             dot = ops.sum(self.rate_emb(out_ids) * u_rate[:, None, :], axis=-1)
             stars = self.mu + self.item_bias(out_ids)[..., 0] + b_u + dot
             return logits, stars
 
-        def get_config(self):
-            return {**super().get_config(), "n_books": self.n_books, "dim": self.dim,
-                    "alpha": self.alpha, "user_bias_reg": self.user_bias_reg, "mu": self.mu,
-                    "dropout": self.dropout}
+        def _neighbor_scores(self, in_ids, in_stars, mask, n, shape):
+            import tensorflow as tf
 
-    model = BookEmbeddingModel(n_books, cfg.dim, cfg.alpha, cfg.user_bias_reg, mu, cfg.dropout)
+            w = self.nbr_w(in_ids) * self.star_nbr(in_stars) * mask[..., None]  # (B, L, M)
+            w = w / ops.power(ops.maximum(n, 1.0), self.alpha)[..., None]
+            ids = tf.gather(self.nbr_ids, in_ids)  # (B, L, M)
+            batch = tf.broadcast_to(tf.range(tf.shape(ids)[0])[:, None, None], tf.shape(ids))
+            idx = tf.stack([tf.reshape(batch, [-1]), tf.reshape(ids, [-1])], axis=1)
+            return tf.scatter_nd(idx, tf.reshape(w, [-1]), shape)
+
+        def get_config(self):
+            return {
+                **super().get_config(),
+                "n_books": self.n_books,
+                "dim": self.dim,
+                "alpha": self.alpha,
+                "user_bias_reg": self.user_bias_reg,
+                "mu": self.mu,
+                "dropout": self.dropout,
+                "seed": self.seed,
+                "neighbors": self.neighbors,
+            }
+
+    return BookEmbeddingModel
+
+
+def build_model(
+    n_books: int,
+    cfg: TrainConfig,
+    mu: float,
+    neighbors: tuple[np.ndarray, np.ndarray] | None = None,
+):
+    model = model_class()(
+        n_books, cfg.dim, cfg.alpha, cfg.user_bias_reg, mu, cfg.dropout, cfg.seed, cfg.neighbors
+    )
+    if neighbors is not None:
+        model.nbr_ids.assign(neighbors[0].astype(np.int32))
+        # Scaled up so Adam's steps (about the learning rate in size) are small next to them.
+        model.nbr_w.embeddings.assign((neighbors[1] * cfg.neighbor_scale).astype(np.float32))
+        model.nbr_w.trainable = cfg.train_neighbor_weights
     dummy = np.zeros((1, 1), np.int32)
     model((dummy, dummy, dummy))
     return model
+
+
+def neighbor_table(
+    items: UserItems, n_books: int, m: int, ease_lambda: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each book's ``m`` strongest item-to-item links and their starting weights.
+
+    The links and starting weights come from a closed-form item-to-item regression (the
+    EASE solution) on the training readers; the Keras model then trains them end to end with
+    the rest of the network. Returns ids (row + 1, 0 = none) and weights, (n_books + 1, m).
+    """
+    from .baselines import EASE, gram_matrix
+
+    ids = np.zeros((n_books + 1, m), dtype=np.int32)
+    weights = np.zeros((n_books + 1, m), dtype=np.float32)
+    if m == 0:
+        return ids, weights
+    b = EASE(gram_matrix(items, n_books), ease_lambda).B
+    top = np.argpartition(-b, m - 1, axis=1)[:, :m]
+    vals = np.take_along_axis(b, top, axis=1)
+    ids[1:] = np.where(vals > 0, top + 1, 0)
+    weights[1:] = np.where(vals > 0, vals, 0.0)
+    return ids, weights
+
+
+def load_keras_model(path):
+    """Load a saved ``.keras`` model in Keras' safe mode (no arbitrary code)."""
+    keras, _tf = _keras()
+    model_class()
+    return keras.saving.load_model(path, safe_mode=True)
 
 
 def _sample_reveal_counts(counts: np.ndarray, cfg: TrainConfig, rng) -> np.ndarray:
@@ -143,9 +257,19 @@ def train_model(
     keras.utils.set_random_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     mu = float(items.stars.mean())
-    model = build_model(n_books, cfg, mu)
-    optimizer = keras.optimizers.AdamW(learning_rate=cfg.learning_rate,
-                                       weight_decay=cfg.weight_decay)
+    model = build_model(
+        n_books, cfg, mu, neighbor_table(items, n_books, cfg.neighbors, cfg.ease_lambda)
+    )
+    rating_layers = (model.rate_emb, model.rate_in, model.rate_proj, model.item_bias)
+    rating_ids = {id(v) for layer in rating_layers for v in layer.trainable_variables}
+    rank_vars = [v for v in model.trainable_variables if id(v) not in rating_ids]
+    rate_vars = [v for v in model.trainable_variables if id(v) in rating_ids]
+    rank_opt = keras.optimizers.AdamW(
+        learning_rate=cfg.learning_rate, weight_decay=cfg.weight_decay
+    )
+    rate_opt = keras.optimizers.AdamW(
+        learning_rate=cfg.rating_learning_rate, weight_decay=cfg.weight_decay
+    )
     star_w = tf.constant(cfg.star_target_weight, dtype=tf.float32)
     big = tf.constant(1e9, tf.float32)
 
@@ -172,8 +296,9 @@ def train_model(
             err = (pred - tf.cast(out_stars, tf.float32)) * valid
             mse = tf.reduce_sum(err * err) / tf.maximum(tf.reduce_sum(valid), 1.0)
             loss = rank_loss + cfg.rating_weight * mse
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        grads = tape.gradient(loss, rank_vars + rate_vars)
+        rank_opt.apply_gradients(zip(grads[: len(rank_vars)], rank_vars, strict=True))
+        rate_opt.apply_gradients(zip(grads[len(rank_vars) :], rate_vars, strict=True))
         return rank_loss, mse
 
     usable = np.flatnonzero(items.counts >= 2)
@@ -191,22 +316,31 @@ def train_model(
             sel = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
             li = max(int((in_ids[sel] > 0).sum(axis=1).max()), 1)
             lo = max(int((out_ids[sel] > 0).sum(axis=1).max()), 1)
-            r, m = step(in_ids[sel, :li], in_stars[sel, :li], out_ids[sel, :lo],
-                        out_stars[sel, :lo])
+            r, m = step(
+                in_ids[sel, :li], in_stars[sel, :li], out_ids[sel, :lo], out_stars[sel, :lo]
+            )
             sums += (float(r), float(m))
             done += 1
             if progress:
-                progress(done, total_steps, {"epoch": epoch + 1, "rank_loss": float(r),
-                                             "mse": float(m)})
-        history.append({"epoch": epoch + 1, "rank_loss": sums[0] / steps_per_epoch,
-                        "mse": sums[1] / steps_per_epoch,
-                        "seconds": time.perf_counter() - started})
+                progress(
+                    done, total_steps, {"epoch": epoch + 1, "rank_loss": float(r), "mse": float(m)}
+                )
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "rank_loss": sums[0] / steps_per_epoch,
+                "mse": sums[1] / steps_per_epoch,
+                "seconds": time.perf_counter() - started,
+            }
+        )
     return model, history
 
 
-def export_bundle(model, items: UserItems, book_ids: np.ndarray, cfg: TrainConfig,
-                  meta: dict) -> Bundle:
+def export_bundle(
+    model, items: UserItems, book_ids: np.ndarray, cfg: TrainConfig, meta: dict
+) -> Bundle:
     """Copy the trained weights into a numpy :class:`Bundle` (the runtime never needs TF)."""
+
     def weights(layer) -> np.ndarray:
         return np.asarray(layer.get_weights()[0], dtype=np.float32)
 
@@ -218,7 +352,11 @@ def export_bundle(model, items: UserItems, book_ids: np.ndarray, cfg: TrainConfi
         out_bias=weights(model.out_bias)[:, 0],
         rate_proj=weights(model.rate_proj),
         rate_emb=weights(model.rate_emb),
+        rate_in=weights(model.rate_in),
         item_bias=weights(model.item_bias)[:, 0],
+        nbr_ids=np.asarray(model.nbr_ids.numpy(), dtype=np.int32),
+        nbr_w=weights(model.nbr_w),
+        star_nbr=weights(model.star_nbr)[:, 0],
         mu=float(model.mu),
         alpha=cfg.alpha,
         user_bias_reg=cfg.user_bias_reg,

@@ -23,15 +23,25 @@ console = Console(stderr=True)
 def progress_bar(description: str, total: int | None) -> Iterator:
     """Yields ``update(completed, total=None, info="")``; draws on stderr."""
     bar = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=console, transient=False, disable=not sys.stderr.isatty(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+        disable=not sys.stderr.isatty(),
     )
     with bar:
         task = bar.add_task(description, total=total, info="")
 
         def update(completed: int, total: int | None = None, info: str = "") -> None:
-            bar.update(task, completed=completed, info=info,
-                       **({"total": total} if total is not None else {}))
+            bar.update(
+                task,
+                completed=completed,
+                info=info,
+                **({"total": total} if total is not None else {}),
+            )
 
         yield update

@@ -1,10 +1,10 @@
 """The one Python API every face (CLI, TUI) uses. numpy only: no TensorFlow import.
 
-    rec = Recommender.load()
-    rec.recommend({book_id: stars}, n=20)
-    rec.predict_ratings({book_id: stars}, [book_ids])
-    rec.similar(book_id, n=10)
-    rec.search("hary poter", n=10)
+rec = Recommender.load()
+rec.recommend({book_id: stars}, n=20)
+rec.predict_ratings({book_id: stars}, [book_ids])
+rec.similar(book_id, n=10)
+rec.search("hary poter", n=10)
 """
 
 from __future__ import annotations
@@ -47,8 +47,15 @@ class BookHit:
 
 
 def shipped_bundle_path() -> Path:
-    """The bundle packaged with bookrec-tui (trained on all of goodbooks-10k v1)."""
-    return Path(str(resources.files("bookrec_tui.shipped_model") / BUNDLE_NAME))
+    """The bundle packaged with bookrec-tui (trained on all of goodbooks-10k v1).
+
+    Installed, it is the package ``bookrec_tui.shipped_model``; in a source checkout that is
+    imported directly (not installed) it is the repository's ``models/`` folder.
+    """
+    try:
+        return Path(str(resources.files("bookrec_tui.shipped_model") / BUNDLE_NAME))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "models" / BUNDLE_NAME
 
 
 def default_bundle_path(model_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -74,12 +81,16 @@ class Recommender:
         self.scorer = FoldInScorer(bundle)
         self._index: TitleIndex | None = None
         emb = np.concatenate([bundle.in_emb[1:], bundle.out_emb[1:]], axis=1)
-        self._unit = (emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)).astype(
-            np.float32)
+        self.unit_embeddings = (
+            emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)
+        ).astype(np.float32)
 
     @classmethod
-    def load(cls, model_dir: str | os.PathLike[str] | None = None,
-             data_dir: str | os.PathLike[str] | None = None) -> Recommender:
+    def load(
+        cls,
+        model_dir: str | os.PathLike[str] | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+    ) -> Recommender:
         """The model bundle (shipped unless ``model_dir``/``$BOOKREC_MODEL_DIR``) and catalogue."""
         bundle = Bundle.load(default_bundle_path(model_dir))
         catalogue = load_catalogue(resolve_data_dir(data_dir))
@@ -110,8 +121,13 @@ class Recommender:
         return np.flatnonzero(mask)
 
     # ------------------------------------------------------------------ API
-    def recommend(self, ratings: Mapping[int, float], n: int = 20, shelf: str | None = None,
-                  exclude: Iterable[int] = ()) -> list[Recommendation]:
+    def recommend(
+        self,
+        ratings: Mapping[int, float],
+        n: int = 20,
+        shelf: str | None = None,
+        exclude: Iterable[int] = (),
+    ) -> list[Recommendation]:
         """Top ``n`` unread books for a reader; never a book they rated or ``exclude``.
 
         With no ratings this is the model's prior: popular, well-liked books.
@@ -138,8 +154,11 @@ class Recommender:
         c = self.catalogue
         return [
             Recommendation(
-                book_id=int(c.book_ids[r]), title=str(c.titles[r]), authors=str(c.authors[r]),
-                score=float(scores[r]), predicted_rating=float(p),
+                book_id=int(c.book_ids[r]),
+                title=str(c.titles[r]),
+                authors=str(c.authors[r]),
+                score=float(scores[r]),
+                predicted_rating=float(p),
                 because=int(c.book_ids[rows[b]]) if b >= 0 else None,
             )
             for r, p, b in zip(top, predicted, because, strict=True)
@@ -152,24 +171,28 @@ class Recommender:
         return self.scorer.predict_stars(rows, stars, targets)
 
     def similar(self, book_id: int, n: int = 10) -> list[BookHit]:
-        """"More like this": nearest books by cosine over the learned book embeddings."""
+        """ "More like this": nearest books by cosine over the learned book embeddings."""
         row = self.catalogue.row(int(book_id))
-        sims = self._unit @ self._unit[row]
+        sims = self.unit_embeddings @ self.unit_embeddings[row]
         top = top_n(sims, np.array([row]), n)
         c = self.catalogue
-        return [BookHit(int(c.book_ids[r]), str(c.titles[r]), str(c.authors[r]), float(sims[r]))
-                for r in top]
+        return [
+            BookHit(int(c.book_ids[r]), str(c.titles[r]), str(c.authors[r]), float(sims[r]))
+            for r in top
+        ]
 
     def search(self, query: str, n: int = 10) -> list[BookHit]:
         """Typo-tolerant title/author search, best match first."""
         c = self.catalogue
-        return [BookHit(int(c.book_ids[r]), str(c.titles[r]), str(c.authors[r]), s)
-                for r, s in self.index.search(query, n)]
+        return [
+            BookHit(int(c.book_ids[r]), str(c.titles[r]), str(c.authors[r]), s)
+            for r, s in self.index.search(query, n)
+        ]
 
     def resolve(self, text: str) -> int | None:
         """A book id from '2657' or a title; None when nothing matches well."""
         text = text.strip()
-        if text.isdigit() and int(text) in self.catalogue:
+        if text.isascii() and text.isdigit() and int(text) in self.catalogue:
             return int(text)
         hits = self.search(text, 1)
         return hits[0].book_id if hits and hits[0].score >= 60 else None

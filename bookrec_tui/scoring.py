@@ -28,7 +28,9 @@ class FoldInScorer:
         """Per-rating input vectors v_j = in_emb[row+1] * (1 + star_mod[stars])."""
         return self.b.in_emb[rows + 1] * (1.0 + self.b.star_mod[stars])
 
-    def user_vectors(self, rows: np.ndarray, stars: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    def user_vectors(
+        self, rows: np.ndarray, stars: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, float]:
         """(ranking vector, rating vector, star bias) for a reader."""
         rows = np.asarray(rows, dtype=np.int64)
         stars = np.asarray(stars, dtype=np.int64)
@@ -38,15 +40,31 @@ class FoldInScorer:
             return np.zeros(d, np.float32), np.zeros(d, np.float32), 0.0
         total = self._inputs(rows, stars).sum(axis=0)
         u_rank = total / n**self.b.alpha
-        u_rate = (total / n) @ self.b.rate_proj
         resid = stars - self.b.mu - self.item_bias[rows]
         b_u = float(resid.sum() / (n + self.b.user_bias_reg))
+        u_rate = (total / n) @ self.b.rate_proj + (
+            self.b.rate_in[rows + 1] * (resid - b_u)[:, None]
+        ).sum(axis=0) / np.sqrt(n)
         return u_rank.astype(np.float32), u_rate.astype(np.float32), b_u
+
+    def neighbor_weights(
+        self, rows: np.ndarray, stars: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Item-to-item head: (target ids, weights), each (n, M), already divided by n**alpha."""
+        rows = np.asarray(rows, dtype=np.int64)
+        w = self.b.nbr_w[rows + 1] * self.b.star_nbr[np.asarray(stars, dtype=np.int64)][:, None]
+        return self.b.nbr_ids[rows + 1], w / max(len(rows), 1) ** self.b.alpha
 
     def rank_scores(self, rows: np.ndarray, stars: np.ndarray) -> np.ndarray:
         """Ranking logits for all books (higher = more likely to be read and liked)."""
         u_rank, _, _ = self.user_vectors(rows, stars)
-        return self.out_emb @ u_rank + self.out_bias
+        scores = self.out_emb @ u_rank + self.out_bias
+        if self.b.nbr_ids.shape[1] and len(rows):
+            ids, w = self.neighbor_weights(rows, stars)
+            scores += np.bincount(ids.ravel(), weights=w.ravel(), minlength=self.n_books + 1)[
+                1:
+            ].astype(np.float32)
+        return scores
 
     def predict_stars(
         self, rows: np.ndarray, stars: np.ndarray, targets: np.ndarray | None = None
@@ -62,5 +80,11 @@ class FoldInScorer:
         rows = np.asarray(rows, dtype=np.int64)
         if len(rows) == 0:
             return np.full(len(targets), -1)
-        contrib = self._inputs(rows, np.asarray(stars)) @ self.out_emb[targets].T  # (n, t)
+        stars = np.asarray(stars, dtype=np.int64)
+        contrib = self._inputs(rows, stars) @ self.out_emb[targets].T  # (n, t)
+        contrib /= len(rows) ** self.b.alpha
+        if self.b.nbr_ids.shape[1]:
+            ids, w = self.neighbor_weights(rows, stars)
+            for col, t in enumerate(np.asarray(targets)):
+                contrib[:, col] += np.where(ids == t + 1, w, 0.0).sum(axis=1)
         return contrib.argmax(axis=0)

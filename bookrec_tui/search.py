@@ -17,8 +17,9 @@ from .data import Catalogue
 
 _SERIES = re.compile(r"\s*\([^)]*#[^)]*\)\s*$")
 _NON_WORD = re.compile(r"[^\w\s]+")
-_OMNIBUS = re.compile(r"box(ed)? ?set|collection|complete|omnibus|#\d+\s*-\s*\d+|books? \d+-\d+",
-                      re.IGNORECASE)
+_OMNIBUS = re.compile(
+    r"box(ed)? ?set|collection|complete|omnibus|#\d+\s*-\s*\d+|books? \d+-\d+", re.IGNORECASE
+)
 
 
 def normalise(text: str) -> str:
@@ -47,14 +48,26 @@ class TitleIndex:
         if not q:
             return []
         sims = np.max(
-            np.stack([
-                process.cdist([q], self.plain, scorer=fuzz.WRatio, processor=None, workers=1)[0],
-                process.cdist([q], self.full, scorer=fuzz.WRatio, processor=None, workers=1)[0],
-                process.cdist([q], self.authors, scorer=fuzz.WRatio, processor=None,
-                              workers=1)[0] - 3.0,
-                process.cdist([q], self.with_author, scorer=fuzz.token_set_ratio,
-                              processor=None, workers=1)[0] - 2.0,
-            ]),
+            np.stack(
+                [
+                    process.cdist([q], self.plain, scorer=fuzz.WRatio, processor=None, workers=1)[
+                        0
+                    ],
+                    process.cdist([q], self.full, scorer=fuzz.WRatio, processor=None, workers=1)[0],
+                    process.cdist([q], self.authors, scorer=fuzz.WRatio, processor=None, workers=1)[
+                        0
+                    ]
+                    - 3.0,
+                    process.cdist(
+                        [q],
+                        self.with_author,
+                        scorer=fuzz.token_set_ratio,
+                        processor=None,
+                        workers=1,
+                    )[0]
+                    - 2.0,
+                ]
+            ),
             axis=0,
         )
         score = sims + self.prior - self.penalty

@@ -45,8 +45,11 @@ def train_bundle(dataset: Dataset, cfg: TrainConfig, progress=None) -> tuple[Bun
 def save_outputs(bundle: Bundle, model, out_dir: Path) -> dict[str, Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"bundle": out_dir / BUNDLE_NAME, "keras": out_dir / KERAS_NAME,
-             "metrics": out_dir / "training.json"}
+    paths = {
+        "bundle": out_dir / BUNDLE_NAME,
+        "keras": out_dir / KERAS_NAME,
+        "metrics": out_dir / "training.json",
+    }
     bundle.save(paths["bundle"])
     tmp = out_dir / f".{KERAS_NAME}.tmp.keras"
     model.save(tmp)

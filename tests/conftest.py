@@ -20,15 +20,19 @@ def isolated_home(tmp_path_factory, monkeypatch):
 
 
 def write_books(path: Path, n_books: int) -> None:
-    lines = ["book_id,goodreads_book_id,best_book_id,work_id,books_count,isbn,isbn13,authors,"
-             "original_publication_year,original_title,title,language_code,average_rating,"
-             "ratings_count"]
+    lines = [
+        "book_id,goodreads_book_id,best_book_id,work_id,books_count,isbn,isbn13,authors,"
+        "original_publication_year,original_title,title,language_code,average_rating,"
+        "ratings_count"
+    ]
     for b in range(1, n_books + 1):
         series = "Saga" if b <= n_books // 2 else "Chronicle"
         author = "Ann Author" if b <= n_books // 2 else "Bob Writer"
-        lines.append(f"{b},{1000 + b},{1000 + b},{5000 + b},1,{100000000 + b},,{author},"
-                     f"{1990 + b}.0,{series} {b},\"{series} {b} ({series}, #{b})\",eng,3.9,"
-                     f"{1000 * (n_books - b + 1)}")
+        lines.append(
+            f"{b},{1000 + b},{1000 + b},{5000 + b},1,{100000000 + b},,{author},"
+            f'{1990 + b}.0,{series} {b},"{series} {b} ({series}, #{b})",eng,3.9,'
+            f"{1000 * (n_books - b + 1)}"
+        )
     path.write_text("\n".join(lines) + "\n")
 
 

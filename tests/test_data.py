@@ -13,7 +13,9 @@ def test_v1_and_v2_schemas_give_the_same_ratings(tmp_path):
     (tmp_path / "v2.csv").write_text("user_id,book_id,rating\n1,3,5\n1,4,2\n2,3,4\n")
     a, b = parse_ratings(tmp_path / "v1.csv"), parse_ratings(tmp_path / "v2.csv")
     assert (a.schema, b.schema) == ("v1", "v2")
-    key = lambda r: sorted(zip(r.user_ids.tolist(), r.book_ids.tolist(), r.stars.tolist()))  # noqa: E731
+    def key(r):
+        return sorted(zip(r.user_ids.tolist(), r.book_ids.tolist(), r.stars.tolist(), strict=True))
+
     assert key(a) == key(b) == [(1, 3, 5), (1, 4, 2), (2, 3, 4)]
 
 
@@ -22,7 +24,7 @@ def test_duplicate_pairs_keep_the_last_rating_and_are_counted(tmp_path):
     p.write_text("book_id,user_id,rating\n1,7,2\n2,7,3\n1,7,5\n1,7,4\n")
     r = parse_ratings(p)
     assert r.duplicates_dropped == 2
-    got = dict(zip(r.book_ids.tolist(), r.stars.tolist()))
+    got = dict(zip(r.book_ids.tolist(), r.stars.tolist(), strict=False))
     assert got == {1: 4, 2: 3}
 
 

@@ -23,10 +23,12 @@ def make_zip(files: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-GOOD = make_zip({
-    "goodbooks-10k/books.csv": b"book_id,goodreads_book_id,authors,title\n1,11,A,T\n",
-    "goodbooks-10k/ratings.csv": b"user_id,book_id,rating\n1,1,5\n",
-})
+GOOD = make_zip(
+    {
+        "goodbooks-10k/books.csv": b"book_id,goodreads_book_id,authors,title\n1,11,A,T\n",
+        "goodbooks-10k/ratings.csv": b"user_id,book_id,rating\n1,1,5\n",
+    }
+)
 
 
 class Server:
@@ -77,8 +79,9 @@ quiet = lambda got, total: None  # noqa: E731
 
 
 def test_fetch_downloads_verifies_and_unpacks(server, tmp_path):
-    written = fetch_goodbooks(tmp_path / "data", base_url=server.url, expected_sha256=SHA,
-                              progress=quiet, file_sha256={})
+    written = fetch_goodbooks(
+        tmp_path / "data", base_url=server.url, expected_sha256=SHA, progress=quiet, file_sha256={}
+    )
     assert sorted(p.name for p in written) == ["books.csv", "ratings.csv"]
     assert (tmp_path / "data" / "ratings.csv").read_text().startswith("user_id,book_id")
     assert not list((tmp_path / "data").glob(".*part"))
@@ -86,16 +89,18 @@ def test_fetch_downloads_verifies_and_unpacks(server, tmp_path):
 
 @pytest.mark.parametrize("server", [["drop"]], indirect=True)
 def test_dropped_connection_is_retried(server, tmp_path):
-    fetch_goodbooks(tmp_path, base_url=server.url, expected_sha256=SHA, progress=quiet,
-                    file_sha256={})
+    fetch_goodbooks(
+        tmp_path, base_url=server.url, expected_sha256=SHA, progress=quiet, file_sha256={}
+    )
     assert server.hits == 2 and (tmp_path / "books.csv").exists()
 
 
 @pytest.mark.parametrize("server", [["corrupt", "corrupt", "corrupt"]], indirect=True)
 def test_corrupted_download_is_rejected_and_nothing_is_written(server, tmp_path):
     with pytest.raises(FetchError, match="checksum mismatch"):
-        fetch_goodbooks(tmp_path / "d", base_url=server.url, expected_sha256=SHA, retries=3,
-                        progress=quiet)
+        fetch_goodbooks(
+            tmp_path / "d", base_url=server.url, expected_sha256=SHA, retries=3, progress=quiet
+        )
     assert server.hits == 3
     assert not (tmp_path / "d").exists() or not any((tmp_path / "d").iterdir())
 
@@ -130,7 +135,8 @@ def test_a_file_that_is_not_a_zip_is_a_clear_error(tmp_path):
 
 def test_a_known_file_with_a_wrong_checksum_is_rejected(tmp_path):
     archive = tmp_path / ARCHIVE_NAME
-    archive.write_bytes(make_zip({"tags.csv": b"tag_id,tag_name\n", "books.csv": b"x",
-                                  "ratings.csv": b"y"}))
+    archive.write_bytes(
+        make_zip({"tags.csv": b"tag_id,tag_name\n", "books.csv": b"x", "ratings.csv": b"y"})
+    )
     with pytest.raises(FetchError, match="tags.csv does not match"):
         safe_extract(archive, Path(tmp_path / "out"))

@@ -1,0 +1,120 @@
+"""A reader's shelf: their ratings, saved atomically after every change.
+
+Each change re-reads the file, applies just that change and writes the result (temp file,
+fsync, rename), so a crash leaves the old or the new state, and two copies of the app on
+one profile do not overwrite each other's ratings. A file that cannot be read is kept
+as a backup and reported, never silently replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import BookrecError
+from .fsutil import atomic_writer
+from .paths import profiles_dir
+
+FORMAT = 1
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class ProfileError(BookrecError):
+    pass
+
+
+@dataclass
+class Profile:
+    path: Path
+    ratings: dict[int, int] = field(default_factory=dict)
+    not_read: set[int] = field(default_factory=set)  # onboarding answers "haven't read it"
+    history: list[tuple[str, int, int | None]] = field(default_factory=list)  # for undo
+    warning: str | None = None  # set when the file on disk was unreadable (a backup was made)
+
+    @classmethod
+    def open(cls, name: str = "default", directory: Path | None = None) -> Profile:
+        if not _NAME.match(name):
+            raise ProfileError(f"Profile name {name!r}: use letters, digits, '.', '_' or '-'.")
+        path = (directory or profiles_dir()) / f"{name}.json"
+        profile = cls(path)
+        profile._reload()
+        return profile
+
+    # ----------------------------------------------------------------- storage
+    def _read(self) -> tuple[dict[int, int], set[int]]:
+        if not self.path.exists():
+            return {}, set()
+        try:
+            raw = json.loads(self.path.read_text(encoding="utf-8"))
+            ratings = {int(k): int(v) for k, v in raw.get("ratings", {}).items()}
+            bad = {k: v for k, v in ratings.items() if not 1 <= v <= 5}
+            if bad:
+                raise ValueError(f"ratings outside 1..5: {bad}")
+            return ratings, {int(b) for b in raw.get("not_read", [])}
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            backup = self.path.with_name(f"{self.path.stem}.broken-{int(time.time())}.json")
+            shutil.copy2(self.path, backup)
+            self.warning = (
+                f"Your profile {self.path} could not be read ({exc}). It was kept as "
+                f"{backup}; starting from an empty shelf."
+            )
+            self.path.unlink()
+            return {}, set()
+
+    def _reload(self) -> None:
+        self.ratings, self.not_read = self._read()
+
+    def _write(self) -> None:
+        payload = {
+            "format": FORMAT,
+            "ratings": {str(k): v for k, v in sorted(self.ratings.items())},
+            "not_read": sorted(self.not_read),
+        }
+        with atomic_writer(self.path, "w") as handle:
+            json.dump(payload, handle, indent=1)
+
+    def _change(self, book_id: int, stars: int | None) -> None:
+        """Apply one change on top of what is on disk now, then save."""
+        self._reload()
+        before = self.ratings.get(book_id)
+        if stars is None:
+            self.ratings.pop(book_id, None)
+        else:
+            self.ratings[book_id] = stars
+            self.not_read.discard(book_id)
+        self._write()
+        self.history.append(("rate", book_id, before))
+
+    # ----------------------------------------------------------------- changes
+    def rate(self, book_id: int, stars: int) -> None:
+        if not 1 <= int(stars) <= 5:
+            raise ProfileError(f"A rating is 1 to 5 stars, not {stars}.")
+        self._change(int(book_id), int(stars))
+
+    def forget(self, book_id: int) -> bool:
+        if int(book_id) not in self.ratings:
+            return False
+        self._change(int(book_id), None)
+        return True
+
+    def mark_not_read(self, book_id: int) -> None:
+        self._reload()
+        self.not_read.add(int(book_id))
+        self._write()
+
+    def undo(self) -> tuple[int, int | None] | None:
+        """Revert the last rating change of this session: (book_id, restored stars) or None."""
+        if not self.history:
+            return None
+        _, book_id, before = self.history.pop()
+        self._reload()
+        if before is None:
+            self.ratings.pop(book_id, None)
+        else:
+            self.ratings[book_id] = before
+        self._write()
+        return book_id, before

@@ -1,0 +1,373 @@
+"""A reader's conversation with the recommender: chat commands in, structured replies out.
+
+This is the app's brain without the screen: the Textual app renders :class:`Reply` objects
+and sends lines typed by the reader; tests and the fuzzer drive it directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .chat import Command, parse
+from .errors import BookrecError
+from .profile import Profile
+from .recommender import BookHit, Recommendation, Recommender
+
+STAR_WORDS = {5: "loved", 4: "liked", 3: "thought OK", 2: "disliked", 1: "hated"}
+MIN_RATINGS_FOR_RECS = 3
+HELP = """\
+Tell me about books you've read and I'll suggest what to read next.
+  loved <title> · liked · ok · disliked · hated     rate 5..1 stars
+  <title> 4   ·   4 stars <title>                    rate with a number
+  more like <title>                                  books like that one
+  why <title>                                        why it was recommended
+  recs [n] [genre]     e.g. recs 20 · recs fantasy   recommendations
+  details <title>      undo      forget <title>      shelf      help      quit
+Just type a title to search. Slash forms (/recs) work too."""
+
+
+@dataclass
+class Reply:
+    text: str
+    books: list[int] = field(default_factory=list)  # books shown, in order (numbered choices)
+    kind: str = "info"  # info, error, recs, similar, search, choose, onboarding, help
+    quit: bool = False
+    changed: bool = False  # the shelf changed: recommendations must be refreshed
+
+
+def onboarding_candidates(rec: Recommender, n: int = 40, pool: int = 400) -> list[int]:
+    """Well-known books people disagree about, spread across the embedding space.
+
+    Popular (a reader is likely to have read it) times divisive (an answer says something),
+    then a greedy farthest-point pass over the book embeddings so consecutive questions probe
+    different tastes instead of ten fantasy sequels.
+    """
+    c = rec.catalogue
+    counts = np.log10(np.maximum(c.ratings_counts.astype(np.float64), 1.0))
+    informative = counts * c.rating_stds
+    top = np.argsort(-informative)[:pool]
+    unit = rec.unit_embeddings[top]
+    chosen = [0]
+    nearest = unit @ unit[0]
+    while len(chosen) < min(n, len(top)):
+        # Prefer informative books far from everything chosen so far.
+        gain = (1.0 - nearest) * informative[top] / informative[top].max()
+        gain[chosen] = -np.inf
+        pick = int(np.argmax(gain))
+        chosen.append(pick)
+        nearest = np.maximum(nearest, unit @ unit[pick])
+    return [int(c.book_ids[top[i]]) for i in chosen]
+
+
+class ReaderSession:
+    def __init__(self, rec: Recommender, profile: Profile) -> None:
+        self.rec = rec
+        self.profile = profile
+        self.pending: tuple[str, int | None, list[int]] | None = None  # action, stars, options
+        self._onboarding: list[int] = []
+        self.onboarding_book: int | None = None
+        self._recs_cache: tuple | None = None
+
+    # ----------------------------------------------------------------- state
+    @property
+    def ratings(self) -> dict[int, int]:
+        return self.profile.ratings
+
+    def recommendations(self, n: int = 10, shelf: str | None = None) -> list[Recommendation]:
+        key = (tuple(sorted(self.ratings.items())), n, shelf, len(self.profile.not_read))
+        if self._recs_cache is None or self._recs_cache[0] != key:
+            recs = self.rec.recommend(self.ratings, n=n, shelf=shelf, exclude=self.profile.not_read)
+            self._recs_cache = (key, recs)
+        return self._recs_cache[1]
+
+    def title(self, book_id: int) -> str:
+        return self.rec.catalogue.title(book_id)
+
+    def book_line(self, book_id: int) -> str:
+        c = self.rec.catalogue
+        row = c.row(book_id)
+        year = f", {c.years[row]}" if c.years[row] else ""
+        return f"{c.titles[row]} — {c.authors[row]}{year}"
+
+    def reason(self, r: Recommendation) -> str:
+        if r.because is None:
+            return "popular and well loved"
+        return f"because you {STAR_WORDS[self.ratings.get(r.because, 5)]} {self.title(r.because)}"
+
+    # ----------------------------------------------------------------- onboarding
+    def start_onboarding(self) -> Reply:
+        if not self._onboarding:
+            rated = set(self.ratings) | self.profile.not_read
+            self._onboarding = [b for b in onboarding_candidates(self.rec) if b not in rated]
+        return self._next_question(intro=True)
+
+    def _next_question(self, intro: bool = False) -> Reply:
+        if not self._onboarding:
+            self.onboarding_book = None
+            return Reply("That's all my questions. Type `recs` any time, or search for a book.")
+        self.onboarding_book = self._onboarding.pop(0)
+        head = (
+            "Let's find your taste. Rate a few books you know: 1-5 stars, s to skip, "
+            "n if you haven't read it, or just type to search instead.\n"
+            if intro
+            else ""
+        )
+        left = max(MIN_RATINGS_FOR_RECS - len(self.ratings), 0)
+        tail = (
+            f"  ({left} more rating{'s' if left != 1 else ''} for recommendations)" if left else ""
+        )
+        return Reply(
+            f"{head}Have you read {self.book_line(self.onboarding_book)}?{tail}",
+            [self.onboarding_book],
+            kind="onboarding",
+        )
+
+    def stop_onboarding(self) -> None:
+        self.onboarding_book = None
+
+    def _answer_onboarding(self, text: str) -> Reply | None:
+        book = self.onboarding_book
+        low = text.strip().lower()
+        if book is None or low not in {"1", "2", "3", "4", "5", "s", "n", "skip", "no"}:
+            return None
+        if low in ("s", "skip"):
+            return self._next_question()
+        if low in ("n", "no"):
+            self.profile.mark_not_read(book)
+            return self._next_question()
+        rated = self.rate(book, int(low))
+        follow = self._next_question()
+        follow.text = f"{rated.text}\n{follow.text}"
+        follow.changed = True
+        return follow
+
+    # ----------------------------------------------------------------- actions
+    def rate(self, book_id: int, stars: int) -> Reply:
+        self.profile.rate(book_id, stars)
+        n = len(self.ratings)
+        note = ""
+        if n < MIN_RATINGS_FOR_RECS:
+            note = f" Rate {MIN_RATINGS_FOR_RECS - n} more and I'll start recommending."
+        elif n == MIN_RATINGS_FOR_RECS:
+            note = " Your recommendations are ready: see the panel, or type `recs`."
+        return Reply(
+            f"Noted: {'★' * stars}{'☆' * (5 - stars)} {self.title(book_id)}.{note}",
+            [book_id],
+            changed=True,
+        )
+
+    def _resolve(self, text: str, action: str, stars: int | None = None) -> int | Reply:
+        """A single book for ``text``, or a Reply asking which one (or saying none matched)."""
+        text = text.strip()
+        if not text:
+            return Reply(
+                f"Which book? e.g. `{action if action != 'rate' else 'loved'} dune`.", kind="error"
+            )
+        hits = [h for h in self.rec.search(text, 5) if h.score >= 55]
+        if not hits:
+            return Reply(
+                f"I couldn't find a book matching “{text}”. Try fewer words or the author's name.",
+                kind="error",
+            )
+        top = hits[0]
+        clear_winner = len(hits) == 1 or top.score >= 90 and hits[1].score < top.score - 3
+        if clear_winner or _same_title(top, hits[1]):
+            return top.book_id
+        options = [h.book_id for h in hits]
+        self.pending = (action, stars, options)
+        lines = ["Which one did you mean? Reply with a number:"]
+        lines += [f"  {i}. {self.book_line(b)}" for i, b in enumerate(options, 1)]
+        return Reply("\n".join(lines), options, kind="choose")
+
+    def _do(self, action: str, book_id: int, stars: int | None) -> Reply:
+        if action == "rate":
+            return self.rate(book_id, int(stars or 0))
+        if action == "more":
+            return self.more_like(book_id)
+        if action == "why":
+            return self.why(book_id)
+        if action == "forget":
+            return self.forget(book_id)
+        return self.details(book_id)
+
+    def more_like(self, book_id: int, n: int = 10) -> Reply:
+        hits: list[BookHit] = self.rec.similar(book_id, n)
+        lines = [f"More like {self.title(book_id)}:"]
+        lines += [f"  {i}. {self.book_line(h.book_id)}" for i, h in enumerate(hits, 1)]
+        return Reply("\n".join(lines), [h.book_id for h in hits], kind="similar")
+
+    def why(self, book_id: int) -> Reply:
+        if not self.ratings:
+            return Reply(
+                f"{self.title(book_id)} is simply popular and well loved; rate a few "
+                "books and I can explain better."
+            )
+        recs = self.rec.recommend(self.ratings, n=200, exclude=self.profile.not_read)
+        match = next((r for r in recs if r.book_id == book_id), None)
+        if book_id in self.ratings:
+            return Reply(f"You rated {self.title(book_id)} {self.ratings[book_id]}★ yourself.")
+        predicted = self.rec.predict_ratings(self.ratings, [book_id])[0]
+        if match is None:
+            return Reply(
+                f"{self.title(book_id)} isn't in your top recommendations; I'd guess "
+                f"you'd give it {predicted:.1f}★."
+            )
+        rank = recs.index(match) + 1
+        return Reply(
+            f"{self.title(book_id)} is #{rank} for you, {self.reason(match)}; "
+            f"I'd guess {predicted:.1f}★.",
+            [book_id],
+        )
+
+    def details(self, book_id: int) -> Reply:
+        c = self.rec.catalogue
+        row = c.row(book_id)
+        shelves = ", ".join(c.shelf_list(book_id)[:6]) or "—"
+        mine = self.ratings.get(book_id)
+        lines = [
+            self.book_line(book_id),
+            f"  Goodreads average {c.average_ratings[row]:.2f} from "
+            f"{int(c.ratings_counts[row]):,} ratings",
+            f"  Shelves: {shelves}",
+            f"  {c.goodreads_url(book_id)}",
+        ]
+        if mine:
+            lines.append(f"  You rated it {mine}★.")
+        elif self.ratings:
+            guess = self.rec.predict_ratings(self.ratings, [book_id])[0]
+            lines.append(f"  I'd guess you'd give it {guess:.1f}★.")
+        return Reply("\n".join(lines), [book_id])
+
+    def forget(self, book_id: int) -> Reply:
+        if self.profile.forget(book_id):
+            return Reply(f"Forgot your rating of {self.title(book_id)}.", changed=True)
+        return Reply(f"You haven't rated {self.title(book_id)}.", kind="error")
+
+    def recs_reply(self, n: int | None, shelf: str | None) -> Reply:
+        n = n or 10
+        recs = self.recommendations(n, shelf)
+        if shelf and not recs:
+            return Reply(
+                f"I don't know the shelf “{shelf}”. Try fantasy, mystery, romance, "
+                "science-fiction, classics, non-fiction, horror…",
+                kind="error",
+            )
+        head = (
+            "Recommended for you"
+            if self.ratings
+            else "Popular, well-loved books (rate a few to personalise)"
+        )
+        lines = [f"{head}{' on ' + shelf if shelf else ''}:"]
+        for i, r in enumerate(recs, 1):
+            lines.append(
+                f"  {i}. {self.book_line(r.book_id)}  ~{r.predicted_rating:.1f}★ — {self.reason(r)}"
+            )
+        return Reply("\n".join(lines), [r.book_id for r in recs], kind="recs")
+
+    def shelf_reply(self) -> Reply:
+        if not self.ratings:
+            return Reply("Your shelf is empty. Rate a book: e.g. `loved the hobbit`.")
+        items = sorted(self.ratings.items(), key=lambda kv: (-kv[1], self.title(kv[0])))
+        lines = [f"Your shelf ({len(items)} books):"]
+        lines += [f"  {'★' * s}{'☆' * (5 - s)} {self.title(b)}" for b, s in items]
+        return Reply("\n".join(lines), [b for b, _ in items])
+
+    def search_reply(self, text: str) -> Reply:
+        hits = self.rec.search(text, 8)
+        if not hits or hits[0].score < 50:
+            return Reply(
+                f"I couldn't find “{text}”. Type `help` to see what I understand.", kind="error"
+            )
+        self.pending = ("details", None, [h.book_id for h in hits])
+        lines = [f"Books matching “{text}” (rate one with e.g. `1 5`, or `loved <title>`):"]
+        lines += [f"  {i}. {self.book_line(h.book_id)}" for i, h in enumerate(hits, 1)]
+        return Reply("\n".join(lines), [h.book_id for h in hits], kind="search")
+
+    def undo(self) -> Reply:
+        undone = self.profile.undo()
+        if undone is None:
+            return Reply("Nothing to undo.", kind="error")
+        book_id, before = undone
+        if before is None:
+            return Reply(f"Undone: removed your rating of {self.title(book_id)}.", changed=True)
+        return Reply(f"Undone: {self.title(book_id)} is back to {before}★.", changed=True)
+
+    # ----------------------------------------------------------------- dispatch
+    def handle(self, line: str) -> Reply:
+        """One line from the reader -> a reply. Never raises."""
+        try:
+            return self._handle(line)
+        except BookrecError as exc:
+            return Reply(str(exc), kind="error")
+        except Exception as exc:  # noqa: BLE001 - a reply beats a traceback on screen
+            return Reply(
+                f"Sorry, something went wrong ({type(exc).__name__}). Your shelf is "
+                "saved. Type `help` to see what I understand.",
+                kind="error",
+            )
+
+    def _handle(self, line: str) -> Reply:
+        if self.onboarding_book is not None:
+            answered = self._answer_onboarding(line)
+            if answered is not None:
+                return answered
+        cmd = parse(line)
+        if self.onboarding_book is not None and cmd.kind not in ("empty",):
+            self.stop_onboarding()
+        if cmd.kind == "choose" and self.pending:
+            return self._choose(cmd)
+        # "3 5" after a list: rate option 3 with 5 stars.
+        if (
+            cmd.kind == "rate"
+            and self.pending
+            and cmd.text.isascii()
+            and cmd.text.isdigit()
+            and 1 <= int(cmd.text) <= len(self.pending[2])
+        ):
+            return self.rate(self.pending[2][int(cmd.text) - 1], int(cmd.stars or 0))
+        return self._dispatch(cmd)
+
+    def _choose(self, cmd: Command) -> Reply:
+        action, stars, options = self.pending  # type: ignore[misc]
+        if not 1 <= (cmd.n or 0) <= len(options):
+            return Reply(f"Pick a number from 1 to {len(options)}.", options, kind="error")
+        self.pending = None
+        return self._do(action, options[int(cmd.n) - 1], stars)
+
+    def _dispatch(self, cmd: Command) -> Reply:
+        k = cmd.kind
+        if k == "empty":
+            return Reply("Type a title to search, or `help`.")
+        if k == "help":
+            return Reply(HELP, kind="help")
+        if k == "quit":
+            return Reply("Goodbye! Your shelf is saved.", quit=True)
+        if k == "undo":
+            return self.undo()
+        if k == "shelf":
+            return self.shelf_reply()
+        if k == "recs":
+            return self.recs_reply(cmd.n, cmd.shelf)
+        if k == "choose":
+            return Reply("There's no list to choose from. Search for a title first.", kind="error")
+        if k == "search":
+            return self.search_reply(cmd.text)
+        action = {
+            "rate": "rate",
+            "more": "more",
+            "why": "why",
+            "forget": "forget",
+            "details": "details",
+        }[k]
+        if k == "forget" and not cmd.text:
+            return Reply("Forget which book? e.g. `forget dune`.", kind="error")
+        target = self._resolve(cmd.text, action, cmd.stars)
+        if isinstance(target, Reply):
+            return target
+        return self._do(action, target, cmd.stars)
+
+
+def _same_title(a: BookHit, b: BookHit) -> bool:
+    return a.title == b.title and a.authors == b.authors

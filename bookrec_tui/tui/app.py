@@ -1,0 +1,346 @@
+"""The chat-style Textual app. A thin face over :class:`bookrec_tui.session.ReaderSession`.
+
+Start-up shows the screen at once and loads the recommender in a worker thread; TensorFlow
+is never imported here. Every rating is saved by the profile before the screen updates.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.command import Hit, Hits, Provider
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Header, Input, Label, ProgressBar, Static
+
+from ..chat import parse
+from ..errors import BookrecError, DataMissingError
+from ..profile import Profile
+from ..session import HELP, MIN_RATINGS_FOR_RECS, ReaderSession, Reply
+from .widgets import BookList, ChatMessage
+
+TITLE_ACTIONS = ("rate", "more", "why", "details", "forget", "search")
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,f1,q,question_mark", "dismiss", "close")]
+
+    def compose(self) -> ComposeResult:
+        keys = (
+            "\n\nKeys: Tab moves between the input and the lists. On a highlighted book: "
+            "1-5 rate it, m more like this, w why, Enter details. In the input, ↑/↓ pick a "
+            "suggestion and Enter uses it. Ctrl+P opens the command palette, Ctrl+Q quits."
+        )
+        yield Static(Text(HELP + keys), id="help-box")
+
+
+class BookrecCommands(Provider):
+    """Main actions in Textual's command palette (Ctrl+P)."""
+
+    COMMANDS = (
+        ("Recommendations", "recs", "Show recommendations"),
+        ("My shelf", "shelf", "List the books you rated"),
+        ("Undo last rating", "undo", "Undo the last change to your shelf"),
+        ("Rate some popular books", "onboard", "Start the onboarding questions"),
+        ("Help", "help", "What you can type"),
+        ("Quit", "quit", "Leave (your shelf is saved)"),
+    )
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        app = self.app
+        for name, line, helptext in self.COMMANDS:
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(
+                    score,
+                    matcher.highlight(name),
+                    lambda line=line: app.submit_line(line),
+                    help=helptext,
+                )
+
+
+class BookrecApp(App[int]):
+    TITLE = "bookrec-tui"
+    SUB_TITLE = "books you'll love, from goodbooks-10k"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {BookrecCommands}
+    BINDINGS = [
+        Binding("f1", "help", "help"),
+        Binding("ctrl+r", "recs", "recs"),
+        Binding("ctrl+z", "undo", "undo"),
+        Binding("escape", "focus_input", "input", show=False),
+        Binding("ctrl+q", "quit", "quit"),
+    ]
+
+    def __init__(
+        self,
+        data_dir: str | None = None,
+        model_dir: str | None = None,
+        profile: str = "default",
+        profile_dir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.data_dir, self.model_dir = data_dir, model_dir
+        self.profile_name, self.profile_dir = profile, profile_dir
+        self.session: ReaderSession | None = None
+        self.missing_data = False
+
+    # ----------------------------------------------------------------- layout
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            with Vertical(id="chat"):
+                yield VerticalScroll(id="transcript")
+                yield ProgressBar(id="busy", show_eta=False)
+                yield BookList(id="suggestions")
+                yield Input(
+                    placeholder="Type a title, “loved dune”, “recs”, or “help”", id="prompt"
+                )
+            with Vertical(id="side"):
+                yield Label("Your shelf", id="shelf-title")
+                yield BookList(id="shelf")
+                yield Label("Recommended for you", id="recs-title")
+                yield BookList(id="recs")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#prompt", Input).focus()
+        self.say("Loading the recommender…", "bot")
+        self.load_recommender()
+
+    # ----------------------------------------------------------------- loading
+    @work(thread=True, exclusive=True, group="load")
+    def load_recommender(self) -> None:
+        from ..recommender import Recommender
+
+        try:
+            rec = Recommender.load(model_dir=self.model_dir, data_dir=self.data_dir)
+            profile = Profile.open(self.profile_name, self.profile_dir)
+            _ = rec.index  # build the search index off the event loop
+            self.call_from_thread(self._loaded, ReaderSession(rec, profile))
+        except DataMissingError as exc:
+            self.call_from_thread(self._no_data, str(exc))
+        except BookrecError as exc:
+            self.call_from_thread(self.say, str(exc), "error")
+
+    def _loaded(self, session: ReaderSession) -> None:
+        self.session = session
+        self.missing_data = False
+        transcript = self.query_one("#transcript")
+        transcript.remove_children()
+        if session.profile.warning:
+            self.say(session.profile.warning, "error")
+        n = len(session.ratings)
+        if n == 0:
+            self.show(session.start_onboarding())
+        else:
+            self.say(
+                f"Welcome back! {n} book{'s' if n != 1 else ''} on your shelf. "
+                "Type `recs`, rate more books, or `help`.",
+                "bot",
+            )
+        self.refresh_panels()
+
+    def _no_data(self, message: str) -> None:
+        self.missing_data = True
+        self.say(
+            f"{message}\nType `fetch` to download goodbooks-10k now (about 50 MB), or "
+            "quit and set BOOKREC_DATA_DIR to a folder that has it.",
+            "error",
+        )
+
+    @work(thread=True, exclusive=True, group="load")
+    def fetch_data(self) -> None:
+        from ..fetch import fetch_goodbooks
+        from ..paths import resolve_data_dir
+
+        bar = self.query_one("#busy", ProgressBar)
+        self.call_from_thread(bar.add_class, "visible")
+
+        def progress(got: int, total: int | None) -> None:
+            self.call_from_thread(bar.update, total=total, progress=got)
+
+        try:
+            fetch_goodbooks(resolve_data_dir(self.data_dir), progress=progress)
+        except BookrecError as exc:
+            self.call_from_thread(self.say, str(exc), "error")
+            return
+        finally:
+            self.call_from_thread(bar.remove_class, "visible")
+        self.call_from_thread(self.say, "Downloaded. Loading…", "bot")
+        self.call_from_thread(self.load_recommender)
+
+    # ----------------------------------------------------------------- transcript
+    def say(self, text: str, who: str) -> None:
+        transcript = self.query_one("#transcript", VerticalScroll)
+        transcript.mount(ChatMessage(text, who))
+        transcript.scroll_end(animate=False)
+
+    def show(self, reply: Reply) -> None:
+        self.say(reply.text, "error" if reply.kind == "error" else "bot")
+        if reply.changed:
+            self.refresh_panels()
+        if reply.quit:
+            self.exit(0)
+
+    def refresh_panels(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        shelf = sorted(s.ratings.items(), key=lambda kv: (-kv[1], s.title(kv[0])))
+        self.query_one("#shelf", BookList).set_books(
+            [(b, f"{'★' * r}{'☆' * (5 - r)} {s.title(b)}") for b, r in shelf]
+        )
+        self.query_one("#shelf-title", Label).update(f"Your shelf ({len(shelf)})")
+        recs_list = self.query_one("#recs", BookList)
+        title = self.query_one("#recs-title", Label)
+        if len(s.ratings) < MIN_RATINGS_FOR_RECS:
+            title.update(f"Recommended for you (rate {MIN_RATINGS_FOR_RECS - len(s.ratings)} more)")
+            recs_list.set_books([])
+            return
+        title.update("Recommended for you")
+        rows = []
+        for r in s.recommendations(20):
+            c = s.rec.catalogue
+            year = c.years[c.row(r.book_id)]
+            rows.append(
+                (
+                    r.book_id,
+                    f"{r.title} — {r.authors}{f' ({year})' if year else ''}\n"
+                    f"  ~{r.predicted_rating:.1f}★ {s.reason(r)}",
+                )
+            )
+        recs_list.set_books(rows)
+
+    # ----------------------------------------------------------------- input
+    def submit_line(self, line: str, book_id: int | None = None) -> None:
+        """Handle one line, as typed (or picked from the palette)."""
+        self.say(line, "user")
+        low = line.strip().lower().lstrip("/")
+        if low in ("fetch", "data fetch") and (self.missing_data or self.session is None):
+            self.fetch_data()
+            return
+        if self.session is None:
+            if low in ("quit", "exit", "q"):
+                self.exit(0)
+                return
+            self.say("Still loading; one moment. (Type `quit` to leave.)", "error")
+            return
+        if low in ("onboard", "start", "questions"):
+            self.show(self.session.start_onboarding())
+            return
+        if book_id is not None:
+            cmd = parse(line)
+            action = cmd.kind if cmd.kind in TITLE_ACTIONS[:-1] else "details"
+            if action == "rate" and not cmd.stars:
+                action = "details"
+            self.show(self.session._do(action, book_id, cmd.stars))
+            return
+        self.show(self.session.handle(line))
+
+    @on(Input.Submitted, "#prompt")
+    def _submitted(self, event: Input.Submitted) -> None:
+        line = event.value
+        suggestions = self.query_one("#suggestions", BookList)
+        picked = None
+        if (
+            suggestions.has_class("visible")
+            and suggestions.highlighted is not None
+            and getattr(self, "_picked_suggestion", False)
+        ):
+            option = suggestions.highlighted_option
+            picked = int(option.id) if option and option.id else None
+        event.input.value = ""
+        self._hide_suggestions()
+        if line.strip():
+            self.submit_line(line, picked)
+
+    @on(Input.Changed, "#prompt")
+    def _changed(self, event: Input.Changed) -> None:
+        self._picked_suggestion = False
+        cmd = parse(event.value)
+        if (
+            self.session is None
+            or cmd.kind not in TITLE_ACTIONS
+            or len(cmd.text) < 3
+            or self.session.onboarding_book is not None
+            and event.value.strip() in "12345sn"
+        ):
+            self._hide_suggestions()
+            return
+        self.suggest(cmd.text)
+
+    @work(thread=True, exclusive=True, group="suggest")
+    def suggest(self, text: str) -> None:
+        hits = self.session.rec.search(text, 6) if self.session else []
+        rows = [(h.book_id, f"{h.title} — {h.authors}") for h in hits if h.score >= 50]
+        self.call_from_thread(self._show_suggestions, rows)
+
+    def _show_suggestions(self, rows: list[tuple[int, str]]) -> None:
+        suggestions = self.query_one("#suggestions", BookList)
+        suggestions.set_books(rows)
+        suggestions.set_class(bool(rows), "visible")
+
+    def _hide_suggestions(self) -> None:
+        self.query_one("#suggestions", BookList).remove_class("visible")
+
+    def on_key(self, event) -> None:
+        """↑/↓ in the input move through the suggestions without leaving the input."""
+        prompt = self.query_one("#prompt", Input)
+        suggestions = self.query_one("#suggestions", BookList)
+        if (
+            self.focused is prompt
+            and suggestions.has_class("visible")
+            and event.key in ("up", "down")
+        ):
+            event.stop()
+            if event.key == "down":
+                suggestions.action_cursor_down()
+            else:
+                suggestions.action_cursor_up()
+            self._picked_suggestion = True
+
+    # ----------------------------------------------------------------- book keys
+    @on(BookList.BookAction)
+    def _book_action(self, event: BookList.BookAction) -> None:
+        if self.session is None:
+            return
+        s = self.session
+        label = s.title(event.book_id)
+        if event.action == "rate":
+            self.say(f"{label} {event.stars}", "user")
+            self.show(s.rate(event.book_id, int(event.stars or 0)))
+        elif event.action == "more":
+            self.say(f"more like {label}", "user")
+            self.show(s.more_like(event.book_id))
+        elif event.action == "why":
+            self.say(f"why {label}", "user")
+            self.show(s.why(event.book_id))
+        else:
+            self.show(s.details(event.book_id))
+
+    # ----------------------------------------------------------------- actions
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_recs(self) -> None:
+        self.submit_line("recs")
+
+    def action_undo(self) -> None:
+        self.submit_line("undo")
+
+    def action_focus_input(self) -> None:
+        self._hide_suggestions()
+        self.query_one("#prompt", Input).focus()
+
+
+def run_app(
+    data_dir: str | None = None, model_dir: str | None = None, profile: str = "default"
+) -> int:
+    result = BookrecApp(data_dir=data_dir, model_dir=model_dir, profile=profile).run()
+    return int(result or 0)

@@ -1,0 +1,64 @@
+"""Widgets of the app: a chat message and a list of books a reader can act on with keys."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+
+class ChatMessage(Static):
+    """One turn of the conversation. Text is never parsed as markup (titles have brackets)."""
+
+    def __init__(self, text: str, who: str) -> None:
+        prefix = "you › " if who == "user" else ""
+        super().__init__(Text(prefix + text), classes=f"msg {who}")
+
+
+class BookList(OptionList):
+    """Books (option id = book id). Keys act on the highlighted book; messages go up."""
+
+    BINDINGS = [
+        Binding("1", "rate(1)", "rate", key_display="1-5"),
+        *(Binding(str(s), f"rate({s})", "rate", show=False) for s in range(2, 6)),
+        Binding("m", "more", "more like this"),
+        Binding("w", "why", "why?"),
+        Binding("enter", "select", "details", show=True),
+    ]
+
+    class BookAction(Message):
+        def __init__(self, action: str, book_id: int, stars: int | None = None) -> None:
+            super().__init__()
+            self.action, self.book_id, self.stars = action, book_id, stars
+
+    def set_books(self, rows: list[tuple[int, str]]) -> None:
+        """Replace the list, keeping the highlighted book if it is still there."""
+        keep = self.highlighted_option.id if self.highlighted_option is not None else None
+        self.clear_options()
+        self.add_options([Option(Text(label), id=str(book_id)) for book_id, label in rows])
+        ids = [str(b) for b, _ in rows]
+        if keep in ids:
+            self.highlighted = ids.index(keep)
+
+    def _current(self) -> int | None:
+        option = self.highlighted_option
+        return int(option.id) if option is not None and option.id else None
+
+    def _post(self, action: str, stars: int | None = None) -> None:
+        book_id = self._current()
+        if book_id is not None:
+            self.post_message(self.BookAction(action, book_id, stars))
+
+    def action_rate(self, stars: int) -> None:
+        self._post("rate", stars)
+
+    def action_more(self) -> None:
+        self._post("more")
+
+    def action_why(self) -> None:
+        self._post("why")
+
+    def action_select(self) -> None:
+        self._post("details")

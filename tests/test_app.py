@@ -1,0 +1,130 @@
+"""Pilot tests: the app driven as a reader would, on the real data and shipped model."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from bookrec_tui.profile import Profile
+from bookrec_tui.tui.app import BookrecApp
+from bookrec_tui.tui.widgets import BookList
+
+
+async def type_line(pilot, text: str) -> None:
+    app = pilot.app
+    app.query_one("#prompt").focus()
+    await pilot.press(*list(text))
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def loaded(pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    assert pilot.app.session is not None
+
+
+def transcript(app) -> str:
+    return "\n".join(str(m.render()) for m in app.query(".msg"))
+
+
+@pytest.mark.asyncio
+async def test_onboard_recommend_more_like_rate_undo_quit_and_restart(real_data_dir, tmp_path):
+    app = BookrecApp(data_dir=str(real_data_dir), profile="reader", profile_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        assert "Have you read" in transcript(app)
+        for answer in ("5", "4", "s", "3", "n", "5", "4"):
+            await type_line(pilot, answer)
+        assert len(app.session.ratings) == 5
+        recs = app.query_one("#recs", BookList)
+        assert recs.option_count == 20
+        shelf = app.query_one("#shelf", BookList)
+        assert shelf.option_count == 5
+        # "more like" from the chat
+        await type_line(pilot, "more like the hobbit")
+        assert "More like The Hobbit" in transcript(app)
+        # rate the top recommendation with a key, then undo it
+        recs.focus()
+        recs.highlighted = 0
+        top = int(recs.highlighted_option.id)
+        await pilot.press("4")
+        await pilot.pause()
+        assert app.session.ratings[top] == 4 and shelf.option_count == 6
+        await type_line(pilot, "undo")
+        assert top not in app.session.ratings and shelf.option_count == 5
+        await type_line(pilot, "quit")
+    saved = dict(Profile.open("reader", tmp_path).ratings)
+    assert len(saved) == 5
+
+    again = BookrecApp(data_dir=str(real_data_dir), profile="reader", profile_dir=tmp_path)
+    async with again.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        assert again.session.ratings == saved
+        assert "Welcome back! 5 books" in transcript(again)
+        assert again.query_one("#shelf", BookList).option_count == 5
+
+
+@pytest.mark.asyncio
+async def test_typing_shows_fuzzy_suggestions_and_arrow_enter_picks_one(real_data_dir, tmp_path):
+    app = BookrecApp(data_dir=str(real_data_dir), profile="s", profile_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        app.query_one("#prompt").focus()
+        await pilot.press(*"loved hary poter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        suggestions = app.query_one("#suggestions", BookList)
+        assert suggestions.has_class("visible") and suggestions.option_count >= 1
+        assert "Harry Potter" in str(suggestions.get_option_at_index(0).prompt)
+        await pilot.press("down", "down", "enter")
+        await pilot.pause()
+        ((book, stars),) = app.session.ratings.items()
+        assert stars == 5 and "Harry Potter" in app.session.title(book)
+        assert int(suggestions.get_option_at_index(1).id) == book
+
+
+@pytest.mark.asyncio
+async def test_help_screen_and_garbage_input(real_data_dir, tmp_path):
+    app = BookrecApp(data_dir=str(real_data_dir), profile="h", profile_dir=tmp_path)
+    async with app.run_test(size=(40, 12)) as pilot:
+        await loaded(pilot)
+        await pilot.press("f1")
+        await pilot.pause()
+        assert app.screen.__class__.__name__ == "HelpScreen"
+        await pilot.press("escape")
+        await type_line(pilot, "\\x00 ]]] [b]bold[/b] 🙃")
+        assert "Traceback" not in transcript(app)
+        assert app.session.ratings == {}
+
+
+@pytest.mark.asyncio
+async def test_missing_data_offers_to_fetch(tmp_path):
+    app = BookrecApp(data_dir=str(tmp_path / "nothing"), profile="m", profile_dir=tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        text = transcript(app)
+        assert "Type `fetch`" in text and "BOOKREC_DATA_DIR" in text
+
+
+def test_the_app_never_imports_tensorflow(real_data_dir, tmp_path):
+    import subprocess
+
+    code = (
+        "import asyncio, sys\n"
+        "from bookrec_tui.tui.app import BookrecApp\n"
+        f"app = BookrecApp(data_dir={str(real_data_dir)!r}, profile_dir=__import__('pathlib')"
+        f".Path({str(tmp_path)!r}))\n"
+        "async def main():\n"
+        "    async with app.run_test() as pilot:\n"
+        "        await app.workers.wait_for_complete()\n"
+        "        await pilot.pause()\n"
+        "        assert app.session is not None\n"
+        "asyncio.run(main())\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False False"

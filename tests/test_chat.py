@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bookrec_tui.chat import MAX_LINE, Command, parse
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("loved the hobbit", Command("rate", "the hobbit", 5)),
+        ("I liked Dune", Command("rate", "Dune", 4)),
+        ("ok twilight", Command("rate", "twilight", 3)),
+        ("disliked Twilight", Command("rate", "Twilight", 2)),
+        ("hated moby dick", Command("rate", "moby dick", 1)),
+        ("the hobbit 4", Command("rate", "the hobbit", 4)),
+        ("Dune=5", Command("rate", "Dune", 5)),
+        ("4 stars emma", Command("rate", "emma", 4)),
+        ("rate dune 2", Command("rate", "dune", 2)),
+        ("more like the hobbit", Command("more", "the hobbit")),
+        ("/more like dune", Command("more", "dune")),
+        ("similar to dune", Command("more", "dune")),
+        ("why dune", Command("why", "dune")),
+        ("forget dune", Command("forget", "dune")),
+        ("details dune", Command("details", "dune")),
+        ("recs", Command("recs")),
+        ("/recs 20", Command("recs", n=20)),
+        ("recs fantasy", Command("recs", shelf="fantasy")),
+        ("recommend 5 science fiction", Command("recs", n=5, shelf="science fiction")),
+        ("undo", Command("undo")),
+        ("/help", Command("help")),
+        ("?", Command("help")),
+        ("quit", Command("quit")),
+        ("shelf", Command("shelf")),
+        ("3", Command("choose", n=3)),
+        ("hary poter", Command("search", "hary poter")),
+        ("Fahrenheit 451", Command("search", "Fahrenheit 451")),
+        ("   ", Command("empty")),
+    ],
+)
+def test_grammar(line, expected):
+    assert parse(line) == expected
+
+
+def test_control_characters_and_huge_lines_are_tamed():
+    cmd = parse("loved \x1b[31mdune\x00" + "x" * 100_000)
+    assert cmd.kind == "rate" and "\x1b" not in cmd.text and len(cmd.text) <= MAX_LINE
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=2000))
+def test_parse_never_raises_and_stars_stay_in_range(line):
+    cmd = parse(line)
+    assert cmd.kind
+    if cmd.stars is not None:
+        assert 1 <= cmd.stars <= 5
+    assert all(ch.isprintable() for ch in cmd.text)

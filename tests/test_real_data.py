@@ -1,0 +1,97 @@
+"""Integration tests on the real goodbooks-10k data and the shipped model (run in CI)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bookrec_tui.data import load_dataset
+from bookrec_tui.recommender import Recommender
+
+
+@pytest.fixture(scope="module")
+def rec(real_data_dir) -> Recommender:
+    return Recommender.load(data_dir=real_data_dir)
+
+
+def test_v1_ratings_load_with_duplicates_dropped(real_data_dir):
+    ds = load_dataset(real_data_dir)
+    assert ds.ratings.schema == "v1"
+    assert len(ds.ratings) + ds.ratings.duplicates_dropped == 981_756
+    assert ds.ratings.duplicates_dropped == 2_278
+    assert ds.ratings.n_users == 53_424 and len(ds.catalogue) == 10_000
+
+
+def test_shipped_bundle_matches_this_data(rec, real_data_dir):
+    assert rec.bundle.meta["books_sha256"] == rec.catalogue.sha256
+    assert rec.bundle.meta["n_ratings"] == 979_478
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("hary poter", "Harry Potter and the Sorcerer's Stone"),
+        ("lord of the rngs", "The Fellowship of the Ring"),
+        ("hitchikers guide", "The Hitchhiker's Guide to the Galaxy"),
+        ("the hobit", "The Hobbit"),
+        ("pride and prejudise", "Pride and Prejudice"),
+        ("to kill a mokingbird", "To Kill a Mockingbird"),
+        ("game of throns", "A Game of Thrones"),
+    ],
+)
+def test_typo_search_finds_the_book_first(rec, query, expected):
+    hits = rec.search(query, 5)
+    assert hits[0].title.startswith(expected), [h.title for h in hits]
+
+
+def test_recommendations_exclude_rated_books_and_explain_themselves(rec):
+    hobbit = rec.search("the hobbit", 1)[0].book_id
+    hp = rec.search("harry potter sorcerer's stone", 1)[0].book_id
+    ratings = {hobbit: 5, hp: 5}
+    recs = rec.recommend(ratings, n=20)
+    assert len(recs) == 20
+    assert not {r.book_id for r in recs} & set(ratings)
+    assert all(r.because in ratings for r in recs)
+    assert all(1.0 <= r.predicted_rating <= 5.0 for r in recs)
+    # A Harry Potter reader is offered the rest of the series.
+    assert any("Harry Potter" in r.title for r in recs[:10])
+
+
+def test_cold_start_with_no_ratings_is_popular_and_well_rated(rec):
+    recs = rec.recommend({}, n=10)
+    rows = [rec.catalogue.row(r.book_id) for r in recs]
+    assert np.median(rec.catalogue.ratings_counts[rows]) > 200_000
+    assert np.mean(rec.catalogue.average_ratings[rows]) > 4.0
+
+
+def test_predicted_stars_follow_the_readers_ratings(rec):
+    twilight = rec.search("twilight meyer", 1)[0].book_id
+    new_moon = rec.search("new moon", 1)[0].book_id
+    fan = rec.predict_ratings({twilight: 5}, [new_moon])[0]
+    hater = rec.predict_ratings({twilight: 1}, [new_moon])[0]
+    assert fan > hater + 0.5
+
+
+@pytest.mark.parametrize(
+    "seed_title, series_word",
+    [
+        ("harry potter prisoner of azkaban", "Harry Potter"),
+        ("the hunger games", "Hunger Games"),
+        ("a game of thrones", "A Song of Ice and Fire"),
+        ("the fellowship of the ring", "Tolkien"),
+        ("percy jackson lightning thief", "Percy Jackson"),
+        ("mistborn final empire", "Sanderson"),
+    ],
+)
+def test_similar_keeps_series_and_authors_together(rec, seed_title, series_word):
+    book = rec.search(seed_title, 1)[0].book_id
+    hits = rec.similar(book, 5)
+    same = [h for h in hits if series_word in h.title or series_word in h.authors]
+    assert len(same) >= 3, [(h.title, h.authors) for h in hits]
+    assert book not in {h.book_id for h in hits}
+
+
+def test_recommend_by_shelf(rec):
+    recs = rec.recommend({}, n=10, shelf="horror")
+    assert len(recs) == 10
+    assert all("horror" in rec.catalogue.shelf_list(r.book_id) for r in recs)

@@ -1,0 +1,102 @@
+"""The conversation (no screen): a reader's flows against the real data and shipped model."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bookrec_tui.profile import Profile
+from bookrec_tui.recommender import Recommender
+from bookrec_tui.session import ReaderSession
+
+
+@pytest.fixture(scope="module")
+def rec(real_data_dir) -> Recommender:
+    return Recommender.load(data_dir=real_data_dir)
+
+
+@pytest.fixture
+def session(rec, tmp_path) -> ReaderSession:
+    return ReaderSession(rec, Profile.open("t", tmp_path))
+
+
+def test_rating_by_misspelt_title_saves_it(session, tmp_path):
+    reply = session.handle("loved hary poter and the sorcerers stone")
+    assert reply.changed and "Harry Potter" in reply.text
+    again = Profile.open("t", tmp_path)
+    assert list(again.ratings.values()) == [5]
+
+
+def test_three_ratings_unlock_personal_recommendations(session):
+    for line in ("loved the hobbit", "the fellowship of the ring 5", "4 stars the two towers"):
+        assert session.handle(line).changed
+    reply = session.handle("recs 5")
+    assert reply.kind == "recs" and len(reply.books) == 5
+    assert "because you" in reply.text
+    assert not set(reply.books) & set(session.ratings)
+
+
+def test_ambiguous_title_offers_a_numbered_choice(session):
+    reply = session.handle("loved harry potter")
+    assert reply.kind == "choose" and len(reply.books) >= 2
+    picked = session.handle("2")
+    assert picked.changed and session.ratings == {reply.books[1]: 5}
+
+
+def test_undo_and_forget(session):
+    session.handle("loved dune frank herbert")
+    (book,) = session.ratings
+    session.handle("dune frank herbert 2")
+    assert session.ratings[book] == 2
+    assert "back to 5" in session.handle("undo").text
+    assert session.ratings[book] == 5
+    session.handle("forget dune frank herbert")
+    assert session.ratings == {}
+
+
+def test_more_like_and_why_and_details(session):
+    more = session.handle("more like the hunger games")
+    assert more.kind == "similar" and len(more.books) == 10
+    session.handle("loved the hunger games")
+    why = session.handle("why catching fire")
+    assert "because you loved The Hunger Games" in why.text
+    details = session.handle("details catching fire")
+    assert "goodreads.com/book/show/" in details.text
+
+
+def test_onboarding_asks_answers_and_skips(session):
+    first = session.start_onboarding()
+    assert first.kind == "onboarding" and session.onboarding_book == first.books[0]
+    second = session.handle("5")
+    assert session.ratings == {first.books[0]: 5}
+    assert second.books[0] != first.books[0]
+    session.handle("s")
+    session.handle("n")
+    assert len(session.ratings) == 1 and len(session.profile.not_read) == 1
+    # Typing anything else leaves onboarding and is understood as usual.
+    assert session.handle("recs").kind == "recs" and session.onboarding_book is None
+
+
+def test_onboarding_questions_cover_different_tastes(rec):
+    from bookrec_tui.session import onboarding_candidates
+
+    books = onboarding_candidates(rec, n=12)
+    authors = {rec.catalogue.authors[rec.catalogue.row(b)] for b in books}
+    assert len(set(books)) == 12 and len(authors) >= 10
+
+
+def test_genre_recs_and_unknown_genre(session):
+    assert session.handle("recs fantasy").kind == "recs"
+    assert session.handle("recs qwzx").kind == "error"
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(max_size=300))
+def test_any_input_gets_a_reply_and_never_a_traceback(session, line):
+    reply = session.handle(line)
+    assert reply.text and "Traceback" not in reply.text
+    assert "something went wrong" not in reply.text
+    assert all(1 <= v <= 5 for v in session.ratings.values())
