@@ -31,13 +31,23 @@ class Popularity:
         return self.item_mean[targets]
 
 
-def gram_matrix(items: UserItems, n_books: int) -> np.ndarray:
-    """X^T X of the binary user x book matrix, dense float64 (n_books x n_books)."""
+def gram_matrix(
+    items: UserItems, n_books: int, star_weights: np.ndarray | None = None
+) -> np.ndarray:
+    """X^T X of the user x book matrix, dense float64 (n_books x n_books).
+
+    X is binary ("rated it") unless ``star_weights`` (indexed by stars 0..5) sets each entry.
+    """
     from scipy import sparse
 
     owner = np.repeat(np.arange(items.n_users), items.counts)
+    values = (
+        np.ones(len(owner), np.float32)
+        if star_weights is None
+        else np.asarray(star_weights, np.float32)[items.stars]
+    )
     x = sparse.csr_matrix(
-        (np.ones(len(owner), np.float32), (owner, items.rows)),
+        (values, (owner, items.rows)),
         shape=(items.n_users, n_books),
     )
     return (x.T @ x).toarray().astype(np.float64)

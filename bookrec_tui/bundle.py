@@ -30,6 +30,7 @@ ARRAYS = (
     "nbr_ids",
     "nbr_w",
     "star_nbr",
+    "nbr_rate",
 )
 
 
@@ -47,6 +48,7 @@ class Bundle:
     nbr_ids: np.ndarray  # (N+1, M) ids (row+1) of each book's co-read neighbours, 0 = none
     nbr_w: np.ndarray  # (N+1, M) learned item-to-item weights for those neighbours
     star_nbr: np.ndarray  # (6,) per-star scale of the item-to-item weights
+    nbr_rate: np.ndarray  # (N+1, M) rating head: how surprise on a book carries along a link
     mu: float  # global mean star
     alpha: float  # ranking user vector = sum / n**alpha
     user_bias_reg: float  # shrinkage of the user's star bias

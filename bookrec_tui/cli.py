@@ -226,11 +226,13 @@ def cmd_train(args) -> int:
     with progress_bar("training", None) as update:
 
         def progress(done, total, logs):
+            rank = logs["rank_loss"]
+            phase = f"rank {rank:.3f} " if rank == rank else ""  # NaN: rating-head epochs
             update(
                 done,
                 total,
-                f"epoch {logs['epoch']}/{cfg.epochs} "
-                f"rank {logs['rank_loss']:.3f} mse {logs['mse']:.3f}",
+                f"epoch {logs['epoch']}/{cfg.epochs + cfg.rating_epochs} "
+                f"{phase}mse {logs['mse']:.3f}",
             )
 
         bundle, model = train_bundle(dataset, cfg, progress)

@@ -42,6 +42,10 @@ NON_GENRE_SHELVES = re.compile(
 )
 
 
+_SERIES_NOTE = re.compile(r"\s*\([^()]*#[^()]*\)\s*$")
+_SERIES_NUMBER = re.compile(r"\([^()]*#(\d+)[^()]*\)\s*$")
+
+
 def _memo_file() -> Path:
     return cache_dir() / "checksums.json"
 
@@ -247,6 +251,21 @@ class Catalogue:
 
     def title(self, book_id: int) -> str:
         return str(self.titles[self.row(book_id)])
+
+    def short_title(self, book_id: int) -> str:
+        """The title without its series note: 'Catching Fire' for
+        'Catching Fire (The Hunger Games, #2)'."""
+        title = self.title(book_id)
+        cut = _SERIES_NOTE.sub("", title).strip()
+        return cut or title
+
+    def first_author(self, book_id: int) -> str:
+        return str(self.authors[self.row(book_id)]).split(",")[0].strip()
+
+    def series_position(self, book_id: int) -> int | None:
+        """1 for 'X (Series, #1)', 2 for '#2'...; None outside a series."""
+        match = _SERIES_NUMBER.search(self.title(book_id))
+        return int(match.group(1)) if match else None
 
     def label(self, book_id: int) -> str:
         """'Title by Author' for messages."""

@@ -80,7 +80,16 @@ class Recommender:
         self.catalogue = catalogue
         self.scorer = FoldInScorer(bundle)
         self._index: TitleIndex | None = None
-        emb = np.concatenate([bundle.in_emb[1:], bundle.out_emb[1:]], axis=1)
+        # Book "taste" vectors for cosine look-ups: the rating head's book embeddings, which
+        # training always shapes (the ranking ones may stay at their zero start).
+        emb = bundle.rate_emb[1:]
+        # Incoming links, sorted by target, so "who links to this book" is a slice.
+        flat = bundle.nbr_ids[1:].ravel()
+        order = np.argsort(flat, kind="stable")
+        self._in_target = flat[order]
+        self._in_source = (order // max(bundle.nbr_ids.shape[1], 1)).astype(np.int64)
+        self._in_weight = bundle.nbr_w[1:].ravel()[order].astype(np.float64)
+        self._first_authors = np.array([str(a).split(",")[0].strip() for a in catalogue.authors])
         self.unit_embeddings = (
             emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)
         ).astype(np.float32)
@@ -134,7 +143,7 @@ class Recommender:
         ``shelf`` keeps only books carrying that shelf/genre tag (e.g. "fantasy").
         """
         rows, stars = self._profile_arrays(ratings)
-        scores = self.scorer.rank_scores(rows, stars)
+        scores = self.scorer.rank_scores(rows, stars) if len(rows) else self.popular_scores()
         banned = [*rows.tolist(), *(self.catalogue.row(b) for b in exclude if b in self.catalogue)]
         if shelf:
             allowed = self._rows_with_shelf(shelf)
@@ -164,6 +173,15 @@ class Recommender:
             for r, p, b in zip(top, predicted, because, strict=True)
         ]
 
+    def popular_scores(self) -> np.ndarray:
+        """For a reader with no ratings: widely read and well rated (Goodreads-wide counts,
+        average rating shrunk towards the catalogue mean)."""
+        c = self.catalogue
+        counts = c.ratings_counts.astype(np.float64)
+        prior = float(np.average(c.average_ratings, weights=np.maximum(counts, 1.0)))
+        shrunk = (c.average_ratings * counts + prior * 1e4) / (counts + 1e4)
+        return np.log10(np.maximum(counts, 1.0)) * (shrunk - 3.0)
+
     def predict_ratings(self, ratings: Mapping[int, float], book_ids: Iterable[int]) -> np.ndarray:
         """Predicted stars (1..5, float) the reader would give each of ``book_ids``."""
         rows, stars = self._profile_arrays(ratings)
@@ -171,15 +189,35 @@ class Recommender:
         return self.scorer.predict_stars(rows, stars, targets)
 
     def similar(self, book_id: int, n: int = 10) -> list[BookHit]:
-        """ "More like this": nearest books by cosine over the learned book embeddings."""
+        """ "More like this", best first. The score blends the model's learned item-to-item
+        links (taken both ways, normalised to 0..1), the cosine of the books' taste
+        embeddings, and a bonus for the same author, so series and authors stay together
+        instead of drifting to whatever everyone reads."""
         row = self.catalogue.row(int(book_id))
-        sims = self.unit_embeddings @ self.unit_embeddings[row]
-        top = top_n(sims, np.array([row]), n)
+        cosine = self.unit_embeddings @ self.unit_embeddings[row]
+        link = self._link_strength(row)
+        if link.max() > 0:
+            link = np.maximum(link, 0.0) / link.max()
+        author = self._first_authors == self._first_authors[row]
+        score = link + 0.3 * cosine + 0.8 * author
+        top = top_n(score, np.array([row]), n)
         c = self.catalogue
         return [
-            BookHit(int(c.book_ids[r]), str(c.titles[r]), str(c.authors[r]), float(sims[r]))
+            BookHit(int(c.book_ids[r]), str(c.titles[r]), str(c.authors[r]), float(score[r]))
             for r in top
         ]
+
+    def _link_strength(self, row: int) -> np.ndarray:
+        """How strongly each book is linked to ``row``, both ways (its readers go on to it,
+        and its readers come from it): symmetric, so a bestseller that everyone goes on to
+        does not outrank the same series."""
+        b = self.bundle
+        strength = np.zeros(len(self.catalogue), dtype=np.float64)
+        ids, w = b.nbr_ids[row + 1], b.nbr_w[row + 1]
+        strength[ids[ids > 0] - 1] += w[ids > 0]
+        lo, hi = np.searchsorted(self._in_target, [row + 1, row + 2])
+        np.add.at(strength, self._in_source[lo:hi], self._in_weight[lo:hi])
+        return strength
 
     def search(self, query: str, n: int = 10) -> list[BookHit]:
         """Typo-tolerant title/author search, best match first."""

@@ -73,7 +73,18 @@ class FoldInScorer:
         _, u_rate, b_u = self.user_vectors(rows, stars)
         emb = self.rate_emb if targets is None else self.rate_emb[targets]
         bias = self.item_bias if targets is None else self.item_bias[targets]
-        return np.clip(self.b.mu + bias + b_u + emb @ u_rate, 1.0, 5.0)
+        pred = self.b.mu + bias + b_u + emb @ u_rate
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.b.nbr_ids.shape[1] and len(rows):
+            surprise = (np.asarray(stars) - self.b.mu - self.item_bias[rows] - b_u) / np.sqrt(
+                len(rows)
+            )
+            w = self.b.nbr_rate[rows + 1] * surprise[:, None]
+            carried = np.bincount(
+                self.b.nbr_ids[rows + 1].ravel(), weights=w.ravel(), minlength=self.n_books + 1
+            )[1:]
+            pred = pred + (carried if targets is None else carried[targets])
+        return np.clip(pred, 1.0, 5.0)
 
     def explain(self, rows: np.ndarray, stars: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """For each target, the index into ``rows`` of the rating that pushed it up most."""

@@ -37,28 +37,34 @@ class Reply:
     changed: bool = False  # the shelf changed: recommendations must be refreshed
 
 
-def onboarding_candidates(rec: Recommender, n: int = 40, pool: int = 400) -> list[int]:
-    """Well-known books people disagree about, spread across the embedding space.
+def onboarding_candidates(rec: Recommender, n: int = 40, pool: int = 600) -> list[int]:
+    """Well-known books people disagree about, each from a different corner of taste.
 
-    Popular (a reader is likely to have read it) times divisive (an answer says something),
-    then a greedy farthest-point pass over the book embeddings so consecutive questions probe
-    different tastes instead of ten fantasy sequels.
+    Popular (a reader is likely to have read it) times divisive (an answer says something);
+    then skip any book by an author already asked about or linked (in the model's item-to-item
+    links, either way) to one already asked about, so consecutive questions probe different
+    tastes instead of ten fantasy sequels.
     """
     c = rec.catalogue
     counts = np.log10(np.maximum(c.ratings_counts.astype(np.float64), 1.0))
     informative = counts * c.rating_stds
-    top = np.argsort(-informative)[:pool]
-    unit = rec.unit_embeddings[top]
-    chosen = [0]
-    nearest = unit @ unit[0]
-    while len(chosen) < min(n, len(top)):
-        # Prefer informative books far from everything chosen so far.
-        gain = (1.0 - nearest) * informative[top] / informative[top].max()
-        gain[chosen] = -np.inf
-        pick = int(np.argmax(gain))
-        chosen.append(pick)
-        nearest = np.maximum(nearest, unit @ unit[pick])
-    return [int(c.book_ids[top[i]]) for i in chosen]
+    links = rec.bundle.nbr_ids  # (N+1, M), ids = row + 1
+    chosen: list[int] = []
+    blocked: set[int] = set()
+    authors: set[str] = set()
+    for row in np.argsort(-informative)[:pool]:
+        book_id = int(c.book_ids[row])
+        author = c.first_author(book_id)
+        position = c.series_position(book_id)
+        if row in blocked or author in authors or (position or 1) > 1:  # no sequels
+            continue
+        chosen.append(int(row))
+        authors.add(author)
+        blocked.update(int(i) - 1 for i in links[row + 1] if i > 0)  # its links
+        blocked.update(np.flatnonzero((links[1:] == row + 1).any(axis=1)).tolist())  # linking in
+        if len(chosen) == n:
+            break
+    return [int(c.book_ids[r]) for r in chosen]
 
 
 class ReaderSession:
@@ -94,7 +100,10 @@ class ReaderSession:
     def reason(self, r: Recommendation) -> str:
         if r.because is None:
             return "popular and well loved"
-        return f"because you {STAR_WORDS[self.ratings.get(r.because, 5)]} {self.title(r.because)}"
+        return (
+            f"because you {STAR_WORDS[self.ratings.get(r.because, 5)]} "
+            f"{self.rec.catalogue.short_title(r.because)}"
+        )
 
     # ----------------------------------------------------------------- onboarding
     def start_onboarding(self) -> Reply:
@@ -172,14 +181,24 @@ class ReaderSession:
                 kind="error",
             )
         top = hits[0]
-        clear_winner = len(hits) == 1 or top.score >= 90 and hits[1].score < top.score - 3
-        if clear_winner or _same_title(top, hits[1]):
+        if len(hits) == 1 or not self._rivals(top, hits[1]):
             return top.book_id
+        hits = [top, *(h for h in hits[1:] if self._rivals(top, h))]
         options = [h.book_id for h in hits]
         self.pending = (action, stars, options)
         lines = ["Which one did you mean? Reply with a number:"]
         lines += [f"  {i}. {self.book_line(b)}" for i, b in enumerate(options, 1)]
         return Reply("\n".join(lines), options, kind="choose")
+
+    def _rivals(self, top: BookHit, other: BookHit) -> bool:
+        """Is ``other`` as plausible a reading of the reader's words as ``top``? Close in
+        match and in how widely read it is ("harry potter": yes; "twilight": the Meyer
+        novel, not a namesake with a hundredth of its readers)."""
+        if _same_title(top, other) or other.score < top.score - 3:
+            return False
+        counts = self.rec.catalogue.ratings_counts
+        c = self.rec.catalogue
+        return counts[c.row(other.book_id)] >= 0.2 * counts[c.row(top.book_id)]
 
     def _do(self, action: str, book_id: int, stars: int | None) -> Reply:
         if action == "rate":

@@ -13,6 +13,7 @@ def test_v1_and_v2_schemas_give_the_same_ratings(tmp_path):
     (tmp_path / "v2.csv").write_text("user_id,book_id,rating\n1,3,5\n1,4,2\n2,3,4\n")
     a, b = parse_ratings(tmp_path / "v1.csv"), parse_ratings(tmp_path / "v2.csv")
     assert (a.schema, b.schema) == ("v1", "v2")
+
     def key(r):
         return sorted(zip(r.user_ids.tolist(), r.book_ids.tolist(), r.stars.tolist(), strict=True))
 

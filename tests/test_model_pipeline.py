@@ -27,7 +27,9 @@ def trained(tmp_path_factory):
 
     os.environ.setdefault("BOOKREC_HOME", str(tmp_path_factory.mktemp("home")))
     dataset = load_dataset(d)
-    cfg = TrainConfig(dim=8, epochs=40, batch_size=16, learning_rate=0.02, seed=1, neighbors=4)
+    cfg = TrainConfig(
+        dim=8, epochs=30, rating_epochs=10, batch_size=16, learning_rate=0.02, seed=1, neighbors=4
+    )
     bundle, model = train_bundle(dataset, cfg)
     out = tmp_path_factory.mktemp("model")
     save_outputs(bundle, model, out)
@@ -107,7 +109,9 @@ def test_a_damaged_bundle_is_a_clear_error(tmp_path):
 
 def test_training_is_reproducible(trained):
     _, _, dataset, model = trained
-    cfg = TrainConfig(dim=8, epochs=40, batch_size=16, learning_rate=0.02, seed=1, neighbors=4)
+    cfg = TrainConfig(
+        dim=8, epochs=30, rating_epochs=10, batch_size=16, learning_rate=0.02, seed=1, neighbors=4
+    )
     _, again = train_bundle(dataset, cfg)
     np.testing.assert_allclose(
         again.out_emb.get_weights()[0], model.out_emb.get_weights()[0], rtol=1e-5, atol=1e-6

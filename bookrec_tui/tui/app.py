@@ -149,7 +149,7 @@ class BookrecApp(App[int]):
     def _no_data(self, message: str) -> None:
         self.missing_data = True
         self.say(
-            f"{message}\nType `fetch` to download goodbooks-10k now (about 50 MB), or "
+            f"{message}\nType `fetch` to download goodbooks-10k now (the public release), or "
             "quit and set BOOKREC_DATA_DIR to a folder that has it.",
             "error",
         )

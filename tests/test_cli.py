@@ -1,0 +1,63 @@
+"""The command line, run as a user would (real data, shipped model)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+
+def run(*args: str, data_dir=None) -> subprocess.CompletedProcess:
+    env = {**os.environ}
+    if data_dir:
+        env["BOOKREC_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "bookrec_tui.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_help_lists_commands_and_examples():
+    out = run("--help")
+    assert out.returncode == 0
+    for word in ("recommend", "similar", "search", "train", "evaluate", "data", "BOOKREC_DATA_DIR"):
+        assert word in out.stdout
+
+
+def test_recommend_json_by_title_and_id(real_data_dir):
+    out = run(
+        "recommend",
+        "--rate",
+        "The Hobbit=5",
+        "--rate",
+        "2657=4",
+        "--json",
+        "-n",
+        "5",
+        data_dir=real_data_dir,
+    )
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert len(data["recommendations"]) == 5 and "2657" in data["ratings"]
+    rec = data["recommendations"][0]
+    assert {"book_id", "title", "authors", "score", "predicted_rating", "because"} <= set(rec)
+
+
+def test_similar_json(real_data_dir):
+    out = run("similar", "Dune", "--json", data_dir=real_data_dir)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["title"].startswith("Dune") and len(data["similar"]) == 10
+    assert sum("Dune" in s["title"] for s in data["similar"]) >= 3
+
+
+def test_errors_are_one_clear_line_without_traceback(real_data_dir, tmp_path):
+    bad = run("recommend", "--rate", "The Hobbit=9", data_dir=real_data_dir)
+    assert bad.returncode == 2 and "stars 1 to 5" in bad.stderr and "Traceback" not in bad.stderr
+    missing = run("search", "dune", data_dir=tmp_path)
+    assert missing.returncode == 2 and "data fetch" in missing.stderr
+    assert "Traceback" not in missing.stderr

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bookrec_tui.profile import Profile, ProfileError
+
+
+def test_every_change_is_on_disk_at_once(tmp_path):
+    p = Profile.open("ann", tmp_path)
+    p.rate(5, 4)
+    assert json.loads((tmp_path / "ann.json").read_text())["ratings"] == {"5": 4}
+    p.rate(5, 2)
+    p.forget(5)
+    assert Profile.open("ann", tmp_path).ratings == {}
+
+
+def test_undo_restores_the_previous_rating(tmp_path):
+    p = Profile.open("ann", tmp_path)
+    p.rate(1, 5)
+    p.rate(1, 2)
+    assert p.undo() == (1, 5) and p.ratings == {1: 5}
+    assert p.undo() == (1, None) and p.ratings == {}
+    assert p.undo() is None
+
+
+def test_two_copies_do_not_clobber_each_other(tmp_path):
+    a = Profile.open("shared", tmp_path)
+    b = Profile.open("shared", tmp_path)
+    a.rate(1, 5)
+    b.rate(2, 3)  # b never saw a's rating in memory
+    a.rate(3, 4)
+    assert Profile.open("shared", tmp_path).ratings == {1: 5, 2: 3, 3: 4}
+
+
+def test_a_corrupted_profile_is_kept_as_a_backup_and_reported(tmp_path):
+    (tmp_path / "bob.json").write_text('{"ratings": {"12": 9')
+    p = Profile.open("bob", tmp_path)
+    assert p.ratings == {} and p.warning and "could not be read" in p.warning
+    backups = list(tmp_path.glob("bob.broken-*.json"))
+    assert len(backups) == 1 and backups[0].read_text() == '{"ratings": {"12": 9'
+
+
+def test_out_of_range_ratings_on_disk_are_not_trusted(tmp_path):
+    (tmp_path / "eve.json").write_text('{"ratings": {"12": 9}}')
+    assert Profile.open("eve", tmp_path).warning
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/b", "", "x" * 100])
+def test_profile_names_cannot_escape_the_folder(tmp_path, name):
+    with pytest.raises(ProfileError):
+        Profile.open(name, tmp_path)
+
+
+def test_bad_star_values_are_refused(tmp_path):
+    p = Profile.open("ann", tmp_path)
+    with pytest.raises(ProfileError):
+        p.rate(1, 6)
+    assert p.ratings == {}

@@ -1,0 +1,52 @@
+"""Snapshot tests of the main screens (real data, shipped model, a fresh profile).
+
+Update after an intended change with: pytest tests/test_snapshots.py --snapshot-update
+"""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input
+
+from bookrec_tui.tui.app import BookrecApp
+
+
+async def settle(pilot) -> None:
+    pilot.app.query_one(Input).cursor_blink = False
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def make_app(real_data_dir, tmp_path) -> BookrecApp:
+    return BookrecApp(data_dir=str(real_data_dir), profile="snap", profile_dir=tmp_path)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_onboarding_screen(snap_compare, real_data_dir, tmp_path, size):
+    assert snap_compare(make_app(real_data_dir, tmp_path), terminal_size=size, run_before=settle)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_recommendations_screen(snap_compare, real_data_dir, tmp_path, size):
+    async def rate_and_ask(pilot) -> None:
+        await settle(pilot)
+        for line in ("loved the hobbit", "the hunger games 4", "hated twilight", "recs 5"):
+            pilot.app.submit_line(line)
+            await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(
+        make_app(real_data_dir, tmp_path), terminal_size=size, run_before=rate_and_ask
+    )
+
+
+def test_help_screen(snap_compare, real_data_dir, tmp_path):
+    async def open_help(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("f1")
+        await pilot.pause()
+
+    assert snap_compare(
+        make_app(real_data_dir, tmp_path), terminal_size=(100, 30), run_before=open_help
+    )
