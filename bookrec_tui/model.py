@@ -246,7 +246,8 @@ def neighbor_table(
     The links and starting weights come from a closed-form item-to-item regression (the
     EASE solution) on the training readers, with each rating weighted by its stars (a book
     rated 1 star says less about what else a reader will like than one rated 5); the Keras
-    model then trains them end to end with the rest of the network. Returns ids (row + 1, 0 = none) and weights, (n_books + 1, m).
+    model then trains them end to end with the rest of the network.
+    Returns ids (row + 1, 0 = none) and weights, both (n_books + 1, m).
     """
     from .baselines import EASE, gram_matrix
 

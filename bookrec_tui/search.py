@@ -22,7 +22,26 @@ _OMNIBUS = re.compile(
 )
 
 
-_STOPWORDS = frozenset("the a an of and to in on for at by with from or is as".split())
+_STOPWORDS = frozenset(
+    (
+        "the",
+        "a",
+        "an",
+        "of",
+        "and",
+        "to",
+        "in",
+        "on",
+        "for",
+        "at",
+        "by",
+        "with",
+        "from",
+        "or",
+        "is",
+        "as",
+    )
+)
 
 
 def normalise(text: str) -> str:
