@@ -192,9 +192,10 @@ class BookrecApp(App[int]):
         s = self.session
         if s is None:
             return
+        c = s.rec.catalogue
         shelf = sorted(s.ratings.items(), key=lambda kv: (-kv[1], s.title(kv[0])))
         self.query_one("#shelf", BookList).set_books(
-            [(b, f"{'★' * r}{'☆' * (5 - r)} {s.title(b)}") for b, r in shelf]
+            [(b, f"{'★' * r}{'☆' * (5 - r)} {c.short_title(b)}") for b, r in shelf]
         )
         self.query_one("#shelf-title", Label).update(f"Your shelf ({len(shelf)})")
         recs_list = self.query_one("#recs", BookList)
@@ -206,15 +207,9 @@ class BookrecApp(App[int]):
         title.update("Recommended for you")
         rows = []
         for r in s.recommendations(20):
-            c = s.rec.catalogue
-            year = c.years[c.row(r.book_id)]
-            rows.append(
-                (
-                    r.book_id,
-                    f"{r.title} — {r.authors}{f' ({year})' if year else ''}\n"
-                    f"  ~{r.predicted_rating:.1f}★ {s.reason(r)}",
-                )
-            )
+            # One line per book; `w` (why) or `recs` in the chat give the full reason.
+            book = f"{c.short_title(r.book_id)} — {c.first_author(r.book_id)}"
+            rows.append((r.book_id, f"{r.predicted_rating:.1f}★ {book}"))
         recs_list.set_books(rows)
 
     # ----------------------------------------------------------------- input
@@ -279,9 +274,11 @@ class BookrecApp(App[int]):
     def suggest(self, text: str) -> None:
         hits = self.session.rec.search(text, 6) if self.session else []
         rows = [(h.book_id, f"{h.title} — {h.authors}") for h in hits if h.score >= 50]
-        self.call_from_thread(self._show_suggestions, rows)
+        self.call_from_thread(self._show_suggestions, rows, text)
 
-    def _show_suggestions(self, rows: list[tuple[int, str]]) -> None:
+    def _show_suggestions(self, rows: list[tuple[int, str]], text: str) -> None:
+        if parse(self.query_one("#prompt", Input).value).text != text:
+            return  # the reader typed on (or sent the line) since this search started
         suggestions = self.query_one("#suggestions", BookList)
         suggestions.set_books(rows)
         suggestions.set_class(bool(rows), "visible")

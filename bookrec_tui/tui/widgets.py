@@ -33,14 +33,31 @@ class BookList(OptionList):
             super().__init__()
             self.action, self.book_id, self.stars = action, book_id, stars
 
+    _rows: list[tuple[int, str]] = []
+
     def set_books(self, rows: list[tuple[int, str]]) -> None:
         """Replace the list, keeping the highlighted book if it is still there."""
+        self._rows = rows
         keep = self.highlighted_option.id if self.highlighted_option is not None else None
+        width = max(self.scrollable_content_region.width - 4, 12)
         self.clear_options()
-        self.add_options([Option(Text(label), id=str(book_id)) for book_id, label in rows])
+        # One screen line per label line, cut to fit: a narrow side panel stays tidy.
+        self.add_options(
+            [
+                Option(
+                    Text("\n".join(_fit(line, width) for line in label.split("\n"))),
+                    id=str(book_id),
+                )
+                for book_id, label in rows
+            ]
+        )
         ids = [str(b) for b, _ in rows]
         if keep in ids:
             self.highlighted = ids.index(keep)
+
+    def on_resize(self) -> None:
+        if self._rows:
+            self.set_books(self._rows)
 
     def _current(self) -> int | None:
         option = self.highlighted_option
@@ -62,3 +79,7 @@ class BookList(OptionList):
 
     def action_select(self) -> None:
         self._post("details")
+
+
+def _fit(line: str, width: int) -> str:
+    return line if len(line) <= width else line[: width - 1] + "…"

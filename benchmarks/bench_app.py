@@ -1,0 +1,119 @@
+"""App benchmarks: start-up to the first interactive screen, keystroke -> suggestions,
+rating -> refreshed recommendations, and memory. Headless (Textual's test driver).
+
+    python benchmarks/bench_app.py [--data-dir DIR] [--runs N]
+
+Prints one JSON object. Start-up is measured in fresh processes (imports included), from
+process launch to the moment the recommender is loaded and the first question is on screen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+CHILD = r"""
+import time, sys, asyncio, resource, tempfile, pathlib
+t0 = float(sys.argv[1])
+from bookrec_tui.tui.app import BookrecApp
+app = BookrecApp(data_dir=sys.argv[2] or None, profile_dir=pathlib.Path(tempfile.mkdtemp()))
+async def main():
+    async with app.run_test(size=(120, 40)) as pilot:
+        first_frame = time.time() - t0
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        ready = time.time() - t0
+        assert app.session is not None
+        print(first_frame, ready, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+              "tensorflow" in sys.modules)
+asyncio.run(main())
+"""
+
+
+def pct(samples: list[float]) -> dict:
+    a = np.array(samples) * 1000
+    return {
+        "p50_ms": round(float(np.percentile(a, 50)), 2),
+        "p95_ms": round(float(np.percentile(a, 95)), 2),
+        "n": len(samples),
+    }
+
+
+async def interaction(data_dir: str | None) -> dict:
+    from pathlib import Path
+
+    from bookrec_tui.tui.app import BookrecApp
+    from bookrec_tui.tui.widgets import BookList
+
+    app = BookrecApp(data_dir=data_dir, profile_dir=Path(tempfile.mkdtemp()))
+    out: dict = {}
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        prompt = app.query_one("#prompt")
+        prompt.focus()
+        keys = []
+        for query in ("hary poter", "lord of the rngs", "hitchikers guide", "the hobit"):
+            prompt.value = ""
+            for ch in query:
+                t = time.perf_counter()
+                prompt.insert_text_at_cursor(ch)
+                await pilot.pause()
+                await app.workers.wait_for_complete()
+                keys.append(time.perf_counter() - t)
+        out["keystroke_to_suggestions"] = pct(keys)
+        prompt.value = ""
+        rng = np.random.default_rng(0)
+        ids = app.session.rec.catalogue.book_ids
+        rates = []
+        for book in rng.choice(ids, 60, replace=False):
+            t = time.perf_counter()
+            app.session.rate(int(book), int(rng.integers(1, 6)))
+            app.refresh_panels()
+            await pilot.pause()
+            rates.append(time.perf_counter() - t)
+        assert app.query_one("#recs", BookList).option_count == 20
+        out["rating_to_refreshed_recommendations"] = pct(rates)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir", default=os.environ.get("BOOKREC_DATA_DIR", ""))
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    starts, readies, rss, tf = [], [], [], []
+    for _ in range(args.runs):
+        t0 = time.time()
+        res = subprocess.run(
+            [sys.executable, "-c", CHILD, str(t0), args.data_dir],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        first, ready, mem, tf_loaded = res.stdout.split()
+        starts.append(float(first))
+        readies.append(float(ready))
+        rss.append(float(mem))
+        tf.append(tf_loaded == "True")
+    out = {
+        "startup_first_frame": pct(starts),
+        "startup_interactive": pct(readies),
+        "max_rss_mb": round(max(rss), 1),
+        "tensorflow_imported": any(tf),
+    }
+    out.update(asyncio.run(interaction(args.data_dir or None)))
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
