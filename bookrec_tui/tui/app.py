@@ -248,8 +248,7 @@ class BookrecApp(App[int]):
             and suggestions.highlighted is not None
             and getattr(self, "_picked_suggestion", False)
         ):
-            option = suggestions.highlighted_option
-            picked = int(option.id) if option and option.id else None
+            picked = suggestions.current_book()
         event.input.value = ""
         self._hide_suggestions()
         if line.strip():
