@@ -71,6 +71,7 @@ class BookrecApp(App[int]):
     COMMANDS = App.COMMANDS | {BookrecCommands}
     BINDINGS = [
         Binding("f1", "help", "help"),
+        Binding("question_mark", "help", "help", show=False),
         Binding("ctrl+r", "recs", "recs"),
         Binding("ctrl+z", "undo", "undo"),
         Binding("escape", "focus_input", "input", show=False),
@@ -207,9 +208,13 @@ class BookrecApp(App[int]):
         title.update("Recommended for you")
         rows = []
         for r in s.recommendations(20):
-            # One line per book; `w` (why) or `recs` in the chat give the full reason.
+            # One line per book, cut to the panel's width; `w` (why) or `recs` in the chat
+            # give the whole reason.
+            year = c.years[c.row(r.book_id)]
             book = f"{c.short_title(r.book_id)} — {c.first_author(r.book_id)}"
-            rows.append((r.book_id, f"{r.predicted_rating:.1f}★ {book}"))
+            if year:
+                book += f" ({year})"
+            rows.append((r.book_id, f"{r.predicted_rating:.1f}★ {book} · {s.reason(r)}"))
         recs_list.set_books(rows)
 
     # ----------------------------------------------------------------- input
