@@ -6,8 +6,8 @@ rating -> refreshed recommendations, and memory. Headless (Textual's test driver
 Prints one JSON object. Start-up is measured in fresh processes (imports included), from
 process launch to the moment the recommender is loaded and the first question is on screen.
 "*_on_screen" figures are measured through Textual's test pilot and include its frame
-scheduling (an idle `pilot.pause()` alone takes ~20 ms here); "*_app_work" is the app's
-own synchronous work for the same event.
+scheduling and its wait for the whole process to go idle (an idle `pilot.pause()` alone
+takes ~20 ms here); "*_app_work" is the app's own synchronous work for the same event.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ This model keeps the embeddings-and-dot-products core and makes three changes:
 * The user is not an embedding row but the books they rated: a star-weighted bag of book
   embeddings, so a new reader is folded in by the same computation, with no optimisation.
 * Ranking has two parts that add up: a dot product of that user vector with every book
-  embedding, and an item-to-item part: for each rated book, learned weights on its 50
+  embedding, and an item-to-item part: for each rated book, learned weights on its 100
   strongest links to other books (Embedding tables indexed by book; the links and their
   starting weights come from a closed-form item-to-item regression on star-weighted
   co-ratings). Both are trained with a softmax over all books in which a random part of
@@ -41,7 +41,7 @@ ProgressFn = Callable[[int, int, dict], None]
 @dataclass
 class TrainConfig:
     dim: int = 64
-    epochs: int = 3  # joint (ranking + rating) epochs, early-stopped on validation readers
+    epochs: int = 2  # joint (ranking + rating) epochs, early-stopped on validation readers
     batch_size: int = 512
     learning_rate: float = 5e-4  # ranking part; gentle, so the closed-form start is refined
     rating_learning_rate: float = 3e-3  # rating head (its own parameters only)
@@ -56,13 +56,13 @@ class TrainConfig:
     small_reveal_prob: float = 0.5  # share of steps that reveal 1..small_reveal_max ratings
     small_reveal_max: int = 15
     dropout: float = 0.0  # dropout on the user vector while training
-    neighbors: int = 50  # learned item-to-item weights for each book's top co-read books
+    neighbors: int = 100  # learned item-to-item weights for each book's top co-read books
     ease_lambda: float = 1000.0  # regularisation of the closed form that starts those weights
     neighbor_scale: float = 30.0  # closed-form weights are multiplied by this to start
     train_neighbor_weights: bool = True  # False: keep the closed-form item-to-item weights
     # Weight of a rating by its stars (index 0 unused) in the closed form, and the starting
     # per-star scale of a rated book's item-to-item links.
-    star_link_weight: tuple[float, ...] = (0.0, 0.2, 0.4, 0.7, 1.0, 1.0)
+    star_link_weight: tuple[float, ...] = (0.0, 0.1, 0.3, 0.6, 1.0, 1.1)
     max_len: int = 200
     seed: int = 42
     extra: dict = field(default_factory=dict)
@@ -256,10 +256,11 @@ def neighbor_table(
     if m == 0:
         return ids, weights
     b = EASE(gram_matrix(items, n_books, star_weights), ease_lambda).B
-    top = np.argpartition(-b, m - 1, axis=1)[:, :m]
+    k = min(m, n_books - 1)  # a tiny catalogue has fewer books than link slots
+    top = np.argpartition(-b, k - 1, axis=1)[:, :k]
     vals = np.take_along_axis(b, top, axis=1)
-    ids[1:] = np.where(vals > 0, top + 1, 0)
-    weights[1:] = np.where(vals > 0, vals, 0.0)
+    ids[1:, :k] = np.where(vals > 0, top + 1, 0)
+    weights[1:, :k] = np.where(vals > 0, vals, 0.0)
     return ids, weights
 
 

@@ -107,6 +107,9 @@ async def test_missing_data_offers_to_fetch(tmp_path):
         await pilot.pause()
         text = transcript(app)
         assert "Type `fetch`" in text and "BOOKREC_DATA_DIR" in text
+        assert "Loading" not in text
+        await type_line(pilot, "recs")
+        assert "no book data yet" in transcript(app)
 
 
 def test_the_app_never_imports_tensorflow(real_data_dir, tmp_path):

@@ -61,3 +61,27 @@ def test_errors_are_one_clear_line_without_traceback(real_data_dir, tmp_path):
     missing = run("search", "dune", data_dir=tmp_path)
     assert missing.returncode == 2 and "data fetch" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_train_from_any_ratings_and_books_file(tiny_data, tmp_path):
+    """`train --ratings --books --out` writes a bundle the API then serves."""
+    out = tmp_path / "model"
+    res = run(
+        "train",
+        "--ratings",
+        str(tiny_data / "ratings.csv"),
+        "--books",
+        str(tiny_data / "books.csv"),
+        "--out",
+        str(out),
+        "--epochs",
+        "1",
+        "--dim",
+        "8",
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (out / "bookrec-bundle.npz").is_file() and (out / "bookrec.keras").is_file()
+    from bookrec_tui.recommender import Recommender
+
+    rec = Recommender.load(model_dir=out, data_dir=tiny_data)
+    assert len(rec.recommend({1: 5}, n=3)) == 3

@@ -149,6 +149,7 @@ class BookrecApp(App[int]):
 
     def _no_data(self, message: str) -> None:
         self.missing_data = True
+        self.query_one("#transcript").remove_children()
         self.say(
             f"{message}\nType `fetch` to download goodbooks-10k now (the public release), or "
             "quit and set BOOKREC_DATA_DIR to a folder that has it.",
@@ -228,8 +229,14 @@ class BookrecApp(App[int]):
         if self.session is None:
             if low in ("quit", "exit", "q"):
                 self.exit(0)
-                return
-            self.say("Still loading; one moment. (Type `quit` to leave.)", "error")
+            elif self.missing_data:
+                self.say(
+                    "There is no book data yet. Type `fetch` to download goodbooks-10k, "
+                    "or `quit` and set BOOKREC_DATA_DIR.",
+                    "error",
+                )
+            else:
+                self.say("Still loading; one moment. (Type `quit` to leave.)", "error")
             return
         if low in ("onboard", "start", "questions"):
             self.show(self.session.start_onboarding())
