@@ -262,6 +262,11 @@ class Catalogue:
     def first_author(self, book_id: int) -> str:
         return str(self.authors[self.row(book_id)]).split(",")[0].strip()
 
+    def year_label(self, book_id: int) -> str:
+        """'1954', '720 BC', or '' when unknown."""
+        year = int(self.years[self.row(book_id)])
+        return "" if year == 0 else f"{-year} BC" if year < 0 else str(year)
+
     def series_position(self, book_id: int) -> int | None:
         """1 for 'X (Series, #1)', 2 for '#2'...; None outside a series."""
         match = _SERIES_NUMBER.search(self.title(book_id))

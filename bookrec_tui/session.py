@@ -94,8 +94,8 @@ class ReaderSession:
     def book_line(self, book_id: int) -> str:
         c = self.rec.catalogue
         row = c.row(book_id)
-        year = f", {c.years[row]}" if c.years[row] else ""
-        return f"{c.titles[row]} — {c.authors[row]}{year}"
+        year = c.year_label(book_id)
+        return f"{c.titles[row]} — {c.authors[row]}{', ' + year if year else ''}"
 
     def reason(self, r: Recommendation) -> str:
         if r.because is None:

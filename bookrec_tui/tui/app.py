@@ -211,7 +211,7 @@ class BookrecApp(App[int]):
         for r in s.recommendations(20):
             # One line per book, cut to the panel's width; `w` (why) or `recs` in the chat
             # give the whole reason.
-            year = c.years[c.row(r.book_id)]
+            year = c.year_label(r.book_id)
             book = f"{c.short_title(r.book_id)} — {c.first_author(r.book_id)}"
             if year:
                 book += f" ({year})"

@@ -44,7 +44,7 @@ class BookList(OptionList):
         keep = self.current_book()
         old = len(self._rows)
         self._rows = list(rows)
-        width = max(self.scrollable_content_region.width - 4, 12)
+        width = max(self.scrollable_content_region.width - 3, 12)
         # One screen line per label line, cut to fit: a narrow side panel stays tidy.
         prompts = [
             Text("\n".join(_fit(line, width) for line in label.split("\n"))) for _, label in rows
