@@ -215,6 +215,8 @@ class ReaderSession:
         hits: list[BookHit] = self.rec.similar(book_id, n)
         lines = [f"More like {self.title(book_id)}:"]
         lines += [f"  {i}. {self.book_line(h.book_id)}" for i, h in enumerate(hits, 1)]
+        self.pending = ("details", None, [h.book_id for h in hits])
+        lines.append("(Reply `3` for details of the third, `3 5` to rate it 5 stars.)")
         return Reply("\n".join(lines), [h.book_id for h in hits], kind="similar")
 
     def why(self, book_id: int) -> Reply:
@@ -283,6 +285,7 @@ class ReaderSession:
             lines.append(
                 f"  {i}. {self.book_line(r.book_id)}  ~{r.predicted_rating:.1f}★ — {self.reason(r)}"
             )
+        self.pending = ("details", None, [r.book_id for r in recs])
         return Reply("\n".join(lines), [r.book_id for r in recs], kind="recs")
 
     def shelf_reply(self) -> Reply:
@@ -352,7 +355,8 @@ class ReaderSession:
         action, stars, options = self.pending  # type: ignore[misc]
         if not 1 <= (cmd.n or 0) <= len(options):
             return Reply(f"Pick a number from 1 to {len(options)}.", options, kind="error")
-        self.pending = None
+        if action != "details":  # a browsed list stays pickable; a question is answered
+            self.pending = None
         return self._do(action, options[int(cmd.n) - 1], stars)
 
     def _dispatch(self, cmd: Command) -> Reply:

@@ -58,6 +58,10 @@ def test_undo_and_forget(session):
 def test_more_like_and_why_and_details(session):
     more = session.handle("more like the hunger games")
     assert more.kind == "similar" and len(more.books) == 10
+    # Listed books can be picked by number: details, or rated.
+    assert session.handle("2").text.startswith(session.title(more.books[1]))
+    assert session.handle("3 4").changed and session.ratings == {more.books[2]: 4}
+    session.handle("undo")
     session.handle("loved the hunger games")
     why = session.handle("why catching fire")
     assert "because you loved The Hunger Games" in why.text
