@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from .errors import FetchError
+from .fsutil import sha256_file
 from .paths import DATA_ENV
 
 DEFAULT_BASE_URL = "https://github.com/zygmuntz/goodbooks-10k/releases/download/v1.0"
@@ -153,7 +154,7 @@ def safe_extract(
                     out.flush()
                     os.fsync(out.fileno())
                 expected = known.get(name.name)
-                if expected and _sha256(Path(tmp)) != expected:
+                if expected and sha256_file(Path(tmp)) != expected:
                     raise FetchError(f"{archive}: {name.name} does not match its known checksum.")
                 os.replace(tmp, target)
             finally:
@@ -164,12 +165,6 @@ def safe_extract(
     if missing:
         raise FetchError(f"{archive}: missing {', '.join(missing)}; is this goodbooks-10k?")
     return written
-
-
-def _sha256(path: Path) -> str:
-    from .fsutil import sha256_file
-
-    return sha256_file(path)
 
 
 def fetch_goodbooks(

@@ -28,7 +28,7 @@ import functools
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -65,7 +65,6 @@ class TrainConfig:
     star_link_weight: tuple[float, ...] = (0.0, 0.1, 0.3, 0.6, 1.0, 1.1)
     max_len: int = 200
     seed: int = 42
-    extra: dict = field(default_factory=dict)
 
 
 def _keras():

@@ -43,7 +43,7 @@ class BookHit:
     book_id: int
     title: str
     authors: str
-    score: float  # 0..100 for search, cosine -1..1 for similar
+    score: float  # search: similarity 0..100; similar: blended link/taste/author score
 
 
 def shipped_bundle_path() -> Path:

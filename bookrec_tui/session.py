@@ -200,7 +200,8 @@ class ReaderSession:
         c = self.rec.catalogue
         return counts[c.row(other.book_id)] >= 0.2 * counts[c.row(top.book_id)]
 
-    def _do(self, action: str, book_id: int, stars: int | None) -> Reply:
+    def act(self, action: str, book_id: int, stars: int | None) -> Reply:
+        """Do ``action`` (rate, more, why, forget, details) on one book."""
         if action == "rate":
             return self.rate(book_id, int(stars or 0))
         if action == "more":
@@ -357,7 +358,7 @@ class ReaderSession:
             return Reply(f"Pick a number from 1 to {len(options)}.", options, kind="error")
         if action != "details":  # a browsed list stays pickable; a question is answered
             self.pending = None
-        return self._do(action, options[int(cmd.n) - 1], stars)
+        return self.act(action, options[int(cmd.n) - 1], stars)
 
     def _dispatch(self, cmd: Command) -> Reply:
         k = cmd.kind
@@ -389,7 +390,7 @@ class ReaderSession:
         target = self._resolve(cmd.text, action, cmd.stars)
         if isinstance(target, Reply):
             return target
-        return self._do(action, target, cmd.stars)
+        return self.act(action, target, cmd.stars)
 
 
 def _same_title(a: BookHit, b: BookHit) -> bool:

@@ -246,7 +246,7 @@ class BookrecApp(App[int]):
             action = cmd.kind if cmd.kind in TITLE_ACTIONS[:-1] else "details"
             if action == "rate" and not cmd.stars:
                 action = "details"
-            self.show(self.session._do(action, book_id, cmd.stars))
+            self.show(self.session.act(action, book_id, cmd.stars))
             return
         self.show(self.session.handle(line))
 
