@@ -18,6 +18,7 @@ examples:
   bookrec-tui search "hary poter"               fuzzy title/author search
   bookrec-tui recommend --rate "The Hobbit=5" --rate 2657=4 --json
   bookrec-tui similar "Dune"                    more like this
+  bookrec-tui import goodreads_library_export.csv   bring in your Goodreads ratings
   bookrec-tui data fetch                        download goodbooks-10k (public release)
   bookrec-tui train --out models/               retrain the Keras model
   bookrec-tui evaluate                          cold-start evaluation against baselines
@@ -46,6 +47,14 @@ def _add_model_dir(p: argparse.ArgumentParser, top: bool = False) -> None:
     )
 
 
+def _add_profile(p: argparse.ArgumentParser, top: bool = False) -> None:
+    p.add_argument(
+        "--profile",
+        default="default" if top else argparse.SUPPRESS,
+        help="reader profile name (default: default)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bookrec-tui",
@@ -57,9 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"bookrec-tui {__version__}")
     _add_data_dir(parser, top=True)
     _add_model_dir(parser, top=True)
-    parser.add_argument(
-        "--profile", default="default", help="reader profile name (default: default)"
-    )
+    _add_profile(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("search", help="fuzzy search titles and authors")
@@ -89,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     _add_data_dir(p)
     _add_model_dir(p)
+
+    p = sub.add_parser("import", help="import a Goodreads library export into your profile")
+    p.add_argument("path", type=Path, help="the CSV from Goodreads: My Books > Import and export")
+    p.add_argument("--yes", action="store_true", help="import without asking (for scripts)")
+    _add_profile(p)
+    _add_data_dir(p)
 
     p = sub.add_parser("train", help="train the Keras model and write a runtime bundle")
     p.add_argument("--ratings", type=Path, help="ratings CSV (default: DATA_DIR/ratings.csv)")
@@ -201,6 +214,66 @@ def cmd_similar(args) -> int:
     return 0
 
 
+def cmd_import(args) -> int:
+    from .data import load_catalogue
+    from .goodreads import CatalogueMatcher, parse_export
+    from .paths import resolve_data_dir
+    from .profile import Profile
+
+    entries = parse_export(args.path)
+    catalogue = load_catalogue(resolve_data_dir(_data_dir(args)))
+    matches = CatalogueMatcher(catalogue).match_all(entries)
+    profile = Profile.open(args.profile)
+    rated = [m for m in matches if m.entry.rating and m.book_id is not None]
+    shelved = {m.book_id for m in matches if not m.entry.rating and m.book_id is not None}
+    unmatched = [m for m in matches if m.entry.rating and m.book_id is None]
+    ratings = {m.book_id: m.entry.rating for m in rated}
+    conflicts = {
+        b: (profile.ratings[b], s)
+        for b, s in ratings.items()
+        if b in profile.ratings and profile.ratings[b] != s
+    }
+    by_rule: dict[str, int] = {}
+    for m in rated:
+        by_rule[m.rule] = by_rule.get(m.rule, 0) + 1
+    print(f"{args.path}: {len(entries)} books, {sum(1 for m in matches if m.entry.rating)} rated.")
+    print(
+        f"  matched to the catalogue: {len(ratings)} rated books ("
+        + ", ".join(f"{n} by {rule}" for rule, n in sorted(by_rule.items()))
+        + f"), "
+        f"{len(shelved)} shelved but unrated (kept as to-read)"
+    )
+    print(
+        f"  not in the catalogue: {len(unmatched)} rated books"
+        + (" (e.g. " + "; ".join(m.entry.title for m in unmatched[:3]) + ")" if unmatched else "")
+    )
+    for b, (old, new) in list(conflicts.items())[:10]:
+        print(
+            f"  conflict: {catalogue.title(b)}: your profile says {old}★, Goodreads {new}★ "
+            "(Goodreads wins)"
+        )
+    if not ratings and not shelved:
+        print(
+            "Nothing to import: none of these books is in the catalogue. Your profile is unchanged."
+        )
+        return 1
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise BookrecError("Not importing without confirmation: add --yes.")
+        if input(f"Import into profile '{args.profile}'? [y/N] ").strip().lower() not in (
+            "y",
+            "yes",
+        ):
+            print("Nothing imported.")
+            return 1
+    profile.import_books(ratings, shelved)
+    print(
+        f"Imported {len(ratings)} ratings and {len(shelved)} to-read books into profile "
+        f"'{args.profile}' ({len(profile.ratings)} ratings in total)."
+    )
+    return 0
+
+
 def cmd_train(args) -> int:
     from .data import load_dataset
     from .model import TrainConfig
@@ -287,6 +360,7 @@ def cmd_app(args) -> int:
 
 
 COMMANDS = {
+    "import": cmd_import,
     "search": cmd_search,
     "recommend": cmd_recommend,
     "similar": cmd_similar,
@@ -299,7 +373,7 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS.get(args.command, cmd_app)(args)
+        return (COMMANDS[args.command] if args.command else cmd_app)(args)
     except BookrecError as exc:
         print(f"bookrec-tui: {exc}", file=sys.stderr)
         return 2

@@ -32,6 +32,7 @@ class Profile:
     path: Path
     ratings: dict[int, int] = field(default_factory=dict)
     not_read: set[int] = field(default_factory=set)  # onboarding answers "haven't read it"
+    to_read: set[int] = field(default_factory=set)  # shelved, not rated (Goodreads import)
     history: list[tuple[str, int, int | None]] = field(default_factory=list)  # for undo
     warning: str | None = None  # set when the file on disk was unreadable (a backup was made)
 
@@ -45,16 +46,20 @@ class Profile:
         return profile
 
     # ----------------------------------------------------------------- storage
-    def _read(self) -> tuple[dict[int, int], set[int]]:
+    def _read(self) -> tuple[dict[int, int], set[int], set[int]]:
         if not self.path.exists():
-            return {}, set()
+            return {}, set(), set()
         try:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
             ratings = {int(k): int(v) for k, v in raw.get("ratings", {}).items()}
             bad = {k: v for k, v in ratings.items() if not 1 <= v <= 5}
             if bad:
                 raise ValueError(f"ratings outside 1..5: {bad}")
-            return ratings, {int(b) for b in raw.get("not_read", [])}
+            return (
+                ratings,
+                {int(b) for b in raw.get("not_read", [])},
+                {int(b) for b in raw.get("to_read", [])},
+            )
         except (OSError, ValueError, TypeError, AttributeError) as exc:
             backup = self.path.with_name(f"{self.path.stem}.broken-{int(time.time())}.json")
             shutil.copy2(self.path, backup)
@@ -63,16 +68,17 @@ class Profile:
                 f"{backup}; starting from an empty shelf."
             )
             self.path.unlink()
-            return {}, set()
+            return {}, set(), set()
 
     def _reload(self) -> None:
-        self.ratings, self.not_read = self._read()
+        self.ratings, self.not_read, self.to_read = self._read()
 
     def _write(self) -> None:
         payload = {
             "format": FORMAT,
             "ratings": {str(k): v for k, v in sorted(self.ratings.items())},
             "not_read": sorted(self.not_read),
+            "to_read": sorted(self.to_read),
         }
         with atomic_writer(self.path, "w") as handle:
             json.dump(payload, handle, indent=1)
@@ -104,6 +110,19 @@ class Profile:
     def mark_not_read(self, book_id: int) -> None:
         self._reload()
         self.not_read.add(int(book_id))
+        self._write()
+
+    def import_books(self, ratings: dict[int, int], to_read: set[int]) -> None:
+        """Add imported ratings (replacing existing ones for the same books) and shelved
+        books in one atomic save. Not undoable one by one: export the profile first to keep
+        a copy."""
+        self._reload()
+        for stars in ratings.values():
+            if not 1 <= int(stars) <= 5:
+                raise ProfileError(f"A rating is 1 to 5 stars, not {stars}.")
+        self.ratings.update({int(b): int(s) for b, s in ratings.items()})
+        self.to_read |= {int(b) for b in to_read} - set(self.ratings)
+        self.not_read -= set(ratings)
         self._write()
 
     def undo(self) -> tuple[int, int | None] | None:

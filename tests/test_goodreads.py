@@ -1,0 +1,122 @@
+"""Goodreads export import: every real variant in ../shared/goodreads-exports, plus quirks."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bookrec_tui.data import load_catalogue
+from bookrec_tui.goodreads import (
+    CatalogueMatcher,
+    GoodreadsError,
+    isbn13_to_isbn10,
+    match_rate,
+    parse_export,
+)
+
+EXPORTS = Path(__file__).resolve().parents[1].parent / "shared" / "goodreads-exports"
+HEADER = (
+    "Book Id,Title,Author,Author l-f,Additional Authors,ISBN,ISBN13,My Rating,"
+    "Average Rating,Publisher,Binding,Number of Pages,Year Published,"
+    "Original Publication Year,Date Read,Date Added,Bookshelves,"
+    "Bookshelves with positions,Exclusive Shelf,My Review,Spoiler,Private Notes,"
+    "Read Count,Owned Copies"
+)
+
+
+def index_rows() -> list[dict]:
+    if not (EXPORTS / "INDEX.tsv").is_file():
+        pytest.fail(f"Goodreads exports not found at {EXPORTS}")
+    return list(csv.DictReader(open(EXPORTS / "INDEX.tsv", encoding="utf-8"), delimiter="\t"))
+
+
+@pytest.fixture(scope="module")
+def matcher(real_data_dir) -> CatalogueMatcher:
+    return CatalogueMatcher(load_catalogue(real_data_dir))
+
+
+def test_every_real_export_parses_completely_and_reports_its_match_rate(matcher, capsys):
+    rates = {}
+    for row in index_rows():
+        entries = parse_export(EXPORTS / row["filename"])
+        rated = [e for e in entries if e.rating]
+        assert len(rated) == int(row["rated_rows"]), row["filename"]
+        # The fused-header file's first book is recovered, the others parse row for row.
+        fused = "fused" in row["notes"]
+        assert len(entries) == int(row["rows"]) + (1 if fused else 0), row["filename"]
+        rates[row["filename"]] = match_rate(matcher.match_all(entries))
+    with capsys.disabled():
+        print("\nGoodreads export match rates (rated books found in goodbooks-10k):")
+        for name, rate in sorted(rates.items(), key=lambda kv: -kv[1]):
+            print(f"  {rate:5.2f}  {name}")
+    assert len(rates) == 15
+    assert sum(rates.values()) / len(rates) > 0.35
+
+
+def test_title_matches_need_the_same_author(matcher):
+    entries = parse_export(EXPORTS / "davidpolido__gr-data-exploration.csv")
+    for m in matcher.match_all(entries):
+        if m.rule == "title+author":
+            author = matcher.catalogue.authors[matcher.catalogue.row(m.book_id)]
+            surname = m.entry.author.split()[-1].lower()
+            assert surname in author.lower(), (m.entry.title, m.entry.author, author)
+
+
+def test_quirks(tmp_path):
+    body = (
+        "\ufeff" + HEADER.replace("Owned Copies", "Owned Copies3") + ',"Dune",Frank Herbert,'
+        '"Herbert, Frank",,"=""0441013597""","=""9780441013593""",4.0,4.25,,,,,,,,,,read,'
+        ",,,1,0\r\n"
+        '5,"The Hobbit",J.R.R. Tolkien,,,,,0,,,,,,,,,,,to-read,,,,0,0\r\n'
+    )
+    p = tmp_path / "export.csv"
+    p.write_text(body, encoding="utf-8", newline="")
+    first, second = parse_export(p)
+    assert (first.goodreads_id, first.title, first.rating) == (3, "Dune", 4)
+    assert (first.isbn10, first.isbn13) == ("0441013597", "9780441013593")
+    assert (second.rating, second.shelf) == (0, "to-read")
+
+
+def test_lower_case_and_space_padded_headers(tmp_path):
+    p = tmp_path / "e.csv"
+    p.write_text(
+        'book id , title , author , my rating\n  12 ,  "Emma, a novel" , Jane Austen , 5\n'
+    )
+    (entry,) = parse_export(p)
+    assert (entry.goodreads_id, entry.title, entry.rating) == (12, "Emma, a novel", 5)
+
+
+@pytest.mark.parametrize("content", ["", "a,b,c\n1,2,3\n", "\x00\x01garbage"])
+def test_files_that_are_not_exports_are_clear_errors(tmp_path, content):
+    p = tmp_path / "x.csv"
+    p.write_text(content)
+    with pytest.raises(GoodreadsError, match="Goodreads"):
+        parse_export(p)
+
+
+def test_isbn13_to_isbn10():
+    assert isbn13_to_isbn10("9780439023481") == "0439023483"
+    assert isbn13_to_isbn10("9780306406157") == "0306406152"
+    assert isbn13_to_isbn10("9791234567896") == ""
+
+
+def test_import_command_previews_and_writes_with_yes(real_data_dir, tmp_path):
+    env = {**os.environ, "BOOKREC_HOME": str(tmp_path), "BOOKREC_DATA_DIR": str(real_data_dir)}
+    export = EXPORTS / "notmahi__d3-book-timeline.csv"
+    cmd = [sys.executable, "-m", "bookrec_tui.cli", "import", str(export), "--profile", "n"]
+    refused = subprocess.run(
+        cmd, capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL
+    )
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    assert not (tmp_path / "profiles" / "n.json").exists()
+    done = subprocess.run([*cmd, "--yes"], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "by goodreads id" in done.stdout
+    saved = json.loads((tmp_path / "profiles" / "n.json").read_text())
+    assert len(saved["ratings"]) >= 150 and all(1 <= v <= 5 for v in saved["ratings"].values())
