@@ -7,7 +7,10 @@ Prints one JSON object. Start-up is measured in fresh processes (imports include
 process launch to the moment the recommender is loaded and the first question is on screen.
 "*_on_screen" figures are measured through Textual's test pilot and include its frame
 scheduling and its wait for the whole process to go idle (an idle `pilot.pause()` alone
-takes ~20 ms here); "*_app_work" is the app's own synchronous work for the same event.
+takes ~20 ms here); "*_app_work" is the app's own synchronous work for the same event;
+"*_first_frame*" is the time until the app next hands a frame to its terminal driver after
+the change (the suggestions filled, the panels refreshed), timed by wrapping
+`App._display`.
 """
 
 from __future__ import annotations
@@ -58,20 +61,46 @@ async def interaction(data_dir: str | None) -> dict:
 
     app = BookrecApp(data_dir=data_dir, profile_dir=Path(tempfile.mkdtemp()))
     out: dict = {}
+    # Timestamps of every frame the app hands to its (headless) driver, and of each time
+    # the suggestions list is filled.
+    frames: list[float] = []
+    shown: list[float] = []
+    display, show = app._display, app._show_suggestions
+
+    def timed_display(screen, renderable):
+        frames.append(time.perf_counter())
+        return display(screen, renderable)
+
+    def timed_show(rows, text):
+        show(rows, text)
+        shown.append(time.perf_counter())
+
+    app._display = timed_display
+    app._show_suggestions = timed_show
+
+    def first_frame_after(t: float) -> float:
+        later = [f for f in frames if f >= t]
+        return later[0] if later else float("nan")
+
     async with app.run_test(size=(120, 40)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
         prompt = app.query_one("#prompt")
         prompt.focus()
-        keys, work = [], []
+        keys, work, key_frames = [], [], []
         for query in ("hary poter", "lord of the rngs", "hitchikers guide", "the hobit"):
             prompt.value = ""
             for ch in query:
+                await pilot.pause()
+                shown.clear()
                 t = time.perf_counter()
                 prompt.insert_text_at_cursor(ch)
                 await pilot.pause()
                 await app.workers.wait_for_complete()
                 keys.append(time.perf_counter() - t)
+                await asyncio.sleep(0.1)
+                if shown:
+                    key_frames.append(first_frame_after(shown[-1]) - t)
             # The app's own work for the last keystroke: search + filling the list.
             for _ in range(10):
                 t = time.perf_counter()
@@ -79,21 +108,25 @@ async def interaction(data_dir: str | None) -> dict:
                 app._show_suggestions([(h.book_id, h.title) for h in hits], query)
                 work.append(time.perf_counter() - t)
         out["keystroke_to_suggestions_on_screen"] = pct(keys)
+        out["keystroke_to_first_frame_with_suggestions"] = pct(key_frames)
         out["keystroke_app_work"] = pct(work)
         prompt.value = ""
         rng = np.random.default_rng(0)
         ids = app.session.rec.catalogue.book_ids
-        rates, handler = [], []
+        rates, handler, rate_frames = [], [], []
         for book in rng.choice(ids, 60, replace=False):
+            await pilot.pause()
             t = time.perf_counter()
             app.session.rate(int(book), int(rng.integers(1, 6)))  # saved to disk (fsync)
             app.refresh_panels()
             handler.append(time.perf_counter() - t)
             await pilot.pause()
             rates.append(time.perf_counter() - t)
+            rate_frames.append(first_frame_after(t + handler[-1]) - t)
         assert app.query_one("#recs", BookList).option_count == 20
         out["rating_to_refreshed_recommendations_on_screen"] = pct(rates)
         out["rating_app_work"] = pct(handler)
+        out["rating_to_first_frame_after_refresh"] = pct(rate_frames)
     return out
 
 
