@@ -45,7 +45,8 @@ _MORE = re.compile(
 _RECS = re.compile(r"^(?:recs?|recommend(?:ations?)?|suggest)\b\s*(.*)$", re.IGNORECASE)
 _NUMBER = re.compile(r"[0-9]{1,3}")
 _WORD_CMD = re.compile(
-    r"^(why|forget|unrate|remove|details?|info|about|search|find)\b\s*(.*)$", re.IGNORECASE
+    r"^(why|forget|unrate|remove|details?|info|about|search|find|import)\b\s*(.*)$",
+    re.IGNORECASE,
 )
 
 

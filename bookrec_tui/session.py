@@ -25,6 +25,7 @@ Tell me about books you've read and I'll suggest what to read next.
   why <title>                                        why it was recommended
   recs [n] [genre]     e.g. recs 20 · recs fantasy   recommendations
   details <title>      undo      forget <title>      shelf      help      quit
+  import <goodreads_library_export.csv>              bring in your Goodreads ratings
 Just type a title to search. Slash forms (/recs) work too."""
 
 
@@ -75,6 +76,7 @@ class ReaderSession:
         self._onboarding: list[int] = []
         self.onboarding_book: int | None = None
         self._recs_cache: tuple | None = None
+        self.pending_import: tuple[dict[int, int], set[int]] | None = None
 
     # ----------------------------------------------------------------- state
     @property
@@ -308,6 +310,52 @@ class ReaderSession:
         lines += [f"  {i}. {self.book_line(h.book_id)}" for i, h in enumerate(hits, 1)]
         return Reply("\n".join(lines), [h.book_id for h in hits], kind="search")
 
+    def import_preview(self, path_text: str) -> Reply:
+        """Parse and match a Goodreads export; nothing is written until the reader says yes."""
+        from pathlib import Path
+
+        from .goodreads import CatalogueMatcher, parse_export
+
+        if not path_text:
+            return Reply(
+                "Import which file? e.g. `import ~/goodreads_library_export.csv`.", kind="error"
+            )
+        path = Path(path_text.strip().strip("'\"")).expanduser()
+        matches = CatalogueMatcher(self.rec.catalogue).match_all(parse_export(path))
+        ratings = {
+            m.book_id: m.entry.rating for m in matches if m.entry.rating and m.book_id is not None
+        }
+        shelved = {m.book_id for m in matches if not m.entry.rating and m.book_id is not None}
+        missed = sum(1 for m in matches if m.entry.rating and m.book_id is None)
+        changed = sum(1 for b, r in ratings.items() if self.ratings.get(b, r) != r)
+        if not ratings and not shelved:
+            return Reply(
+                f"None of the {len(matches)} books in {path.name} is in the catalogue; "
+                "nothing to import.",
+                kind="error",
+            )
+        self.pending_import = (ratings, shelved)
+        return Reply(
+            f"{path.name}: {len(ratings)} rated books found in the catalogue "
+            f"({missed} rated books are not in it), {len(shelved)} shelved to read"
+            + (f"; {changed} would change ratings you already have" if changed else "")
+            + ". Type `yes` to import them, anything else to cancel."
+        )
+
+    def _answer_import(self, line: str) -> Reply | None:
+        if self.pending_import is None:
+            return None
+        ratings, shelved = self.pending_import
+        self.pending_import = None
+        if line.strip().lower() not in ("yes", "y"):
+            return None
+        self.profile.import_books(ratings, shelved)
+        return Reply(
+            f"Imported {len(ratings)} ratings and {len(shelved)} to-read books. You "
+            f"now have {len(self.ratings)} ratings.",
+            changed=True,
+        )
+
     def undo(self) -> Reply:
         undone = self.profile.undo()
         if undone is None:
@@ -332,6 +380,9 @@ class ReaderSession:
             )
 
     def _handle(self, line: str) -> Reply:
+        imported = self._answer_import(line)
+        if imported is not None:
+            return imported
         if self.onboarding_book is not None:
             answered = self._answer_onboarding(line)
             if answered is not None:
@@ -378,6 +429,8 @@ class ReaderSession:
             return Reply("There's no list to choose from. Search for a title first.", kind="error")
         if k == "search":
             return self.search_reply(cmd.text)
+        if k == "import":
+            return self.import_preview(cmd.text)
         action = {
             "rate": "rate",
             "more": "more",

@@ -248,7 +248,16 @@ class BookrecApp(App[int]):
                 action = "details"
             self.show(self.session.act(action, book_id, cmd.stars))
             return
+        if parse(line).kind == "import":
+            self.run_import(line)  # reading and matching a big export takes a moment
+            return
         self.show(self.session.handle(line))
+
+    @work(thread=True, exclusive=True, group="import")
+    def run_import(self, line: str) -> None:
+        reply = self.session.handle(line) if self.session else None
+        if reply is not None:
+            self.call_from_thread(self.show, reply)
 
     @on(Input.Submitted, "#prompt")
     def _submitted(self, event: Input.Submitted) -> None:
