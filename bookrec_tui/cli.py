@@ -216,43 +216,34 @@ def cmd_similar(args) -> int:
 
 def cmd_import(args) -> int:
     from .data import load_catalogue
-    from .goodreads import CatalogueMatcher, parse_export
+    from .goodreads import plan_import
     from .paths import resolve_data_dir
     from .profile import Profile
 
-    entries = parse_export(args.path)
     catalogue = load_catalogue(resolve_data_dir(_data_dir(args)))
-    matches = CatalogueMatcher(catalogue).match_all(entries)
     profile = Profile.open(args.profile)
-    rated = [m for m in matches if m.entry.rating and m.book_id is not None]
-    shelved = {m.book_id for m in matches if not m.entry.rating and m.book_id is not None}
-    unmatched = [m for m in matches if m.entry.rating and m.book_id is None]
-    ratings = {m.book_id: m.entry.rating for m in rated}
-    conflicts = {
-        b: (profile.ratings[b], s)
-        for b, s in ratings.items()
-        if b in profile.ratings and profile.ratings[b] != s
-    }
-    by_rule: dict[str, int] = {}
-    for m in rated:
-        by_rule[m.rule] = by_rule.get(m.rule, 0) + 1
-    print(f"{args.path}: {len(entries)} books, {sum(1 for m in matches if m.entry.rating)} rated.")
+    plan = plan_import(args.path, catalogue, profile.ratings)
+    n_rated = len(plan.ratings) + len(plan.unmatched)
+    print(f"{args.path}: {len(plan.entries)} books, {n_rated} rated.")
     print(
-        f"  matched to the catalogue: {len(ratings)} rated books ("
-        + ", ".join(f"{n} by {rule}" for rule, n in sorted(by_rule.items()))
-        + f"), "
-        f"{len(shelved)} shelved but unrated (kept as to-read)"
+        f"  matched to the catalogue: {len(plan.ratings)} rated books ("
+        + ", ".join(f"{n} by {rule}" for rule, n in sorted(plan.by_rule.items()))
+        + f"), {len(plan.shelved)} shelved but unrated (kept as to-read)"
     )
     print(
-        f"  not in the catalogue: {len(unmatched)} rated books"
-        + (" (e.g. " + "; ".join(m.entry.title for m in unmatched[:3]) + ")" if unmatched else "")
+        f"  not in the catalogue: {len(plan.unmatched)} rated books"
+        + (
+            " (e.g. " + "; ".join(e.title for e in plan.unmatched[:3]) + ")"
+            if plan.unmatched
+            else ""
+        )
     )
-    for b, (old, new) in list(conflicts.items())[:10]:
+    for b, (old, new) in list(plan.conflicts.items())[:10]:
         print(
             f"  conflict: {catalogue.title(b)}: your profile says {old}★, Goodreads {new}★ "
             "(Goodreads wins)"
         )
-    if not ratings and not shelved:
+    if plan.empty:
         print(
             "Nothing to import: none of these books is in the catalogue. Your profile is unchanged."
         )
@@ -266,10 +257,10 @@ def cmd_import(args) -> int:
         ):
             print("Nothing imported.")
             return 1
-    profile.import_books(ratings, shelved)
+    profile.import_books(plan.ratings, plan.shelved)
     print(
-        f"Imported {len(ratings)} ratings and {len(shelved)} to-read books into profile "
-        f"'{args.profile}' ({len(profile.ratings)} ratings in total)."
+        f"Imported {len(plan.ratings)} ratings and {len(plan.shelved)} to-read books into "
+        f"profile '{args.profile}' ({len(profile.ratings)} ratings in total)."
     )
     return 0
 

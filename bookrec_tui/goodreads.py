@@ -227,6 +227,43 @@ class CatalogueMatcher:
         return [self.match(e) for e in entries]
 
 
+@dataclass(frozen=True)
+class ImportPlan:
+    """What importing an export would do to a profile; nothing is written by making one."""
+
+    entries: list[ShelfEntry]
+    ratings: dict[int, int]  # book_id -> stars, matched rated books
+    shelved: set[int]  # matched books shelved without a rating (to read)
+    unmatched: list[ShelfEntry]  # rated books not in the catalogue
+    conflicts: dict[int, tuple[int, int]]  # book_id -> (stars in profile, stars in export)
+    by_rule: dict[str, int]  # matched rated books per matching rule
+
+    @property
+    def empty(self) -> bool:
+        return not self.ratings and not self.shelved
+
+
+def plan_import(path: Path, catalogue: Catalogue, existing: dict[int, int]) -> ImportPlan:
+    """Parse ``path``, match it to ``catalogue`` and compare with the ``existing`` ratings."""
+    entries = parse_export(path)
+    matches = CatalogueMatcher(catalogue).match_all(entries)
+    rated = [m for m in matches if m.entry.rating and m.book_id is not None]
+    ratings = {m.book_id: m.entry.rating for m in rated}
+    by_rule: dict[str, int] = {}
+    for m in rated:
+        by_rule[m.rule] = by_rule.get(m.rule, 0) + 1
+    return ImportPlan(
+        entries=entries,
+        ratings=ratings,
+        shelved={m.book_id for m in matches if not m.entry.rating and m.book_id is not None},
+        unmatched=[m.entry for m in matches if m.entry.rating and m.book_id is None],
+        conflicts={
+            b: (existing[b], s) for b, s in ratings.items() if b in existing and existing[b] != s
+        },
+        by_rule=by_rule,
+    )
+
+
 def match_rate(matches: list[Match]) -> float:
     rated = [m for m in matches if m.entry.rating]
     return float(np.mean([m.book_id is not None for m in rated])) if rated else 0.0

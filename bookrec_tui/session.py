@@ -314,30 +314,26 @@ class ReaderSession:
         """Parse and match a Goodreads export; nothing is written until the reader says yes."""
         from pathlib import Path
 
-        from .goodreads import CatalogueMatcher, parse_export
+        from .goodreads import plan_import
 
         if not path_text:
             return Reply(
                 "Import which file? e.g. `import ~/goodreads_library_export.csv`.", kind="error"
             )
         path = Path(path_text.strip().strip("'\"")).expanduser()
-        matches = CatalogueMatcher(self.rec.catalogue).match_all(parse_export(path))
-        ratings = {
-            m.book_id: m.entry.rating for m in matches if m.entry.rating and m.book_id is not None
-        }
-        shelved = {m.book_id for m in matches if not m.entry.rating and m.book_id is not None}
-        missed = sum(1 for m in matches if m.entry.rating and m.book_id is None)
-        changed = sum(1 for b, r in ratings.items() if self.ratings.get(b, r) != r)
-        if not ratings and not shelved:
+        plan = plan_import(path, self.rec.catalogue, self.ratings)
+        if plan.empty:
             return Reply(
-                f"None of the {len(matches)} books in {path.name} is in the catalogue; "
+                f"None of the {len(plan.entries)} books in {path.name} is in the catalogue; "
                 "nothing to import.",
                 kind="error",
             )
-        self.pending_import = (ratings, shelved)
+        self.pending_import = (plan.ratings, plan.shelved)
+        changed = len(plan.conflicts)
         return Reply(
-            f"{path.name}: {len(ratings)} rated books found in the catalogue "
-            f"({missed} rated books are not in it), {len(shelved)} shelved to read"
+            f"{path.name}: {len(plan.ratings)} rated books found in the catalogue "
+            f"({len(plan.unmatched)} rated books are not in it), {len(plan.shelved)} shelved "
+            "to read"
             + (f"; {changed} would change ratings you already have" if changed else "")
             + ". Type `yes` to import them, anything else to cancel."
         )
