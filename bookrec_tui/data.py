@@ -7,6 +7,7 @@ files' SHA-256, so warm starts read plain numpy arrays. Bad input raises
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -259,8 +260,13 @@ class Catalogue:
         cut = _SERIES_NOTE.sub("", title).strip()
         return cut or title
 
+    @functools.cached_property
+    def first_authors(self) -> np.ndarray:
+        """Each book's first-listed author ("J.K. Rowling" for "J.K. Rowling, Mary GrandPré")."""
+        return np.array([str(a).split(",")[0].strip() for a in self.authors])
+
     def first_author(self, book_id: int) -> str:
-        return str(self.authors[self.row(book_id)]).split(",")[0].strip()
+        return str(self.first_authors[self.row(book_id)])
 
     def year_label(self, book_id: int) -> str:
         """'1954', '720 BC', or '' when unknown."""

@@ -89,7 +89,6 @@ class Recommender:
         self._in_target = flat[order]
         self._in_source = (order // max(bundle.nbr_ids.shape[1], 1)).astype(np.int64)
         self._in_weight = bundle.nbr_w[1:].ravel()[order].astype(np.float64)
-        self._first_authors = np.array([str(a).split(",")[0].strip() for a in catalogue.authors])
         self.unit_embeddings = (
             emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)
         ).astype(np.float32)
@@ -198,7 +197,8 @@ class Recommender:
         link = self._link_strength(row)
         if link.max() > 0:
             link = np.maximum(link, 0.0) / link.max()
-        author = self._first_authors == self._first_authors[row]
+        authors = self.catalogue.first_authors
+        author = authors == authors[row]
         score = link + 0.3 * cosine + 0.8 * author
         top = top_n(score, np.array([row]), n)
         c = self.catalogue
@@ -206,6 +206,16 @@ class Recommender:
             BookHit(int(c.book_ids[r]), str(c.titles[r]), str(c.authors[r]), float(score[r]))
             for r in top
         ]
+
+    def _incoming(self, row: int) -> slice:
+        """Slice of ``_in_source``/``_in_weight`` for the books that link to ``row``."""
+        lo, hi = np.searchsorted(self._in_target, [row + 1, row + 2])
+        return slice(int(lo), int(hi))
+
+    def linked_rows(self, row: int) -> np.ndarray:
+        """Rows linked to ``row`` either way (its links, and the books linking to it)."""
+        ids = self.bundle.nbr_ids[row + 1]
+        return np.union1d(ids[ids > 0] - 1, self._in_source[self._incoming(row)])
 
     def _link_strength(self, row: int) -> np.ndarray:
         """How strongly each book is linked to ``row``, both ways (its readers go on to it,
@@ -215,8 +225,8 @@ class Recommender:
         strength = np.zeros(len(self.catalogue), dtype=np.float64)
         ids, w = b.nbr_ids[row + 1], b.nbr_w[row + 1]
         strength[ids[ids > 0] - 1] += w[ids > 0]
-        lo, hi = np.searchsorted(self._in_target, [row + 1, row + 2])
-        np.add.at(strength, self._in_source[lo:hi], self._in_weight[lo:hi])
+        incoming = self._incoming(row)
+        np.add.at(strength, self._in_source[incoming], self._in_weight[incoming])
         return strength
 
     def search(self, query: str, n: int = 10) -> list[BookHit]:

@@ -49,7 +49,6 @@ def onboarding_candidates(rec: Recommender, n: int = 40, pool: int = 600) -> lis
     c = rec.catalogue
     counts = np.log10(np.maximum(c.ratings_counts.astype(np.float64), 1.0))
     informative = counts * c.rating_stds
-    links = rec.bundle.nbr_ids  # (N+1, M), ids = row + 1
     chosen: list[int] = []
     blocked: set[int] = set()
     authors: set[str] = set()
@@ -61,8 +60,7 @@ def onboarding_candidates(rec: Recommender, n: int = 40, pool: int = 600) -> lis
             continue
         chosen.append(int(row))
         authors.add(author)
-        blocked.update(int(i) - 1 for i in links[row + 1] if i > 0)  # its links
-        blocked.update(np.flatnonzero((links[1:] == row + 1).any(axis=1)).tolist())  # linking in
+        blocked.update(rec.linked_rows(int(row)).tolist())
         if len(chosen) == n:
             break
     return [int(c.book_ids[r]) for r in chosen]
