@@ -43,7 +43,7 @@ NON_GENRE_SHELVES = re.compile(
 )
 
 
-_SERIES_NOTE = re.compile(r"\s*\([^()]*#[^()]*\)\s*$")
+SERIES_NOTE = re.compile(r"\s*\([^()]*#[^()]*\)\s*$")
 _SERIES_NUMBER = re.compile(r"\([^()]*#(\d+)[^()]*\)\s*$")
 
 
@@ -257,7 +257,7 @@ class Catalogue:
         """The title without its series note: 'Catching Fire' for
         'Catching Fire (The Hunger Games, #2)'."""
         title = self.title(book_id)
-        cut = _SERIES_NOTE.sub("", title).strip()
+        cut = SERIES_NOTE.sub("", title).strip()
         return cut or title
 
     @functools.cached_property

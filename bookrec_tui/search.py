@@ -14,9 +14,8 @@ import unicodedata
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from .data import Catalogue
+from .data import SERIES_NOTE, Catalogue
 
-_SERIES = re.compile(r"\s*\([^)]*#[^)]*\)\s*$")
 _NON_WORD = re.compile(r"[^\w\s]+")
 _OMNIBUS = re.compile(
     r"box(ed)? ?set|collection|complete|omnibus|#\d+\s*-\s*\d+|books? \d+-\d+", re.IGNORECASE
@@ -64,10 +63,8 @@ class TitleIndex:
         titles = [str(t) for t in catalogue.titles]
         authors = [normalise(str(a)) for a in catalogue.authors]
         self.full = [normalise(t) for t in titles]  # keeps the series note: "percy jackson"
-        self.plain = [normalise(_SERIES.sub("", t)) for t in titles]  # "the hunger games"
-        self.with_author = [
-            f"{normalise(_SERIES.sub('', t))} {a}" for t, a in zip(titles, authors, strict=True)
-        ]
+        self.plain = [normalise(SERIES_NOTE.sub("", t)) for t in titles]  # "the hunger games"
+        self.with_author = [f"{p} {a}" for p, a in zip(self.plain, authors, strict=True)]
         self.full_len = np.array([len(t) for t in self.full], dtype=np.float64)
         self.author_len = np.array([len(t) for t in self.with_author], dtype=np.float64)
         counts = np.log10(np.maximum(catalogue.ratings_counts.astype(np.float64), 1.0))
