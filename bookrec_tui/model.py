@@ -363,7 +363,7 @@ def train_model(
             rng.choice(eligible, min(cfg.validation_readers, len(eligible) // 10), replace=False)
         )
         usable = np.setdiff1d(usable, val_users)
-    validate = _validator(items, val_users, rng, n_books)
+    validate = _validator(items, val_users, rng)
     steps_per_epoch = int(np.ceil(len(usable) / cfg.batch_size))
     n_epochs = cfg.epochs + cfg.rating_epochs
     total_steps = steps_per_epoch * n_epochs
@@ -418,11 +418,13 @@ def train_model(
     return model, history
 
 
-def _validator(items: UserItems, users: np.ndarray, rng, n_books: int):
+def _validator(items: UserItems, users: np.ndarray, rng):
     """NDCG@10 on held-out training readers with 5 revealed ratings (None if there are none).
 
     Used for early stopping of the ranking refinement, which overfits after a few epochs.
     """
+    from .metrics import ndcg_at, top_n
+
     if len(users) == 0:
         return lambda model: None
     reveal = 5
@@ -434,21 +436,20 @@ def _validator(items: UserItems, users: np.ndarray, rng, n_books: int):
         perm = rng.permutation(len(rows))
         rows, stars = rows[perm], stars[perm]
         in_ids[i], in_stars[i] = rows[:reveal] + 1, stars[:reveal]
-        relevant.append(set((rows[reveal:][stars[reveal:] >= 4] + 1).tolist()))
-    discounts = 1.0 / np.log2(np.arange(2, 12))
+        relevant.append(set(rows[reveal:][stars[reveal:] >= 4].tolist()))
 
     def validate(model) -> float:
         logits, _ = model((in_ids, in_stars, np.zeros((len(users), 1), np.int32)))
-        logits = np.array(logits)
-        np.put_along_axis(logits, in_ids, -np.inf, axis=1)
-        logits[:, 0] = -np.inf
-        top = np.argsort(-logits, axis=1)[:, :10]
-        scores = []
-        for ranked, rel in zip(top, relevant, strict=True):
-            if rel:
-                gains = np.array([r in rel for r in ranked], dtype=float)
-                scores.append((gains * discounts).sum() / discounts[: min(10, len(rel))].sum())
-        return float(np.mean(scores))
+        scores = np.asarray(logits)[:, 1:]  # drop the padding id: columns are catalogue rows
+        return float(
+            np.mean(
+                [
+                    ndcg_at(top_n(s, ids - 1, 10), rel, 10)
+                    for s, ids, rel in zip(scores, in_ids, relevant, strict=True)
+                    if rel
+                ]
+            )
+        )
 
     return validate
 
