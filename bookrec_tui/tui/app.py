@@ -23,7 +23,8 @@ from ..profile import Profile
 from ..session import HELP, MIN_RATINGS_FOR_RECS, ReaderSession, Reply
 from .widgets import BookList, ChatMessage
 
-TITLE_ACTIONS = ("rate", "more", "why", "details", "forget", "search")
+BOOK_ACTIONS = ("rate", "more", "why", "details", "forget")  # what a picked suggestion can do
+SUGGEST_FOR = (*BOOK_ACTIONS, "search")  # commands whose text is a title worth suggesting
 
 
 class HelpScreen(ModalScreen[None]):
@@ -89,6 +90,7 @@ class BookrecApp(App[int]):
         self.data_dir, self.model_dir = data_dir, model_dir
         self.profile_name, self.profile_dir = profile, profile_dir
         self.session: ReaderSession | None = None
+        self._picked_suggestion = False  # the reader moved through suggestions with ↑/↓
         self.missing_data = False
 
     # ----------------------------------------------------------------- layout
@@ -241,14 +243,14 @@ class BookrecApp(App[int]):
         if low in ("onboard", "start", "questions"):
             self.show(self.session.start_onboarding())
             return
+        cmd = parse(line)
         if book_id is not None:
-            cmd = parse(line)
-            action = cmd.kind if cmd.kind in TITLE_ACTIONS[:-1] else "details"
+            action = cmd.kind if cmd.kind in BOOK_ACTIONS else "details"
             if action == "rate" and not cmd.stars:
                 action = "details"
             self.show(self.session.act(action, book_id, cmd.stars))
             return
-        if parse(line).kind == "import":
+        if cmd.kind == "import":
             self.run_import(line)  # reading and matching a big export takes a moment
             return
         self.show(self.session.handle(line))
@@ -267,7 +269,7 @@ class BookrecApp(App[int]):
         if (
             suggestions.has_class("visible")
             and suggestions.highlighted is not None
-            and getattr(self, "_picked_suggestion", False)
+            and self._picked_suggestion
         ):
             picked = suggestions.current_book()
         event.input.value = ""
@@ -281,7 +283,7 @@ class BookrecApp(App[int]):
         cmd = parse(event.value)
         if (
             self.session is None
-            or cmd.kind not in TITLE_ACTIONS
+            or cmd.kind not in SUGGEST_FOR
             or len(cmd.text) < 3
             or self.session.onboarding_book is not None
             and event.value.strip() in "12345sn"
