@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -20,6 +21,7 @@ examples:
   bookrec-tui similar "Dune"                    more like this
   bookrec-tui import goodreads_library_export.csv   bring in your Goodreads ratings
   bookrec-tui data fetch                        download goodbooks-10k (public release)
+  bookrec-tui export --out my-ratings.csv       your ratings as CSV (stdout by default)
   bookrec-tui train --out models/               retrain the Keras model
   bookrec-tui evaluate                          cold-start evaluation against baselines
 
@@ -100,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="import a Goodreads library export into your profile")
     p.add_argument("path", type=Path, help="the CSV from Goodreads: My Books > Import and export")
     p.add_argument("--yes", action="store_true", help="import without asking (for scripts)")
+    _add_profile(p)
+    _add_data_dir(p)
+
+    p = sub.add_parser("export", help="write your ratings as CSV (book_id,title,authors,rating)")
+    p.add_argument(
+        "--out", type=Path, help="file to write (default: standard output); written atomically"
+    )
     _add_profile(p)
     _add_data_dir(p)
 
@@ -265,6 +274,25 @@ def cmd_import(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .data import load_catalogue
+    from .fsutil import atomic_writer
+    from .paths import resolve_data_dir
+    from .profile import Profile, write_ratings_csv
+
+    catalogue = load_catalogue(resolve_data_dir(_data_dir(args)))
+    profile = Profile.open(args.profile)
+    if profile.warning:
+        print(f"bookrec-tui: {profile.warning}", file=sys.stderr)
+    if args.out is None:
+        write_ratings_csv(profile, catalogue, sys.stdout)
+        return 0
+    with atomic_writer(args.out, "w") as handle:
+        n = write_ratings_csv(profile, catalogue, handle)
+    print(f"Wrote {n} ratings from profile '{args.profile}' to {args.out}", file=sys.stderr)
+    return 0
+
+
 def cmd_train(args) -> int:
     from .data import load_dataset
     from .model import TrainConfig
@@ -352,6 +380,7 @@ def cmd_app(args) -> int:
 
 COMMANDS = {
     "import": cmd_import,
+    "export": cmd_export,
     "search": cmd_search,
     "recommend": cmd_recommend,
     "similar": cmd_similar,
@@ -371,6 +400,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bookrec-tui: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `bookrec-tui export | head`: the reader has what they wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

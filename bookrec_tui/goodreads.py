@@ -83,6 +83,15 @@ def _clean_isbn(value: str) -> str:
     return re.sub(r"[^0-9Xx]", "", value.replace('="', "").replace('"', "")).upper()
 
 
+def _parse_rating(text: str) -> int:
+    """'4', '4.0' -> 4; anything else (blank, 'nan', 'inf', '99', 'five') -> 0, unrated."""
+    try:
+        value = float(text or 0)
+    except ValueError:
+        return 0
+    return int(round(value)) if 1 <= value <= 5 else 0
+
+
 def _fix_fused_header(rows: list[list[str]]) -> list[list[str]]:
     """A header whose last name runs straight into the first data row ("Owned Copies102955,
     ...") is split back into a header and a row."""
@@ -108,8 +117,13 @@ def parse_export(path: Path) -> list[ShelfEntry]:
     except OSError as exc:
         raise GoodreadsError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
     text = raw.decode("utf-8-sig", errors="replace")
+    # Reviews can be long: lift the csv module's 128 KiB cell limit to the file's size.
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
-    rows = [r for r in reader if any(c.strip() for c in r)]
+    try:
+        rows = [r for r in reader if any(c.strip() for c in r)]
+    except csv.Error as exc:
+        raise GoodreadsError(f"{path} is not a readable CSV file ({exc}).") from exc
     if not rows:
         raise GoodreadsError(
             f"{path} is empty: export your library from Goodreads "
@@ -133,10 +147,7 @@ def parse_export(path: Path) -> list[ShelfEntry]:
         title = get(row, "title")
         if not title:
             continue
-        try:
-            rating = int(round(float(get(row, "my rating") or 0)))
-        except ValueError:
-            rating = 0
+        rating = _parse_rating(get(row, "my rating"))
         book_id = get(row, "book id")
         entries.append(
             ShelfEntry(
@@ -145,7 +156,7 @@ def parse_export(path: Path) -> list[ShelfEntry]:
                 author=get(row, "author"),
                 isbn10=_clean_isbn(get(row, "isbn")),
                 isbn13=_clean_isbn(get(row, "isbn13")),
-                rating=rating if 1 <= rating <= 5 else 0,
+                rating=rating,
                 shelf=get(row, "exclusive shelf") or ("read" if rating else ""),
             )
         )

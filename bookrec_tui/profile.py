@@ -8,16 +8,21 @@ as a backup and reported, never silently replaced.
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 from .errors import BookrecError
 from .fsutil import atomic_writer
 from .paths import profiles_dir
+
+if TYPE_CHECKING:
+    from .data import Catalogue
 
 FORMAT = 1
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -25,6 +30,21 @@ _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 class ProfileError(BookrecError):
     pass
+
+
+STALE_TEMP_SECONDS = 600
+
+
+def _remove_stale_temp_files(path: Path) -> None:
+    """A process killed mid-save leaves its temporary file (never the profile) behind; clear
+    the ones old enough that no running copy of the app can still be writing them."""
+    cutoff = time.time() - STALE_TEMP_SECONDS
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
+        except OSError:
+            pass
 
 
 @dataclass
@@ -41,6 +61,7 @@ class Profile:
         if not _NAME.match(name):
             raise ProfileError(f"Profile name {name!r}: use letters, digits, '.', '_' or '-'.")
         path = (directory or profiles_dir()) / f"{name}.json"
+        _remove_stale_temp_files(path)
         profile = cls(path)
         profile._reload()
         return profile
@@ -137,3 +158,22 @@ class Profile:
             self.ratings[book_id] = before
         self._write()
         return book_id, before
+
+
+EXPORT_COLUMNS = ("book_id", "title", "authors", "rating")
+
+
+def write_ratings_csv(profile: Profile, catalogue: Catalogue, handle: IO[str]) -> int:
+    """The reader's ratings as CSV (``book_id,title,authors,rating``), best rated first;
+    returns how many rows were written. Books missing from ``catalogue`` keep their id with
+    an empty title, so nothing the reader rated is dropped."""
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    rows = sorted(profile.ratings.items(), key=lambda item: (-item[1], item[0]))
+    for book_id, stars in rows:
+        if book_id in catalogue:
+            row = catalogue.row(book_id)
+            writer.writerow([book_id, catalogue.titles[row], catalogue.authors[row], stars])
+        else:
+            writer.writerow([book_id, "", "", stars])
+    return len(rows)

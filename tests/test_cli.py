@@ -85,3 +85,32 @@ def test_train_from_any_ratings_and_books_file(tiny_data, tmp_path):
 
     rec = Recommender.load(model_dir=out, data_dir=tiny_data)
     assert len(rec.recommend({1: 5}, n=3)) == 3
+
+
+def test_import_then_export_round_trips_the_ratings(real_data_dir, tmp_path):
+    """A reader brings in a Goodreads library, then takes their ratings out again as CSV."""
+    import csv
+    import io
+
+    from conftest import REPO
+
+    export = REPO.parent / "shared" / "goodreads-exports" / "notmahi__d3-book-timeline.csv"
+    imported = run("import", str(export), "--yes", "--profile", "ann", data_dir=real_data_dir)
+    assert imported.returncode == 0, imported.stderr
+    from bookrec_tui.profile import Profile
+
+    saved = Profile.open("ann").ratings
+    assert len(saved) >= 150
+
+    out = run("export", "--profile", "ann", data_dir=real_data_dir)
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    assert list(rows[0]) == ["book_id", "title", "authors", "rating"]
+    assert {int(r["book_id"]): int(r["rating"]) for r in rows} == saved
+    by_id = {int(r["book_id"]): r for r in rows}
+    assert (by_id[4]["title"], by_id[4]["authors"]) == ("To Kill a Mockingbird", "Harper Lee")
+
+    target = tmp_path / "mine.csv"
+    to_file = run("export", "--profile", "ann", "--out", str(target), data_dir=real_data_dir)
+    assert to_file.returncode == 0 and target.read_text() == out.stdout
+    assert f"Wrote {len(saved)} ratings" in to_file.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import subprocess
@@ -10,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bookrec_tui.data import load_catalogue
 from bookrec_tui.goodreads import (
@@ -120,3 +123,65 @@ def test_import_command_previews_and_writes_with_yes(real_data_dir, tmp_path):
     assert "by goodreads id" in done.stdout
     saved = json.loads((tmp_path / "profiles" / "n.json").read_text())
     assert len(saved["ratings"]) >= 150 and all(1 <= v <= 5 for v in saved["ratings"].values())
+
+
+CELL = st.one_of(
+    st.text(max_size=40),
+    st.sampled_from(["4.0", "inf", "-inf", "nan", "1e400", "-3", "99", "", '="0439023483"']),
+    st.text(alphabet=st.characters(max_codepoint=0x1F), max_size=20),  # control characters
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=3000))
+def test_any_bytes_parse_or_give_a_clear_error(tmp_path_factory, blob):
+    path = tmp_path_factory.mktemp("fuzz") / "export.csv"
+    path.write_bytes(blob)
+    try:
+        entries = parse_export(path)
+    except GoodreadsError as exc:
+        assert str(path) in str(exc)
+        return
+    assert all(0 <= e.rating <= 5 for e in entries)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(CELL, max_size=30), max_size=8), st.booleans())
+def test_fuzzed_rows_under_a_real_header_never_crash(tmp_path_factory, rows, crlf):
+    path = tmp_path_factory.mktemp("fuzz") / "export.csv"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n" if crlf else "\n").writerows([HEADER.split(","), *rows])
+    path.write_text(out.getvalue(), encoding="utf-8", errors="surrogatepass")
+    entries = parse_export(path)
+    assert all(0 <= e.rating <= 5 and e.title for e in entries)
+
+
+def test_huge_cells_and_huge_lines_are_parsed(tmp_path):
+    path = tmp_path / "export.csv"
+    review = "x" * 500_000  # far beyond the csv module's default 128 KiB field limit
+    path.write_text(f'{HEADER}\n1,Dune,Frank Herbert,,,,,5,4.2,,,,,,,,,,read,"{review}"\n')
+    [entry] = parse_export(path)
+    assert (entry.title, entry.rating) == ("Dune", 5)
+
+
+def test_nothing_is_written_when_an_import_is_refused(real_data_dir, tmp_path):
+    """Bad files and exports with no known books leave the profile byte-for-byte alone."""
+    from bookrec_tui.profile import Profile
+
+    profile = Profile.open("ann")
+    profile.rate(1, 5)
+    before = profile.path.read_bytes()
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text(f"{HEADER}\n,A Book Nobody Wrote,Nobody Atall,,,,,5,,,,,,,,,,,read,\n")
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(bytes(range(256)) * 10)
+    for path in (unknown, binary, tmp_path / "missing.csv"):
+        res = subprocess.run(
+            [sys.executable, "-m", "bookrec_tui.cli", "import", str(path), "--yes"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "BOOKREC_DATA_DIR": str(real_data_dir)},
+            timeout=120,
+        )
+        assert res.returncode != 0 and "Traceback" not in res.stderr
+        assert profile.path.read_bytes() == before
