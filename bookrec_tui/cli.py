@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="import a Goodreads library export into your profile")
     p.add_argument("path", type=Path, help="the CSV from Goodreads: My Books > Import and export")
     p.add_argument("--yes", action="store_true", help="import without asking (for scripts)")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="where you already rated a book differently, take the Goodreads rating "
+        "(default: keep yours)",
+    )
     _add_profile(p)
     _add_data_dir(p)
 
@@ -123,16 +129,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42)
     _add_data_dir(p)
 
-    p = sub.add_parser("evaluate", help="seed and cold-start protocols, all methods side by side")
+    p = sub.add_parser(
+        "evaluate", help="seed, cold-start and real-reader protocols, all methods side by side"
+    )
     p.add_argument(
         "--out", type=Path, default=Path("runs/evaluation.json"), help="JSON report path"
     )
     p.add_argument("--users", type=int, default=2000, help="held-out readers (default 2000)")
     p.add_argument(
-        "--skip-seed-protocol", action="store_true", help="only run the cold-start protocol"
+        "--only",
+        choices=("seed", "cold-start", "real-readers"),
+        help="run one protocol (default: all three)",
+    )
+    p.add_argument("--skip-seed-protocol", action="store_true", help="skip the 80/20 protocol")
+    p.add_argument(
+        "--exports",
+        metavar="DIR",
+        help="Goodreads exports for the real-reader protocol (default: a goodreads-exports "
+        "folder beside the data directory, if there is one)",
+    )
+    p.add_argument(
+        "--min-rated",
+        type=int,
+        default=20,
+        help="real readers need this many rated books in the catalogue (default 20)",
     )
     p.add_argument("--epochs", type=int, help="override our model's epochs")
     _add_data_dir(p)
+    _add_model_dir(p)
 
     p = sub.add_parser("data", help="manage the goodbooks-10k data")
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
@@ -247,11 +271,13 @@ def cmd_import(args) -> int:
             else ""
         )
     )
+    winner = "Goodreads' rating is used" if args.replace else "yours is kept"
     for b, (old, new) in list(plan.conflicts.items())[:10]:
-        print(
-            f"  conflict: {catalogue.title(b)}: your profile says {old}★, Goodreads {new}★ "
-            "(Goodreads wins)"
-        )
+        print(f"  conflict: {catalogue.title(b)}: you said {old}★, Goodreads {new}★ ({winner})")
+    if len(plan.conflicts) > 10:
+        print(f"  … and {len(plan.conflicts) - 10} more conflicts ({winner})")
+    if plan.conflicts and not args.replace:
+        print("  (add --replace to use the Goodreads ratings for these)")
     if plan.empty:
         print(
             "Nothing to import: none of these books is in the catalogue. Your profile is unchanged."
@@ -266,9 +292,10 @@ def cmd_import(args) -> int:
         ):
             print("Nothing imported.")
             return 1
-    profile.import_books(plan.ratings, plan.shelved)
+    ratings = plan.ratings_to_write(args.replace)
+    profile.import_books(ratings, plan.shelved)
     print(
-        f"Imported {len(plan.ratings)} ratings and {len(plan.shelved)} to-read books into "
+        f"Imported {len(ratings)} ratings and {len(plan.shelved)} to-read books into "
         f"profile '{args.profile}' ({len(profile.ratings)} ratings in total)."
     )
     return 0

@@ -100,6 +100,59 @@ def evaluate_cold_start(methods: dict, heldout, ks=(1, 3, 5, 10)) -> dict:
     return results
 
 
+def real_reader_libraries(
+    exports_dir: Path, catalogue, min_rated: int = 20
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Goodreads exports with at least ``min_rated`` rated books found in the catalogue:
+    file name -> (catalogue rows, stars). A book listed twice keeps its last rating."""
+    from .goodreads import CatalogueMatcher, GoodreadsError, parse_export
+
+    matcher = CatalogueMatcher(catalogue)
+    libraries = {}
+    for path in sorted(Path(exports_dir).glob("*.csv")):
+        try:
+            entries = parse_export(path)
+        except GoodreadsError:
+            continue
+        rated = {
+            m.book_id: m.entry.rating
+            for m in matcher.match_all(entries)
+            if m.entry.rating and m.book_id is not None
+        }
+        if len(rated) >= min_rated:
+            rows = catalogue.rows(np.fromiter(rated, np.int64)).astype(np.int64)
+            libraries[path.name] = (rows, np.fromiter(rated.values(), np.int64))
+    return libraries
+
+
+def evaluate_real_readers(methods: dict, libraries: dict, ks=(5, 10), repetitions: int = 5) -> dict:
+    """Each reader's library, revealed k books at a time in ``repetitions`` seeded random
+    orders; the rest is hidden (relevant = hidden books rated >= 4). Reported per reader,
+    and as the mean over readers, so a big library counts as much as a small one."""
+    per_reader = {}
+    for name, (rows, stars) in libraries.items():
+        orders = [np.random.default_rng(rep).permutation(len(rows)) for rep in range(repetitions)]
+        per_reader[name] = evaluate_cold_start(
+            methods, [(rows[o], stars[o]) for o in orders], ks=ks
+        )
+    mean = {
+        method: {
+            k: {
+                metric: (
+                    None
+                    if any(per_reader[r][method][k][metric] is None for r in per_reader)
+                    else float(np.mean([per_reader[r][method][k][metric] for r in per_reader]))
+                )
+                for metric in ("recall@20", "ndcg@10", "rmse")
+            }
+            | {"readers": len(per_reader)}
+            for k in ks
+        }
+        for method in methods
+    }
+    return {"mean": mean, "per_reader": per_reader, "repetitions": repetitions}
+
+
 def seed_split(ratings: Ratings, seed: int = 42, test_frac: float = 0.2):
     rng = np.random.default_rng(seed)
     test = rng.random(len(ratings)) < test_frac
@@ -121,6 +174,7 @@ def machine_info() -> dict:
 class EvalReport:
     seed_protocol: dict = field(default_factory=dict)
     cold_start: dict = field(default_factory=dict)
+    real_readers: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
 
@@ -129,6 +183,7 @@ class EvalReport:
             {
                 "seed_protocol": self.seed_protocol,
                 "cold_start": self.cold_start,
+                "real_readers": self.real_readers,
                 "settings": self.settings,
                 "timings": self.timings,
                 "machine": machine_info(),
@@ -143,18 +198,46 @@ class EvalReport:
             for name, rmse in self.seed_protocol.items():
                 lines.append(f"  {name:<26} {rmse:.4f}")
         if self.cold_start:
-            ks = sorted({int(k) for m in self.cold_start.values() for k in m})
             lines.append("Cold-start protocol (held-out readers, k revealed ratings)")
-            head = f"  {'method':<26}" + "".join(f" | k={k:<2} R@20  N@10  RMSE " for k in ks)
-            lines.append(head)
-            for name, per_k in self.cold_start.items():
-                cells = []
-                for k in ks:
-                    m = per_k.get(k) or per_k.get(str(k))
-                    rmse = f"{m['rmse']:.3f}" if m["rmse"] is not None else "  -  "
-                    cells.append(f" |      {m['recall@20']:.3f} {m['ndcg@10']:.3f} {rmse}")
-                lines.append(f"  {name:<26}" + "".join(cells))
+            lines += _metric_rows(self.cold_start)
+        if self.real_readers:
+            mean = self.real_readers["mean"]
+            readers = next(iter(next(iter(mean.values())).values()))["readers"]
+            lines.append(
+                f"Real-reader protocol ({readers} Goodreads exports, k revealed ratings, "
+                f"{self.real_readers['repetitions']} seeded orders each)"
+            )
+            lines += _metric_rows(mean)
+            lines += _win_counts(self.real_readers["per_reader"])
         return "\n".join(lines)
+
+
+def _win_counts(per_reader: dict) -> list[str]:
+    """'ours' against each other method, reader by reader (NDCG@10)."""
+    first = next(iter(per_reader.values()))
+    ours = next(m for m in first if m.startswith("ours"))
+    lines = []
+    for other in (m for m in first if m != ours):
+        for k in first[ours]:
+            wins = sum(r[ours][k]["ndcg@10"] > r[other][k]["ndcg@10"] for r in per_reader.values())
+            lines.append(
+                f"  k={k}: ours has the higher NDCG@10 for {wins} of {len(per_reader)} "
+                f"readers against {other}"
+            )
+    return lines
+
+
+def _metric_rows(results: dict) -> list[str]:
+    ks = sorted({int(k) for m in results.values() for k in m})
+    lines = [f"  {'method':<28}" + "".join(f" | k={k:<2} R@20  N@10  RMSE " for k in ks)]
+    for name, per_k in results.items():
+        cells = []
+        for k in ks:
+            m = per_k.get(k) or per_k.get(str(k))
+            rmse = f"{m['rmse']:.3f}" if m["rmse"] is not None else "  -  "
+            cells.append(f" |      {m['recall@20']:.3f} {m['ndcg@10']:.3f} {rmse}")
+        lines.append(f"  {name:<28}" + "".join(cells))
+    return lines
 
 
 def timed(timings: dict, key: str):

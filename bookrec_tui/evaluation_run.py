@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from .baselines import EASE, Popularity, SeedFoldIn, gram_matrix, train_seed_model
+from .baselines import (
+    EASE,
+    CataloguePopularity,
+    Popularity,
+    SeedFoldIn,
+    gram_matrix,
+    train_seed_model,
+)
 from .data import load_dataset
+from .errors import BookrecError
 from .evaluate import (
     EvalReport,
     cold_start_split,
     evaluate_cold_start,
+    evaluate_real_readers,
+    real_reader_libraries,
     save_report,
     seed_split,
     timed,
@@ -20,6 +32,8 @@ from .progress import console, progress_bar
 from .scoring import FoldInScorer
 
 EASE_LAMBDAS = (300.0, 1000.0, 3000.0)
+DEFAULT_EASE_LAMBDA = 1000.0  # what the cold-start protocol's validation readers pick
+PROTOCOLS = ("seed", "cold-start", "real-readers")
 
 
 def _train_ours(items: UserItems, n_books: int, cfg: TrainConfig, label: str) -> FoldInScorer:
@@ -111,23 +125,87 @@ def run_cold_start(dataset, cfg: TrainConfig, n_users: int, report: EvalReport) 
         report.cold_start = evaluate_cold_start(methods, split.test)
 
 
+def run_real_readers(
+    dataset, libraries: dict, bundle_path: Path, ease_lambda: float, report: EvalReport
+) -> None:
+    """Real Goodreads readers (never in goodbooks-10k) against models fit on all of it: the
+    bundle the app runs on, EASE on every rating, and Goodreads-wide popularity."""
+    from .bundle import Bundle
+    from .recommender import Recommender
+
+    cat = dataset.catalogue
+    ours = Recommender(Bundle.load(bundle_path), cat).scorer  # checks the bundle fits the data
+    items = UserItems.build(dataset.ratings, cat)
+    with timed(report.timings, "real readers: EASE on all ratings"):
+        ease = EASE(gram_matrix(items, len(cat)), ease_lambda)
+    methods = {
+        "popularity (Goodreads-wide)": CataloguePopularity(cat),
+        f"EASE (lambda={ease_lambda:g})": ease,
+        "ours (shipped bundle)": ours,
+    }
+    with timed(report.timings, "real readers: scoring"):
+        report.real_readers = evaluate_real_readers(methods, libraries, ks=(5, 10))
+    report.settings["real_readers"] = {
+        "bundle": str(bundle_path),
+        "libraries": {name: len(rows) for name, (rows, _) in libraries.items()},
+    }
+
+
+def _exports_dir(args) -> Path | None:
+    """--exports, else a goodreads-exports folder beside the data directory, if any."""
+    from .paths import resolve_data_dir
+
+    if args.exports:
+        if not Path(args.exports).is_dir():
+            raise BookrecError(f"--exports {args.exports}: no such folder.")
+        return Path(args.exports)
+    beside = resolve_data_dir(getattr(args, "data_dir", None)).parent / "goodreads-exports"
+    return beside if beside.is_dir() else None
+
+
 def run_evaluation(args) -> int:
+    from .recommender import default_bundle_path
+
+    protocols = [args.only] if args.only else list(PROTOCOLS)
+    if args.skip_seed_protocol and "seed" in protocols:
+        protocols.remove("seed")
     cfg = TrainConfig()
     if args.epochs:
         cfg.epochs = args.epochs
+    exports = _exports_dir(args) if "real-readers" in protocols else None
+    if "real-readers" in protocols and exports is None:
+        if args.only:
+            raise BookrecError(
+                "The real-reader protocol needs Goodreads exports: pass --exports DIR "
+                "(a folder of goodreads_library_export.csv files)."
+            )
+        console.print("no Goodreads exports found (see --exports): skipping real readers")
+        protocols.remove("real-readers")
     dataset = load_dataset(getattr(args, "data_dir", None))
     report = EvalReport(
         settings={
+            "protocols": protocols,
             "config": cfg.__dict__,
             "heldout_readers": args.users,
             "ratings": len(dataset.ratings),
             "ratings_sha256": dataset.ratings.sha256,
         }
     )
-    if not args.skip_seed_protocol:
+    if "seed" in protocols:
         run_seed_protocol(dataset, cfg, report)
         console.print(report.table())
-    run_cold_start(dataset, cfg, args.users, report)
+    if "cold-start" in protocols:
+        run_cold_start(dataset, cfg, args.users, report)
+        console.print(report.table())
+    if "real-readers" in protocols:
+        libraries = real_reader_libraries(exports, dataset.catalogue, args.min_rated)
+        if not libraries:
+            raise BookrecError(
+                f"No export in {exports} has {args.min_rated} rated books in the catalogue."
+            )
+        lam = report.settings.get("ease_lambda", DEFAULT_EASE_LAMBDA)
+        bundle = default_bundle_path(getattr(args, "model_dir", None))
+        run_real_readers(dataset, libraries, bundle, lam, report)
     save_report(report, args.out)
     print(report.table())
     console.print(f"wrote {args.out}")

@@ -253,6 +253,14 @@ class ImportPlan:
     def empty(self) -> bool:
         return not self.ratings and not self.shelved
 
+    def ratings_to_write(self, replace_conflicts: bool = False) -> dict[int, int]:
+        """The ratings to save: by default a book the reader already rated differently keeps
+        the reader's rating (nothing they typed is lost); ``replace_conflicts`` takes the
+        export's."""
+        if replace_conflicts:
+            return dict(self.ratings)
+        return {b: s for b, s in self.ratings.items() if b not in self.conflicts}
+
 
 def plan_import(path: Path, catalogue: Catalogue, existing: dict[int, int]) -> ImportPlan:
     """Parse ``path``, match it to ``catalogue`` and compare with the ``existing`` ratings."""

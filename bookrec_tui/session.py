@@ -7,6 +7,7 @@ and sends lines typed by the reader; tests and the fuzzer drive it directly.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,6 +15,9 @@ from .chat import Command, parse
 from .errors import BookrecError
 from .profile import Profile
 from .recommender import BookHit, Recommendation, Recommender
+
+if TYPE_CHECKING:
+    from .goodreads import ImportPlan
 
 STAR_WORDS = {5: "loved", 4: "liked", 3: "thought OK", 2: "disliked", 1: "hated"}
 MIN_RATINGS_FOR_RECS = 3
@@ -74,7 +78,7 @@ class ReaderSession:
         self._onboarding: list[int] = []
         self.onboarding_book: int | None = None
         self._recs_cache: tuple | None = None
-        self.pending_import: tuple[dict[int, int], set[int]] | None = None
+        self.pending_import: ImportPlan | None = None  # previewed, awaiting `yes`
 
     # ----------------------------------------------------------------- state
     @property
@@ -326,26 +330,31 @@ class ReaderSession:
                 "nothing to import.",
                 kind="error",
             )
-        self.pending_import = (plan.ratings, plan.shelved)
+        self.pending_import = plan
         changed = len(plan.conflicts)
+        conflicts = (
+            f" {changed} of them you already rated differently here: `yes` keeps your "
+            "ratings, `yes replace` takes Goodreads'."
+            if changed
+            else ""
+        )
         return Reply(
             f"{path.name}: {len(plan.ratings)} rated books found in the catalogue "
             f"({len(plan.unmatched)} rated books are not in it), {len(plan.shelved)} shelved "
-            "to read"
-            + (f"; {changed} would change ratings you already have" if changed else "")
-            + ". Type `yes` to import them, anything else to cancel."
+            f"to read.{conflicts} Type `yes` to import them, anything else to cancel."
         )
 
     def _answer_import(self, line: str) -> Reply | None:
         if self.pending_import is None:
             return None
-        ratings, shelved = self.pending_import
-        self.pending_import = None
-        if line.strip().lower() not in ("yes", "y"):
+        plan, self.pending_import = self.pending_import, None
+        answer = line.strip().lower().split()
+        if not answer or answer[0] not in ("yes", "y"):
             return None
-        self.profile.import_books(ratings, shelved)
+        ratings = plan.ratings_to_write(replace_conflicts=answer[1:] == ["replace"])
+        self.profile.import_books(ratings, plan.shelved)
         return Reply(
-            f"Imported {len(ratings)} ratings and {len(shelved)} to-read books. You "
+            f"Imported {len(ratings)} ratings and {len(plan.shelved)} to-read books. You "
             f"now have {len(self.ratings)} ratings.",
             changed=True,
         )

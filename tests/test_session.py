@@ -117,3 +117,24 @@ def test_import_from_the_chat_previews_then_asks(session):
     done = session.handle("yes")
     assert done.changed and len(session.ratings) >= 150
     assert session.handle("import /nonexistent.csv").kind == "error"
+
+
+def test_import_conflicts_keep_the_readers_ratings_unless_told_to_replace(session, tmp_path):
+    """A book rated here and differently on Goodreads: `yes` keeps the reader's stars,
+    `yes replace` takes Goodreads'."""
+    book = session.rec.catalogue
+    hobbit = session.rec.resolve("The Hobbit")
+    gr_id = int(book.goodreads_ids[book.row(hobbit)])
+    export = tmp_path / "goodreads_library_export.csv"
+    export.write_text(
+        "Book Id,Title,Author,My Rating,Exclusive Shelf\n"
+        f"{gr_id},The Hobbit,J.R.R. Tolkien,2,read\n"
+    )
+    session.rate(hobbit, 5)
+    preview = session.handle(f"import {export}")
+    assert "1 of them you already rated differently" in preview.text
+    session.handle("yes")
+    assert session.ratings[hobbit] == 5
+    session.handle(f"import {export}")
+    session.handle("yes replace")
+    assert session.ratings[hobbit] == 2
