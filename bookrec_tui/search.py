@@ -22,6 +22,8 @@ _OMNIBUS = re.compile(
 )
 
 
+MIN_COVERAGE = 0.35  # share of the query's character trigrams a match must contain
+
 _STOPWORDS = frozenset(
     (
         "the",
@@ -88,12 +90,20 @@ class TitleIndex:
         self._doc_norm = np.sqrt(sizes)
 
     def shortlist(self, query: str, k: int = 300) -> np.ndarray:
-        """Rows sharing the most character trigrams with ``query`` (cosine), best first."""
-        ids = [self._gram_ids[g] for g in _trigrams(query) if g in self._gram_ids]
+        """Rows sharing the most character trigrams with ``query`` (cosine), best first,
+        among those holding at least MIN_COVERAGE of the query's trigrams.
+
+        The coverage floor keeps junk from matching: WRatio gives "[2J ü [2J ü" 86 against
+        "American Sniper ... U.S. Military History" through the lone "u", yet the title
+        holds 1 of its 6 trigrams. Real typos keep half or more ("the martain": 0.5).
+        """
+        grams = _trigrams(query)
+        ids = [self._gram_ids[g] for g in grams if g in self._gram_ids]
         if not ids:
             return np.array([], dtype=np.int64)
         hits = np.concatenate([self._postings[self._starts[i] : self._starts[i + 1]] for i in ids])
-        score = np.bincount(hits, minlength=len(self._doc_norm)) / self._doc_norm
+        shared = np.bincount(hits, minlength=len(self._doc_norm))
+        score = np.where(shared >= MIN_COVERAGE * len(grams), shared / self._doc_norm, 0.0)
         k = min(k, int((score > 0).sum()))
         top = np.argpartition(-score, k - 1)[:k] if k else np.array([], dtype=np.int64)
         return top

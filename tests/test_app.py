@@ -96,7 +96,16 @@ async def test_help_screen_and_garbage_input(real_data_dir, tmp_path):
         await pilot.press("escape")
         await type_line(pilot, "\\x00 ]]] [b]bold[/b] 🙃")
         assert "Traceback" not in transcript(app)
+        prompt = app.query_one("#prompt")
+        prompt.value = "loved " + "\x1b[2J\x07ü" * 20_000  # a 60,006-character paste
+        await pilot.press("enter")
+        await pilot.pause()
+        prompt.value = "dune 99"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "Traceback" not in transcript(app)
         assert app.session.ratings == {}
+        assert not (tmp_path / "h.json").exists()  # nothing was ever written
 
 
 @pytest.mark.asyncio

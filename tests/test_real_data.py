@@ -118,3 +118,8 @@ def test_real_goodreads_readers_get_better_rankings_than_popularity(rec):
         assert mean["ours"][k]["ndcg@10"] > mean["popularity"][k]["ndcg@10"] + 0.05
         assert mean["ours"][k]["recall@20"] > mean["popularity"][k]["recall@20"]
         assert mean["ours"][k]["rmse"] < mean["popularity"][k]["rmse"]
+
+
+@pytest.mark.parametrize("junk", ["[2J ü [2J ü [2J ü", "üüü", "xq zv", "%%%% ^^^^"])
+def test_junk_finds_nothing_rather_than_a_random_book(rec, junk):
+    assert rec.search(junk, 5) == [] and rec.resolve(junk) is None
