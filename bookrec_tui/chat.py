@@ -2,7 +2,7 @@
 
 Forgiving on purpose: ``loved dune``, ``dune 5``, ``5 stars dune``, ``dune=4``, ``/recs 20``,
 ``recs fantasy``, ``more like the hobbit``, ``why dune``, ``undo``, ``forget dune``,
-``shelf``, ``help``, ``quit``. Anything else is treated as a search.
+``shelf``, ``map [tsne]``, ``help``, ``quit``. Anything else is treated as a search.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ _MORE = re.compile(
 )
 _RECS = re.compile(r"^(?:recs?|recommend(?:ations?)?|suggest)\b\s*(.*)$", re.IGNORECASE)
 _NUMBER = re.compile(r"[0-9]{1,3}")
+_MAP = re.compile(r"(?:book\s+)?map(?:\s+(pca|tsne|t-sne))?")
 _WORD_CMD = re.compile(
     r"^(why|forget|unrate|remove|details?|info|about|search|find|import)\b\s*(.*)$",
     re.IGNORECASE,
@@ -53,7 +54,7 @@ _WORD_CMD = re.compile(
 @dataclass(frozen=True)
 class Command:
     kind: str  # rate, more, why, recs, undo, forget, shelf, help, quit, details, search,
-    #            choose, empty
+    #            choose, map (text: pca or tsne), empty
     text: str = ""  # a title or query
     stars: int | None = None
     n: int | None = None  # recs count or list choice
@@ -83,6 +84,9 @@ def parse(line: str) -> Command:
         return Command("shelf")
     if _NUMBER.fullmatch(low):
         return Command("choose", n=int(low))
+    if m := _MAP.fullmatch(low):
+        method = (m.group(1) or "pca").replace("-", "")
+        return Command("map", text=method)
     if m := _MORE.match(text):
         return Command("more", text=m.group(1).strip())
     if m := _RECS.match(text):

@@ -21,6 +21,7 @@ examples:
   bookrec-tui similar "Dune"                    more like this
   bookrec-tui import goodreads_library_export.csv   bring in your Goodreads ratings
   bookrec-tui data fetch                        download goodbooks-10k (public release)
+  bookrec-tui map --method tsne --out map.png   your books on a map of all 10,000 (viz extra)
   bookrec-tui export --out my-ratings.csv       your ratings as CSV (stdout by default)
   bookrec-tui train --out models/               retrain the Keras model
   bookrec-tui evaluate                          cold-start evaluation against baselines
@@ -110,6 +111,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_profile(p)
     _add_data_dir(p)
+
+    p = sub.add_parser(
+        "map",
+        help="draw all 10,000 books in 2-D (PNG), your books and recommendations marked",
+        description="A scatter of every book placed by the model's book-to-book links, "
+        "coloured by each book's strongest shelf, the biggest regions named, your rated "
+        "books and current recommendations marked. Needs the viz extra: "
+        "pip install 'bookrec-tui[viz]'. Projections are cached per model.",
+    )
+    p.add_argument(
+        "--method",
+        choices=("pca", "tsne"),
+        default="pca",
+        help="pca (instant, numpy) or tsne (clusters, ~30 s the first time; default pca)",
+    )
+    p.add_argument("--out", type=Path, default=Path("map.png"), help="PNG to write (map.png)")
+    p.add_argument("--recs", type=int, default=10, help="recommendations to mark (default 10)")
+    _add_profile(p)
+    _add_data_dir(p)
+    _add_model_dir(p)
 
     p = sub.add_parser("export", help="write your ratings as CSV (book_id,title,authors,rating)")
     p.add_argument(
@@ -301,6 +322,26 @@ def cmd_import(args) -> int:
     return 0
 
 
+def cmd_map(args) -> int:
+    from .booksmap import build_map
+    from .map_image import render_png
+    from .profile import Profile
+    from .progress import console, progress_bar
+
+    rec = _load_recommender(args)
+    profile = Profile.open(args.profile)
+    with progress_bar(f"map ({args.method})", None) as update:
+        book_map = build_map(rec.bundle, rec.catalogue, args.method, update)
+    recs = [r.book_id for r in rec.recommend(profile.ratings, n=args.recs)] if args.recs else []
+    render_png(book_map, rec.catalogue, args.out, profile.ratings, recs)
+    console.print(
+        f"wrote {args.out}: {len(book_map.xy):,} books, {len(profile.ratings)} of yours "
+        f"(profile '{args.profile}'), {len(recs)} recommendations; regions: "
+        + ", ".join(c.label for c in book_map.clusters[:5])
+    )
+    return 0
+
+
 def cmd_export(args) -> int:
     from .data import load_catalogue
     from .fsutil import atomic_writer
@@ -408,6 +449,7 @@ def cmd_app(args) -> int:
 COMMANDS = {
     "import": cmd_import,
     "export": cmd_export,
+    "map": cmd_map,
     "search": cmd_search,
     "recommend": cmd_recommend,
     "similar": cmd_similar,

@@ -30,6 +30,7 @@ Tell me about books you've read and I'll suggest what to read next.
   recs [n] [genre]     e.g. recs 20 · recs fantasy   recommendations
   details <title>      undo      forget <title>      shelf      help      quit
   import <goodreads_library_export.csv>              bring in your Goodreads ratings
+  map   ·   map tsne                                 all books on a map, yours marked (F2)
 Just type a title to search. Slash forms (/recs) work too."""
 
 
@@ -359,6 +360,35 @@ class ReaderSession:
             changed=True,
         )
 
+    def map_marks(self, n_recs: int = 20) -> dict[str, np.ndarray]:
+        """Catalogue rows to mark on the book map: the reader's books and recommendations."""
+        c = self.rec.catalogue
+        recs = (
+            [r.book_id for r in self.recommendations(n_recs)]
+            if len(self.ratings) >= MIN_RATINGS_FOR_RECS
+            else []
+        )
+        return {
+            "rated": c.rows(np.fromiter(self.ratings, np.int64)).astype(np.int64),
+            "recommended": c.rows(np.array(recs, dtype=np.int64)).astype(np.int64),
+        }
+
+    def map_pick(self, book_id: int, n: int = 8) -> tuple[int, np.ndarray, str]:
+        """A book picked on the map: its row, its nearest books' rows, and what to say."""
+        c = self.rec.catalogue
+        hits = self.rec.similar(book_id, n)
+        stars = self.ratings.get(book_id)
+        mine = f" · you: {stars}★" if stars else ""
+        shelves = ", ".join(c.shelf_list(book_id)[:4])
+        info = (
+            f"{self.book_line(book_id)}{mine}"
+            + (f"\nShelves: {shelves}" if shelves else "")
+            + "\nMore like it (◆): "
+            + " · ".join(c.short_title(h.book_id) for h in hits)
+        )
+        neighbours = c.rows(np.array([h.book_id for h in hits], dtype=np.int64)).astype(np.int64)
+        return c.row(book_id), neighbours, info
+
     def undo(self) -> Reply:
         undone = self.profile.undo()
         if undone is None:
@@ -434,6 +464,12 @@ class ReaderSession:
             return self.search_reply(cmd.text)
         if k == "import":
             return self.import_preview(cmd.text)
+        if k == "map":
+            return Reply(
+                "The book map opens in the app (`map` or F2); from a shell, "
+                "`bookrec-tui map --out map.png` draws it as an image.",
+                kind="map",
+            )
         action = {
             "rate": "rate",
             "more": "more",

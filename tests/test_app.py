@@ -140,3 +140,45 @@ def test_the_app_never_imports_tensorflow(real_data_dir, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "False False"
+
+
+@pytest.mark.asyncio
+async def test_map_marks_the_shelf_picks_and_rates_books(real_data_dir, tmp_path):
+    from bookrec_tui.tui.map_screen import MapCanvas, MapScreen
+
+    profile = Profile.open("m", tmp_path)
+    for book_id, stars in ((5107, 5), (2, 4), (3, 1)):  # Catcher in the Rye, HP 1, Twilight
+        profile.rate(book_id, stars)
+    app = BookrecApp(data_dir=str(real_data_dir), profile="m", profile_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await type_line(pilot, "map")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, MapScreen)
+        drawn = str(screen.query_one(MapCanvas).render())
+        assert "●" in drawn and "★" in drawn  # the reader's books and recommendations
+
+        await pilot.press("tab")  # jump to one of the reader's books
+        await pilot.pause()
+        assert screen.picked in (5107, 2, 3)
+        info = str(screen.query_one("#map-info").render())
+        assert app.session.rec.catalogue.short_title(screen.picked) in info
+        assert "More like it" in info and "◆" in str(screen.query_one(MapCanvas).render())
+
+        await pilot.click(MapCanvas, offset=(12, 8))  # a click picks the nearest book
+        await pilot.pause()
+        clicked = screen.picked
+        assert clicked is not None
+        await pilot.press("4")
+        await pilot.pause()
+        assert Profile.open("m", tmp_path).ratings[clicked] == 4
+
+        await pilot.press("plus", "plus", "right", "enter")
+        await pilot.pause()
+        assert screen.view.zoom == 4.0
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, MapScreen)
+        assert f"{app.session.title(clicked)} 4" in transcript(app)

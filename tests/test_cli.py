@@ -114,3 +114,21 @@ def test_import_then_export_round_trips_the_ratings(real_data_dir, tmp_path):
     to_file = run("export", "--profile", "ann", "--out", str(target), data_dir=real_data_dir)
     assert to_file.returncode == 0 and target.read_text() == out.stdout
     assert f"Wrote {len(saved)} ratings" in to_file.stderr
+
+
+def test_map_draws_a_png_with_the_readers_books(real_data_dir, tmp_path):
+    from bookrec_tui.profile import Profile
+
+    profile = Profile.open("pat")
+    for book_id, stars in ((2, 5), (3, 2), (5107, 4)):
+        profile.rate(book_id, stars)
+    out = tmp_path / "map.png"
+    res = run("map", "--profile", "pat", "--out", str(out), data_dir=real_data_dir)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "3 of yours" in res.stderr and "10 recommendations" in res.stderr
+    head = out.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    assert (width, height) == (1320, 1100)
+    bad = run("map", "--method", "umap", data_dir=real_data_dir)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr

@@ -50,3 +50,19 @@ def test_help_screen(snap_compare, real_data_dir, tmp_path):
     assert snap_compare(
         make_app(real_data_dir, tmp_path), terminal_size=(100, 30), run_before=open_help
     )
+
+
+def test_map_screen(snap_compare, real_data_dir, tmp_path):
+    async def open_map(pilot) -> None:
+        await settle(pilot)
+        for line in ("loved the hobbit", "the hunger games 4", "hated twilight", "map"):
+            pilot.app.submit_line(line)
+            await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("tab")  # pick the first of the reader's books
+        await pilot.pause()
+
+    assert snap_compare(
+        make_app(real_data_dir, tmp_path), terminal_size=(120, 40), run_before=open_map
+    )

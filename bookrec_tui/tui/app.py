@@ -21,6 +21,7 @@ from ..chat import parse
 from ..errors import BookrecError, DataMissingError
 from ..profile import Profile
 from ..session import HELP, MIN_RATINGS_FOR_RECS, ReaderSession, Reply
+from .map_screen import MapScreen
 from .widgets import BookList, ChatMessage
 
 BOOK_ACTIONS = ("rate", "more", "why", "details", "forget")  # what a picked suggestion can do
@@ -46,6 +47,7 @@ class BookrecCommands(Provider):
         ("Recommendations", "recs", "Show recommendations"),
         ("My shelf", "shelf", "List the books you rated"),
         ("Undo last rating", "undo", "Undo the last change to your shelf"),
+        ("Book map", "map", "All 10,000 books on a map, yours marked"),
         ("Rate some popular books", "onboard", "Start the onboarding questions"),
         ("Help", "help", "What you can type"),
         ("Quit", "quit", "Leave (your shelf is saved)"),
@@ -75,6 +77,7 @@ class BookrecApp(App[int]):
         Binding("question_mark", "help", "help", show=False),
         Binding("ctrl+r", "recs", "recs"),
         Binding("ctrl+z", "undo", "undo"),
+        Binding("f2", "map", "map"),
         Binding("escape", "focus_input", "input", show=False),
         Binding("ctrl+q", "quit", "quit"),
     ]
@@ -92,6 +95,7 @@ class BookrecApp(App[int]):
         self.session: ReaderSession | None = None
         self._picked_suggestion = False  # the reader moved through suggestions with ↑/↓
         self.missing_data = False
+        self._maps: dict = {}  # method -> BookMap, built once per run (and cached on disk)
 
     # ----------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -253,6 +257,9 @@ class BookrecApp(App[int]):
         if cmd.kind == "import":
             self.run_import(line)  # reading and matching a big export takes a moment
             return
+        if cmd.kind == "map":
+            self.open_map(cmd.text)
+            return
         self.show(self.session.handle(line))
 
     @work(thread=True, exclusive=True, group="import")
@@ -325,6 +332,66 @@ class BookrecApp(App[int]):
             else:
                 suggestions.action_cursor_up()
             self._picked_suggestion = True
+
+    # ----------------------------------------------------------------- map
+    def open_map(self, method: str = "pca") -> None:
+        if self.session is None:
+            return
+        if method in self._maps:
+            self._push_map(self._maps[method])
+            return
+        self.say(
+            "Drawing the map of all books…"
+            + (" (t-SNE: about half a minute the first time)" if method == "tsne" else ""),
+            "bot",
+        )
+        self.build_map(method)
+
+    @work(thread=True, exclusive=True, group="map")
+    def build_map(self, method: str) -> None:
+        from ..booksmap import build_map
+
+        bar = self.query_one("#busy", ProgressBar)
+        self.call_from_thread(bar.add_class, "visible")
+
+        def progress(done: int, total: int, info: str) -> None:
+            self.call_from_thread(bar.update, total=total, progress=done)
+
+        try:
+            s = self.session
+            book_map = build_map(s.rec.bundle, s.rec.catalogue, method, progress)
+        except BookrecError as exc:
+            self.call_from_thread(self.say, str(exc), "error")
+            return
+        finally:
+            self.call_from_thread(bar.remove_class, "visible")
+        self._maps[method] = book_map
+        self.call_from_thread(self._push_map, book_map)
+
+    def _push_map(self, book_map) -> None:
+        s = self.session
+        self.push_screen(MapScreen(book_map, s.rec.catalogue.book_ids, s.map_marks()))
+
+    @on(MapScreen.Picked)
+    def _map_picked(self, event: MapScreen.Picked) -> None:
+        if self.session is not None and isinstance(self.screen, MapScreen):
+            self.screen.show_pick(event.book_id, *self.session.map_pick(event.book_id))
+
+    @on(MapScreen.Rated)
+    def _map_rated(self, event: MapScreen.Rated) -> None:
+        s = self.session
+        if s is None or not isinstance(self.screen, MapScreen):
+            return
+        self.say(f"{s.title(event.book_id)} {event.stars}", "user")
+        reply = s.rate(event.book_id, event.stars)
+        self.show(reply)
+        self.screen.set_marks(s.map_marks())
+        self.notify(
+            reply.text.split("\n")[0], severity="error" if reply.kind == "error" else "information"
+        )
+
+    def action_map(self) -> None:
+        self.submit_line("map")
 
     # ----------------------------------------------------------------- book keys
     @on(BookList.BookAction)

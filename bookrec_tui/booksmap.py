@@ -1,0 +1,317 @@
+"""A 2-D map of all the books: where the model puts each one relative to the others.
+
+Which vectors: the model's book-to-book links (the learned ``links`` tables that rank
+recommendations and answer "more like this"). The ranking dot-product embeddings stay at
+zero in the shipped model and the rating head's embeddings encode star offsets, not what
+is read together (a series scatters across them), so the map embeds the link graph: the
+leading eigenvectors of its symmetric normalised adjacency (a spectral embedding, numpy and
+scipy), then PCA (numpy) or t-SNE (openTSNE, the ``viz`` extra) down to two dimensions.
+Books the model links strongly land close together.
+
+Projections are cached per model bundle (keyed by a hash of its link tables) in the cache
+directory, so only the first map of a bundle pays for t-SNE.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .bundle import Bundle
+from .data import Catalogue
+from .errors import BookrecError
+from .fsutil import atomic_writer
+from .paths import cache_dir
+
+METHODS = ("pca", "tsne")
+SPECTRAL_DIM = 64
+MAP_VERSION = 2  # bump when the projection recipe changes: old caches are then ignored
+TSNE_ITERATIONS = (250, 500)  # early exaggeration, then the normal phase
+VIZ_HINT = "pip install 'bookrec-tui[viz]'"
+
+# Genre colours, shared by the PNG and the terminal map: Okabe-Ito (colour-blind friendly)
+# first, then tab20 picks; "other" is grey.
+PALETTE = (
+    "#E69F00",
+    "#56B4E9",
+    "#009E73",
+    "#F0E442",
+    "#0072B2",
+    "#D55E00",
+    "#CC79A7",
+    "#8C564B",
+    "#17BECF",
+    "#BCBD22",
+    "#7F7F7F",
+    "#9467BD",
+    "#AEC7E8",
+)
+OTHER_COLOUR = "#D9D9D9"
+
+# Shelf spellings folded together for colouring ("ya" is "young-adult").
+_SHELF_ALIASES = {
+    "ya": "young-adult",
+    "sci-fi": "science-fiction",
+    "classic": "classics",
+    "children": "childrens",
+    "children-s": "childrens",
+    "children-s-books": "childrens",
+    "mystery-thriller": "mystery",
+    "historical": "historical-fiction",
+    "sf": "science-fiction",
+    "graphic-novel": "graphic-novels",
+    "vampire": "vampires",
+    "scifi": "science-fiction",
+}
+# Shelves that say how or where a book was read, not what it is: no region is named by them.
+_NOT_A_REGION = frozenset(
+    [
+        "audio",
+        "audiobook",
+        "audiobooks",
+        "audible",
+        "adult",
+        "1001-books",
+        "1001",
+        "american",
+        "british",
+        "english",
+        "kindle",
+        "ebook",
+        "ebooks",
+        "library",
+        "book-club",
+    ]
+)
+
+Progress = Callable[[int, int, str], None]
+
+
+class MapError(BookrecError):
+    pass
+
+
+@dataclass(frozen=True)
+class Cluster:
+    label: str  # its most characteristic shelves, e.g. "manga · graphic-novels"
+    x: float
+    y: float
+    size: int
+
+
+@dataclass
+class BookMap:
+    xy: np.ndarray  # (n_books, 2) float32, in catalogue row order, scaled into [-1, 1]
+    method: str
+    genre: np.ndarray  # (n_books,) int: index into genre_names; the last name is "other"
+    genre_names: list[str]
+    clusters: list[Cluster]
+
+    def nearest(self, x: float, y: float, among: np.ndarray | None = None) -> int:
+        """Catalogue row of the book closest to (x, y), optionally among some rows."""
+        rows = np.arange(len(self.xy)) if among is None else np.asarray(among)
+        d = ((self.xy[rows] - np.array([x, y], np.float32)) ** 2).sum(axis=1)
+        return int(rows[int(np.argmin(d))])
+
+
+# ---------------------------------------------------------------------------- vectors
+def link_graph(bundle: Bundle):
+    """The model's links as a symmetric sparse matrix over catalogue rows (weights >= 0)."""
+    from scipy import sparse
+
+    ids = bundle.nbr_ids[1:].astype(np.int64) - 1  # bundle rows are 1-based, 0 = padding
+    w = np.maximum(bundle.nbr_w[1:].astype(np.float64), 0.0)
+    n = ids.shape[0]
+    src = np.repeat(np.arange(n), ids.shape[1])
+    ok = ids.ravel() >= 0
+    a = sparse.csr_matrix((w.ravel()[ok], (src[ok], ids.ravel()[ok])), shape=(n, n))
+    return ((a + a.T) * 0.5).tocsr()
+
+
+def link_vectors(bundle: Bundle, dim: int = SPECTRAL_DIM) -> np.ndarray:
+    """Spectral embedding of the link graph, rows scaled to unit length: (n_books, dim),
+    deterministic. Unit rows (cosine geometry) matter for PCA: unscaled, a few tiny, nearly
+    separate groups (art books, Arabic novels) take both axes and squash the rest into a
+    dot."""
+    from scipy import sparse
+    from scipy.sparse.linalg import eigsh
+
+    a = link_graph(bundle)
+    n = a.shape[0]
+    dim = min(dim, n - 2)
+    if dim < 2:
+        raise MapError("A map needs at least 4 books.")
+    deg = np.asarray(a.sum(axis=1)).ravel()
+    inv_sqrt = 1.0 / np.sqrt(np.maximum(deg, 1e-12))
+    norm = sparse.diags(inv_sqrt) @ a @ sparse.diags(inv_sqrt)
+    v0 = np.random.default_rng(0).random(n)
+    values, vectors = eigsh(norm, k=dim + 1, which="LA", v0=v0)
+    order = np.argsort(-values)[1:]  # drop the trivial top eigenvector
+    vecs = vectors[:, order] * inv_sqrt[:, None] * np.sqrt(np.maximum(values[order], 0.0))
+    signs = np.sign(vecs[np.abs(vecs).argmax(axis=0), np.arange(vecs.shape[1])])
+    vecs = vecs * np.where(signs == 0, 1.0, signs)
+    return vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+
+
+def pca_2d(vectors: np.ndarray) -> np.ndarray:
+    centred = vectors - vectors.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    xy = centred @ vt[:2].T
+    signs = np.sign(xy[np.abs(xy).argmax(axis=0), [0, 1]])  # a stable orientation
+    return xy * np.where(signs == 0, 1.0, signs)
+
+
+def tsne_2d(vectors: np.ndarray, progress: Progress | None = None, seed: int = 0) -> np.ndarray:
+    """openTSNE (FFT-accelerated) on cosine distances, started from the PCA layout. Its
+    progress callback drives ``progress``."""
+    try:
+        from openTSNE import TSNEEmbedding, affinity, initialization
+    except ImportError as exc:
+        raise MapError(f"t-SNE needs the viz extra: {VIZ_HINT} (or use --method pca).") from exc
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    total = 1 + sum(TSNE_ITERATIONS)
+    if progress:
+        progress(0, total, "nearest neighbours")
+    aff = affinity.PerplexityBasedNN(
+        unit, perplexity=30, metric="cosine", n_jobs=-1, random_state=seed, verbose=False
+    )
+    done = [1]
+
+    def report(iteration, error, embedding):  # openTSNE callback; False = keep going
+        done[0] += 25
+        if progress:
+            progress(min(done[0], total), total, f"KL {error:.2f}")
+        return False
+
+    emb = TSNEEmbedding(
+        initialization.rescale(pca_2d(unit)),
+        aff,
+        n_jobs=-1,
+        random_state=seed,
+        callbacks=report,
+        callbacks_every_iters=25,
+    )
+    emb = emb.optimize(TSNE_ITERATIONS[0], exaggeration=12, momentum=0.5)
+    emb = emb.optimize(TSNE_ITERATIONS[1], momentum=0.8)
+    if progress:
+        progress(total, total, "done")
+    return np.asarray(emb, dtype=np.float64)
+
+
+def _scaled(xy: np.ndarray) -> np.ndarray:
+    """Centre on the median and scale so 99.5 % of books fit in [-1, 1]; outliers clip."""
+    centred = xy - np.median(xy, axis=0)
+    scale = np.percentile(np.abs(centred), 99.5, axis=0)
+    return np.clip(centred / np.maximum(scale, 1e-12), -1.0, 1.0).astype(np.float32)
+
+
+def bundle_key(bundle: Bundle) -> str:
+    digest = hashlib.sha256()
+    for array in (bundle.nbr_ids, bundle.nbr_w):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def projection(bundle: Bundle, method: str = "pca", progress: Progress | None = None):
+    """2-D positions of every book (catalogue row order), from the cache when it has them."""
+    if method not in METHODS:
+        raise MapError(f"Unknown map method {method!r}: use one of {', '.join(METHODS)}.")
+    path = cache_dir() / f"map-v{MAP_VERSION}-{bundle_key(bundle)}-{method}.npy"
+    if path.is_file():
+        try:
+            cached = np.load(path, allow_pickle=False)
+            if cached.shape == (bundle.nbr_ids.shape[0] - 1, 2):
+                return cached
+        except (OSError, ValueError):
+            pass  # a damaged cache is recomputed
+    vectors = link_vectors(bundle)
+    xy = _scaled(pca_2d(vectors) if method == "pca" else tsne_2d(vectors, progress))
+    try:
+        with atomic_writer(path) as handle:
+            np.save(handle, xy, allow_pickle=False)
+    except OSError:
+        pass  # no writable cache: the map still works, just not faster next time
+    return xy
+
+
+# ---------------------------------------------------------------------------- meaning
+def _shelves(catalogue: Catalogue, row: int) -> list[str]:
+    text = str(catalogue.shelves[row])
+    seen: list[str] = []
+    for shelf in text.split("|") if text else []:
+        shelf = _SHELF_ALIASES.get(shelf, shelf)
+        if shelf not in seen:
+            seen.append(shelf)
+    return seen
+
+
+def dominant_genres(catalogue: Catalogue, n: int = 12) -> tuple[np.ndarray, list[str]]:
+    """Each book's first (strongest) shelf, among the ``n`` most common; others: "other"."""
+    first = [(s[0] if s else "") for s in (_shelves(catalogue, r) for r in range(len(catalogue)))]
+    names = [g for g, _ in Counter(g for g in first if g).most_common(n)]
+    index = {g: i for i, g in enumerate(names)}
+    return np.array([index.get(g, len(names)) for g in first], dtype=np.int16), [
+        *names,
+        "other",
+    ]
+
+
+def kmeans_2d(xy: np.ndarray, k: int, seed: int = 0, iterations: int = 30) -> np.ndarray:
+    """Plain k-means (k-means++ start) on the map; returns each point's cluster."""
+    rng = np.random.default_rng(seed)
+    centres = [xy[rng.integers(len(xy))]]
+    for _ in range(1, k):
+        d = np.min([((xy - c) ** 2).sum(axis=1) for c in centres], axis=0)
+        centres.append(xy[rng.choice(len(xy), p=d / d.sum())])
+    c = np.array(centres)
+    for _ in range(iterations):
+        assign = np.argmin(((xy[:, None, :] - c[None]) ** 2).sum(axis=2), axis=1)
+        new = np.array(
+            [xy[assign == j].mean(axis=0) if (assign == j).any() else c[j] for j in range(k)]
+        )
+        if np.allclose(new, c):
+            break
+        c = new
+    return assign
+
+
+def label_clusters(
+    xy: np.ndarray, catalogue: Catalogue, k: int = 14, min_share: float = 0.25
+) -> list[Cluster]:
+    """Regions of the map named by their most over-represented shelves (lift against the
+    whole catalogue, among shelves at least ``min_share`` of the region's books carry),
+    biggest region first."""
+    assign = kmeans_2d(xy.astype(np.float64), k)
+    shelf_sets = [set(_shelves(catalogue, r)) for r in range(len(catalogue))]
+    overall = Counter(s for shelves in shelf_sets for s in shelves)
+    n = len(catalogue)
+    clusters = []
+    for j in range(k):
+        members = np.flatnonzero(assign == j)
+        if len(members) == 0:
+            continue
+        local = Counter(s for r in members for s in shelf_sets[r])
+        scored = sorted(
+            (
+                (local[s] / len(members)) / (overall[s] / n),
+                s,
+            )
+            for s in local
+            if local[s] / len(members) >= min_share and overall[s] >= 20 and s not in _NOT_A_REGION
+        )
+        names = [s for _, s in scored[::-1][:2]] or ["mixed"]
+        cx, cy = np.median(xy[members], axis=0)
+        clusters.append(Cluster(" · ".join(names), float(cx), float(cy), len(members)))
+    return sorted(clusters, key=lambda c: -c.size)
+
+
+def build_map(
+    bundle: Bundle, catalogue: Catalogue, method: str = "pca", progress: Progress | None = None
+) -> BookMap:
+    xy = projection(bundle, method, progress)
+    genre, names = dominant_genres(catalogue)
+    return BookMap(xy, method, genre, names, label_clusters(xy, catalogue))

@@ -1,0 +1,112 @@
+"""The book map: projection, caching, region names and the terminal canvas, on small data."""
+
+from __future__ import annotations
+
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from bookrec_tui import booksmap
+from bookrec_tui.booksmap import BookMap, Cluster, MapError, kmeans_2d, projection
+from bookrec_tui.map_view import MapView
+
+
+def two_camps(n: int = 60, links: int = 5, seed: int = 0) -> SimpleNamespace:
+    """A bundle-like object: books 1..n/2 link only among themselves, and so do the rest."""
+    rng = np.random.default_rng(seed)
+    half = n // 2
+    ids = np.zeros((n + 1, links), dtype=np.int32)  # row 0 = padding, as in a bundle
+    weights = np.zeros((n + 1, links), dtype=np.float32)
+    for book in range(1, n + 1):
+        camp = range(1, half + 1) if book <= half else range(half + 1, n + 1)
+        ids[book] = rng.choice([b for b in camp if b != book], size=links, replace=False)
+        weights[book] = rng.uniform(0.5, 1.0, size=links)
+    return SimpleNamespace(nbr_ids=ids, nbr_w=weights)
+
+
+def test_pca_map_puts_linked_books_together():
+    xy = projection(two_camps(), "pca")
+    assert xy.shape == (60, 2) and np.abs(xy).max() <= 1.0
+    a, b = xy[:30], xy[30:]
+    within = np.mean(
+        [np.linalg.norm(a - a.mean(0), axis=1).mean(), np.linalg.norm(b - b.mean(0), axis=1).mean()]
+    )
+    assert np.linalg.norm(a.mean(0) - b.mean(0)) > 3 * within
+
+
+def test_projection_is_cached_per_bundle(monkeypatch):
+    bundle = two_camps()
+    first = projection(bundle, "pca")
+
+    def recompute(*_):
+        raise RuntimeError("recomputed")
+
+    monkeypatch.setattr(booksmap, "link_vectors", recompute)
+    assert np.array_equal(projection(bundle, "pca"), first)
+    with pytest.raises(RuntimeError, match="recomputed"):  # another bundle: not that cache
+        projection(two_camps(seed=1), "pca")
+
+
+def test_tsne_without_the_viz_extra_says_how_to_get_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "openTSNE", None)  # import fails as if not installed
+    with pytest.raises(MapError, match=r"pip install 'bookrec-tui\[viz\]'"):
+        projection(two_camps(), "tsne")
+    with pytest.raises(MapError, match="pca, tsne"):
+        projection(two_camps(), "umap")
+
+
+def test_tsne_map_separates_the_camps_and_reports_progress():
+    seen = []
+    xy = projection(two_camps(n=200), "tsne", progress=lambda d, t, info: seen.append((d, t)))
+    assert seen[-1][0] == seen[-1][1] and len(seen) > 5
+    labels = kmeans_2d(xy.astype(np.float64), 2)
+    # each camp ends up (almost) entirely in one k-means cluster of the map
+    assert max(np.mean(labels[:100] == labels[0]), np.mean(labels[:100] != labels[0])) > 0.95
+    assert labels[0] != labels[150]
+
+
+def small_map() -> BookMap:
+    xy = np.array([[-0.9, -0.9], [0.9, 0.9], [0.0, 0.0], [0.5, -0.5]], dtype=np.float32)
+    return BookMap(
+        xy=xy,
+        method="pca",
+        genre=np.array([0, 1, 1, 2], dtype=np.int16),
+        genre_names=["fantasy", "romance", "other"],
+        clusters=[Cluster("fantasy · magic", -0.9, -0.9, 2)],
+    )
+
+
+def text_of(lines) -> list[str]:
+    return ["".join(t for t, _ in line) for line in lines]
+
+
+def test_canvas_draws_every_book_marks_and_region_names():
+    view = MapView(small_map(), marks={"rated": np.array([1]), "recommended": np.array([3])})
+    lines = view.render(40, 12)
+    assert len(lines) == 12 and all(len(t) == 40 for t in text_of(lines))
+    screen = "\n".join(text_of(lines))
+    assert "●" in screen and "★" in screen and "fantasy · magic" in screen
+    dots = sum(ch != " " and 0x2800 < ord(ch) <= 0x28FF for ch in screen)
+    assert dots >= 1  # book 2 (book 0 lies under its region's name)
+    styles = {s for line in lines for _, s in line}
+    assert {"rated", "recommended", "label", "cursor"} <= styles
+
+
+def test_cursor_zoom_and_pick():
+    view = MapView(small_map())
+    cols, rows = 40, 12
+    assert view.nearest_to_cursor() == 2  # the cursor starts at the centre
+    for _ in range(30):
+        view.move_cursor(1, -1, cols, rows)  # up and right, towards book 1
+    assert view.nearest_to_cursor() == 1
+    view.zoom_by(4)
+    col, row = view.cell_of(*view.cursor, cols, rows)
+    assert (col, row) == (cols // 2, rows // 2)  # zoom centres on the cursor
+    x, y = view.point_at(col, row, cols, rows)
+    assert abs(x - view.cursor[0]) < 0.05 and abs(y - view.cursor[1]) < 0.05
+    view.reset()
+    assert (view.zoom, view.cx, view.cy) == (1.0, 0.0, 0.0)
+    view.jump_to(0, cols, rows)
+    assert view.nearest_to_cursor() == 0
