@@ -128,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, default=Path("map.png"), help="PNG to write (map.png)")
     p.add_argument("--recs", type=int, default=10, help="recommendations to mark (default 10)")
+    p.add_argument(
+        "--rate",
+        action="append",
+        default=[],
+        metavar="BOOK=STARS",
+        help='mark these ratings instead of your profile\'s: "Title=5" or "2657=4" (repeatable)',
+    )
     _add_profile(p)
     _add_data_dir(p)
     _add_model_dir(p)
@@ -329,14 +336,17 @@ def cmd_map(args) -> int:
     from .progress import console, progress_bar
 
     rec = _load_recommender(args)
-    profile = Profile.open(args.profile)
+    if args.rate:
+        ratings, whose = dict(_parse_rate(rec, spec) for spec in args.rate), "given with --rate"
+    else:
+        ratings, whose = Profile.open(args.profile).ratings, f"profile '{args.profile}'"
     with progress_bar(f"map ({args.method})", None) as update:
         book_map = build_map(rec.bundle, rec.catalogue, args.method, update)
-    recs = [r.book_id for r in rec.recommend(profile.ratings, n=args.recs)] if args.recs else []
-    render_png(book_map, rec.catalogue, args.out, profile.ratings, recs)
+    recs = [r.book_id for r in rec.recommend(ratings, n=args.recs)] if args.recs else []
+    render_png(book_map, rec.catalogue, args.out, ratings, recs)
     console.print(
-        f"wrote {args.out}: {len(book_map.xy):,} books, {len(profile.ratings)} of yours "
-        f"(profile '{args.profile}'), {len(recs)} recommendations; regions: "
+        f"wrote {args.out}: {len(book_map.xy):,} books, {len(ratings)} of yours "
+        f"({whose}), {len(recs)} recommendations; regions: "
         + ", ".join(c.label for c in book_map.clusters[:5])
     )
     return 0

@@ -13,15 +13,18 @@ from typing import IO
 
 
 @contextlib.contextmanager
-def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO]:
+def atomic_writer(path: Path, mode: str = "wb", private: bool = False) -> Iterator[IO]:
     """Write to a temporary file beside ``path``, fsync it, then rename over ``path``.
 
-    A crash at any moment leaves either the old file or the new one, never a torn one.
+    A crash at any moment leaves either the old file or the new one, never a torn one. The
+    file is readable by others (0644) like any file a program writes, unless ``private``
+    (0600: a reader's profile).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o600 if private else 0o644)
         encoding = None if "b" in mode else "utf-8"
         with os.fdopen(fd, mode, encoding=encoding) as handle:
             yield handle

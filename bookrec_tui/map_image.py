@@ -10,7 +10,8 @@ from .booksmap import OTHER_COLOUR, PALETTE, VIZ_HINT, BookMap, MapError
 from .data import Catalogue
 from .fsutil import atomic_writer
 
-MAX_LABELS = 14
+MAX_REGION_NAMES = 10
+MAX_CALLOUTS = 24
 
 
 def render_png(
@@ -47,7 +48,13 @@ def render_png(
     )
     for i, name in enumerate(book_map.genre_names):
         ax.scatter([], [], s=30, c=colours[i], label=name)
-    for cluster in book_map.clusters[:10]:
+    placed: list[tuple[float, float]] = []
+    for cluster in book_map.clusters:  # biggest first; never two names on top of each other
+        if len(placed) == MAX_REGION_NAMES:
+            break
+        if any(abs(cluster.x - x) < 0.35 and abs(cluster.y - y) < 0.07 for x, y in placed):
+            continue
+        placed.append((cluster.x, cluster.y))
         ax.text(
             cluster.x,
             cluster.y,
@@ -58,26 +65,7 @@ def render_png(
             va="center",
             bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.75},
         )
-    labelled = 0
-    for marks, style, name in (
-        (list(rated), {"marker": "o", "facecolors": "none", "edgecolors": "black"}, "you rated"),
-        (recommended, {"marker": "*", "c": "crimson", "edgecolors": "black"}, "recommended"),
-    ):
-        rows = catalogue.rows(np.array(marks, dtype=np.int64))
-        rows = rows[rows >= 0]
-        if not len(rows):
-            continue
-        ax.scatter(xy[rows, 0], xy[rows, 1], s=70, linewidths=1.0, label=name, zorder=3, **style)
-        for r in rows[: max(0, MAX_LABELS - labelled) // 2 + 1]:
-            ax.annotate(
-                catalogue.short_title(int(catalogue.book_ids[r]))[:32],
-                (xy[r, 0], xy[r, 1]),
-                xytext=(4, 4),
-                textcoords="offset points",
-                fontsize=7,
-                zorder=4,
-            )
-            labelled += 1
+    callouts_right = _mark_books(ax, book_map, catalogue, rated, recommended)
     ax.set_title(
         title
         or f"{len(xy):,} books, {book_map.method.upper()} of the model's book links "
@@ -85,10 +73,61 @@ def render_png(
     )
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.legend(loc="lower left", fontsize=7, markerscale=1.0, ncol=2, framealpha=0.85)
+    ax.legend(
+        loc="lower left" if callouts_right else "lower right",
+        fontsize=7,
+        markerscale=1.0,
+        ncol=2,
+        framealpha=0.85,
+    )
     fig.tight_layout()
     out = Path(out)
     with atomic_writer(out) as handle:
         fig.savefig(handle, format="png")
     plt.close(fig)
     return out
+
+
+def _mark_books(
+    ax, book_map: BookMap, catalogue: Catalogue, rated: dict, recommended: list
+) -> bool:
+    """Circle the reader's books, star the recommendations, and name them in a column of
+    callouts beside them: marked books crowd into the popular middle of the map, where
+    labels written in place would overprint each other. Returns whether the callouts went
+    to the right of the marks."""
+    marked = []
+    for ids, style, name in (
+        (list(rated), {"marker": "o", "facecolors": "none", "edgecolors": "black"}, "you rated"),
+        (recommended, {"marker": "*", "c": "crimson", "edgecolors": "black"}, "recommended"),
+    ):
+        rows = catalogue.rows(np.array(ids, dtype=np.int64))
+        rows = rows[rows >= 0]
+        if len(rows):
+            xy = book_map.xy[rows]
+            ax.scatter(xy[:, 0], xy[:, 1], s=70, linewidths=1.0, label=name, zorder=3, **style)
+            for r in rows:
+                book_id = int(catalogue.book_ids[r])
+                stars = f" ({rated[book_id]}★)" if book_id in rated else ""
+                marked.append((int(r), catalogue.short_title(book_id)[:34] + stars))
+    if not marked:
+        return True
+    marked = marked[:MAX_CALLOUTS]
+    pts = book_map.xy[[r for r, _ in marked]]
+    right = pts[:, 0].mean() < 0  # write on the emptier side
+    x_text = (pts[:, 0].max() + 0.25) if right else (pts[:, 0].min() - 0.25)
+    order = np.argsort(-pts[:, 1])
+    gap = 0.05
+    top = gap * (len(marked) - 1) / 2  # a column centred on the plot, whatever the marks
+    for k, i in enumerate(order):
+        ax.annotate(
+            marked[i][1],
+            xy=(pts[i, 0], pts[i, 1]),
+            xytext=(x_text, top - k * gap),
+            fontsize=7.5,
+            ha="left" if right else "right",
+            va="center",
+            zorder=4,
+            arrowprops={"arrowstyle": "-", "color": "0.35", "lw": 0.6},
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "0.8", "alpha": 0.9},
+        )
+    return right

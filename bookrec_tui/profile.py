@@ -101,7 +101,7 @@ class Profile:
             "not_read": sorted(self.not_read),
             "to_read": sorted(self.to_read),
         }
-        with atomic_writer(self.path, "w") as handle:
+        with atomic_writer(self.path, "w", private=True) as handle:
             json.dump(payload, handle, indent=1)
 
     def _change(self, book_id: int, stars: int | None) -> None:
