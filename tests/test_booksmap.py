@@ -110,3 +110,13 @@ def test_cursor_zoom_and_pick():
     assert (view.zoom, view.cx, view.cy) == (1.0, 0.0, 0.0)
     view.jump_to(0, cols, rows)
     assert view.nearest_to_cursor() == 0
+
+
+def test_png_without_the_viz_extra_says_how_to_get_it(monkeypatch, tmp_path, tiny_data):
+    from bookrec_tui.data import load_catalogue
+    from bookrec_tui.map_image import render_png
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(MapError, match=r"pip install 'bookrec-tui\[viz\]'"):
+        render_png(small_map(), load_catalogue(tiny_data), tmp_path / "m.png")
+    assert not (tmp_path / "m.png").exists()

@@ -1,0 +1,134 @@
+"""Book map benchmarks: projections from scratch and from the cache, region naming, the
+terminal canvas, the PNG; plus how well the map keeps series and genres together.
+
+    python benchmarks/bench_map.py [--data-dir DIR] [--skip-tsne]
+
+Prints one JSON object. Uses a temporary cache directory, so every projection is computed
+from scratch once and then read back from the cache. t-SNE and the PNG need the viz extra
+(pip install '.[viz]').
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import time
+
+import numpy as np
+
+
+def seconds(fn):
+    start = time.perf_counter()
+    out = fn()
+    return out, round(time.perf_counter() - start, 3)
+
+
+def percentiles_ms(samples: list[float]) -> dict:
+    a = np.array(samples) * 1000.0
+    return {
+        "p50_ms": round(float(np.percentile(a, 50)), 3),
+        "p95_ms": round(float(np.percentile(a, 95)), 3),
+        "n": len(samples),
+    }
+
+
+SERIES = ("Harry Potter and the", "(The Dresden Files", "(Discworld", "(The Dark Tower")
+
+
+def quality(xy: np.ndarray, genre: np.ndarray, titles) -> dict:
+    """Series spread (median distance within a series / median distance of random pairs)
+    and how often a book's 10 nearest books on the map share its strongest shelf."""
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(0)
+    pairs = rng.integers(0, len(xy), size=(20_000, 2))
+    typical = float(np.median(np.linalg.norm(xy[pairs[:, 0]] - xy[pairs[:, 1]], axis=1)))
+    spread = {}
+    for marker in SERIES:
+        rows = [
+            i
+            for i, t in enumerate(titles)
+            if marker in t and "#" in t and not any(w in t for w in ("Box", "Collection", "Set"))
+        ]
+        pts = xy[rows]
+        d = np.linalg.norm(pts[:, None] - pts[None], axis=2)[np.triu_indices(len(rows), 1)]
+        spread[marker] = round(float(np.median(d)) / typical, 3)
+    other = genre.max()
+    known = np.flatnonzero(genre != other)
+    _, nn = cKDTree(xy).query(xy[known], k=11)
+    agree = float(np.mean(genre[nn[:, 1:]] == genre[known][:, None]))
+    share = np.bincount(genre[known]) / len(known)
+    return {
+        "series_spread_vs_random_pairs": spread,
+        "knn10_same_shelf": round(agree, 3),
+        "knn10_same_shelf_by_chance": round(float((share**2).sum()), 3),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data-dir")
+    parser.add_argument("--skip-tsne", action="store_true")
+    args = parser.parse_args()
+    os.environ["BOOKREC_HOME"] = tempfile.mkdtemp(prefix="bookrec-bench-map-")
+
+    from bookrec_tui import booksmap
+    from bookrec_tui.map_view import MapView
+    from bookrec_tui.recommender import Recommender
+
+    rec = Recommender.load(data_dir=args.data_dir)
+    bundle, catalogue = rec.bundle, rec.catalogue
+    out: dict = {
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "books": len(catalogue),
+    }
+    _, out["spectral_vectors_s"] = seconds(lambda: booksmap.link_vectors(bundle))
+    genre, _ = booksmap.dominant_genres(catalogue)
+    for method in ("pca", "tsne"):
+        if method == "tsne" and args.skip_tsne:
+            continue
+        xy, fresh = seconds(lambda m=method: booksmap.projection(bundle, m))
+        _, cached = seconds(lambda m=method: booksmap.projection(bundle, m))
+        book_map, built = seconds(lambda m=method: booksmap.build_map(bundle, catalogue, m))
+        view = MapView(book_map, marks={"rated": np.arange(20), "recommended": np.arange(20, 40)})
+        samples = []
+        for i in range(60):
+            view.zoom = (1.0, 4.0)[i % 2]
+            start = time.perf_counter()
+            view.render(118, 32)
+            samples.append(time.perf_counter() - start)
+        out[method] = {
+            "projection_from_scratch_s": fresh,
+            "projection_from_cache_s": cached,
+            "build_map_cached_s (projection + genres + region names)": built,
+            "terminal_render_118x32": percentiles_ms(samples),
+            **quality(xy.astype(np.float64), genre, [str(t) for t in catalogue.titles]),
+        }
+        try:
+            from bookrec_tui.map_image import render_png
+
+            png = os.path.join(os.environ["BOOKREC_HOME"], f"{method}.png")
+            _, out[method]["png_s"] = seconds(
+                lambda b=book_map, p=png: render_png(b, catalogue, p, {2: 5}, [3, 4])
+            )
+        except booksmap.MapError as exc:
+            out[method]["png_s"] = str(exc)
+    # The rating head's book embeddings, projected the same way: what the map would show if
+    # it drew the "learned embeddings" directly (docs/benchmarks.md explains the choice).
+    titles = [str(t) for t in catalogue.titles]
+    head = rec.unit_embeddings.astype(np.float64)
+    out["rating_head_embeddings"] = {
+        "pca": quality(booksmap._scaled(booksmap.pca_2d(head)).astype(np.float64), genre, titles)
+    }
+    if not args.skip_tsne:
+        xy = booksmap._scaled(booksmap.tsne_2d(head)).astype(np.float64)
+        out["rating_head_embeddings"]["tsne"] = quality(xy, genre, titles)
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
