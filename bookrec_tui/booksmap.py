@@ -279,6 +279,17 @@ def kmeans_2d(xy: np.ndarray, k: int, seed: int = 0, iterations: int = 30) -> np
     return assign
 
 
+def _distinctive(local: Counter, size: int, overall: Counter, n: int, share: float) -> list[str]:
+    """A region's shelves, most over-represented first (lift against the whole catalogue),
+    among those at least ``share`` of its ``size`` books carry."""
+    lift = sorted(
+        ((local[s] / size) / (overall[s] / n), s)
+        for s in local
+        if local[s] / size >= share and overall[s] >= 20 and s not in _NOT_A_REGION
+    )
+    return [s for _, s in lift[::-1]]
+
+
 def label_clusters(
     xy: np.ndarray, catalogue: Catalogue, k: int = 14, min_share: float = 0.25
 ) -> list[Cluster]:
@@ -289,24 +300,27 @@ def label_clusters(
     shelf_sets = [set(_shelves(catalogue, r)) for r in range(len(catalogue))]
     overall = Counter(s for shelves in shelf_sets for s in shelves)
     n = len(catalogue)
-    clusters = []
-    for j in range(k):
-        members = np.flatnonzero(assign == j)
-        if len(members) == 0:
-            continue
+    regions = sorted(
+        (np.flatnonzero(assign == j) for j in range(k) if (assign == j).any()),
+        key=lambda members: -len(members),
+    )
+    clusters, used = [], set()
+    for members in regions:  # biggest first: it gets the plainest name
         local = Counter(s for r in members for s in shelf_sets[r])
-        scored = sorted(
-            (
-                (local[s] / len(members)) / (overall[s] / n),
-                s,
-            )
-            for s in local
-            if local[s] / len(members) >= min_share and overall[s] >= 20 and s not in _NOT_A_REGION
-        )
-        names = [s for _, s in scored[::-1][:2]] or ["mixed"]
+
+        # Two regions are never given the same pair of shelves ("classics · literature"
+        # and "literature · classics"): a later one takes its next distinct shelf, if need
+        # be one that fewer of its books carry.
+        names = _distinctive(local, len(members), overall, n, min_share)[:2]
+        for extra in _distinctive(local, len(members), overall, n, min_share / 2)[1:]:
+            if frozenset(names) not in used:
+                break
+            if extra not in names:
+                names = [names[0], extra]
+        used.add(frozenset(names))
         cx, cy = np.median(xy[members], axis=0)
-        clusters.append(Cluster(" · ".join(names), float(cx), float(cy), len(members)))
-    return sorted(clusters, key=lambda c: -c.size)
+        clusters.append(Cluster(" · ".join(names) or "mixed", float(cx), float(cy), len(members)))
+    return clusters
 
 
 def build_map(

@@ -60,6 +60,7 @@ def test_biggest_regions_are_named_by_genres(pca_map):
     _, book_map = pca_map
     labels = [c.label for c in book_map.clusters]
     assert "mixed" not in labels and sum(c.size for c in book_map.clusters) == 10_000
+    assert len({frozenset(label.split(" · ")) for label in labels}) == len(labels)  # distinct
     biggest = " ".join(labels[:8])
     for genre in ("classics", "young-adult", "fantasy", "historical-fiction"):
         assert genre in biggest, labels
