@@ -25,6 +25,7 @@ import tempfile
 import time
 
 import numpy as np
+from stats import percentiles  # benchmarks/stats.py (scripts run from this folder)
 
 CHILD = r"""
 import time, sys, asyncio, resource, tempfile, pathlib
@@ -42,15 +43,6 @@ async def main():
               "tensorflow" in sys.modules)
 asyncio.run(main())
 """
-
-
-def pct(samples: list[float]) -> dict:
-    a = np.array(samples) * 1000
-    return {
-        "p50_ms": round(float(np.percentile(a, 50)), 2),
-        "p95_ms": round(float(np.percentile(a, 95)), 2),
-        "n": len(samples),
-    }
 
 
 async def interaction(data_dir: str | None) -> dict:
@@ -107,9 +99,9 @@ async def interaction(data_dir: str | None) -> dict:
                 hits = app.session.rec.search(query, 6)
                 app._show_suggestions([(h.book_id, h.title) for h in hits], query)
                 work.append(time.perf_counter() - t)
-        out["keystroke_to_suggestions_on_screen"] = pct(keys)
-        out["keystroke_to_first_frame_with_suggestions"] = pct(key_frames)
-        out["keystroke_app_work"] = pct(work)
+        out["keystroke_to_suggestions_on_screen"] = percentiles(keys)
+        out["keystroke_to_first_frame_with_suggestions"] = percentiles(key_frames)
+        out["keystroke_app_work"] = percentiles(work)
         prompt.value = ""
         rng = np.random.default_rng(0)
         ids = app.session.rec.catalogue.book_ids
@@ -124,9 +116,9 @@ async def interaction(data_dir: str | None) -> dict:
             rates.append(time.perf_counter() - t)
             rate_frames.append(first_frame_after(t + handler[-1]) - t)
         assert app.query_one("#recs", BookList).option_count == 20
-        out["rating_to_refreshed_recommendations_on_screen"] = pct(rates)
-        out["rating_app_work"] = pct(handler)
-        out["rating_to_first_frame_after_refresh"] = pct(rate_frames)
+        out["rating_to_refreshed_recommendations_on_screen"] = percentiles(rates)
+        out["rating_app_work"] = percentiles(handler)
+        out["rating_to_first_frame_after_refresh"] = percentiles(rate_frames)
     return out
 
 
@@ -150,8 +142,8 @@ def main() -> int:
         rss.append(float(mem))
         tf.append(tf_loaded == "True")
     out = {
-        "startup_first_frame": pct(starts),
-        "startup_interactive": pct(readies),
+        "startup_first_frame": percentiles(starts),
+        "startup_interactive": percentiles(readies),
         "max_rss_mb": round(max(rss), 1),
         "tensorflow_imported": any(tf),
     }

@@ -18,21 +18,13 @@ import tempfile
 import time
 
 import numpy as np
+from stats import percentiles  # benchmarks/stats.py (scripts run from this folder)
 
 
 def seconds(fn):
     start = time.perf_counter()
     out = fn()
     return out, round(time.perf_counter() - start, 3)
-
-
-def percentiles_ms(samples: list[float]) -> dict:
-    a = np.array(samples) * 1000.0
-    return {
-        "p50_ms": round(float(np.percentile(a, 50)), 3),
-        "p95_ms": round(float(np.percentile(a, 95)), 3),
-        "n": len(samples),
-    }
 
 
 SERIES = ("Harry Potter and the", "(The Dresden Files", "(Discworld", "(The Dark Tower")
@@ -104,7 +96,7 @@ def main() -> int:
             "projection_from_scratch_s": fresh,
             "projection_from_cache_s": cached,
             "build_map_cached_s (projection + genres + region names)": built,
-            "terminal_render_118x32": percentiles_ms(samples),
+            "terminal_render_118x32": percentiles(samples),
             **quality(xy.astype(np.float64), genre, [str(t) for t in catalogue.titles]),
         }
         try:

@@ -17,17 +17,7 @@ import sys
 import time
 
 import numpy as np
-
-
-def percentiles(samples: list[float]) -> dict:
-    a = np.array(samples) * 1000.0
-    return {
-        "p50_ms": round(float(np.percentile(a, 50)), 3),
-        "p95_ms": round(float(np.percentile(a, 95)), 3),
-        "max_ms": round(float(a.max()), 3),
-        "n": len(samples),
-    }
-
+from stats import percentiles  # benchmarks/stats.py (scripts run from this folder)
 
 TYPO_QUERIES = [
     "hary poter",

@@ -58,6 +58,16 @@ def _add_profile(p: argparse.ArgumentParser, top: bool = False) -> None:
     )
 
 
+def _add_rate(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--rate",
+        action="append",
+        default=[],
+        metavar="BOOK=STARS",
+        help=f'{what}: "Title=5" or "2657=4" (repeatable)',
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bookrec-tui",
@@ -80,13 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_dir(p)
 
     p = sub.add_parser("recommend", help="recommendations for a set of ratings")
-    p.add_argument(
-        "--rate",
-        action="append",
-        default=[],
-        metavar="BOOK=STARS",
-        help='a rating: "Title=5" or "2657=4" (repeatable)',
-    )
+    _add_rate(p, "a rating")
     p.add_argument("-n", type=int, default=10, help="how many (default 10)")
     p.add_argument("--shelf", help='only books on this shelf/genre, e.g. "fantasy"')
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -128,13 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, default=Path("map.png"), help="PNG to write (map.png)")
     p.add_argument("--recs", type=int, default=10, help="recommendations to mark (default 10)")
-    p.add_argument(
-        "--rate",
-        action="append",
-        default=[],
-        metavar="BOOK=STARS",
-        help='mark these ratings instead of your profile\'s: "Title=5" or "2657=4" (repeatable)',
-    )
+    _add_rate(p, "mark these ratings instead of your profile's")
     _add_profile(p)
     _add_data_dir(p)
     _add_model_dir(p)
