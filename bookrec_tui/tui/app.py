@@ -35,7 +35,8 @@ class HelpScreen(ModalScreen[None]):
         keys = (
             "\n\nKeys: Tab moves between the input and the lists. On a highlighted book: "
             "1-5 rate it, m more like this, w why, Enter details. In the input, ↑/↓ pick a "
-            "suggestion and Enter uses it. Ctrl+P opens the command palette, Ctrl+Q quits."
+            "suggestion and Enter uses it. F2 opens the book map, Ctrl+P the command palette, "
+            "Ctrl+Q quits."
         )
         yield Static(Text(HELP + keys), id="help-box")
 
