@@ -31,7 +31,10 @@ METHODS = ("pca", "tsne")
 SPECTRAL_DIM = 64
 MAP_VERSION = 2  # bump when the projection recipe changes: old caches are then ignored
 TSNE_ITERATIONS = (250, 500)  # early exaggeration, then the normal phase
-VIZ_HINT = "pip install 'bookrec-tui[viz]'"
+VIZ_HINT = (
+    "pip install openTSNE matplotlib (the viz extra: pip install '.[viz]' in the bookrec-tui "
+    "source folder)"
+)
 
 # Genre colours, shared by the PNG and the terminal map: Okabe-Ito (colour-blind friendly)
 # first, then tab20 picks; "other" is grey.

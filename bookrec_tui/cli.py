@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="A scatter of every book placed by the model's book-to-book links, "
         "coloured by each book's strongest shelf, the biggest regions named, your rated "
         "books and current recommendations marked. Needs the viz extra: "
-        "pip install 'bookrec-tui[viz]'. Projections are cached per model.",
+        "pip install openTSNE matplotlib, or '.[viz]' in the source folder. Projections "
+        "are cached per model.",
     )
     p.add_argument(
         "--method",

@@ -51,7 +51,7 @@ def test_projection_is_cached_per_bundle(monkeypatch):
 
 def test_tsne_without_the_viz_extra_says_how_to_get_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "openTSNE", None)  # import fails as if not installed
-    with pytest.raises(MapError, match=r"pip install 'bookrec-tui\[viz\]'"):
+    with pytest.raises(MapError, match=r"pip install openTSNE matplotlib"):
         projection(two_camps(), "tsne")
     with pytest.raises(MapError, match="pca, tsne"):
         projection(two_camps(), "umap")
@@ -117,6 +117,6 @@ def test_png_without_the_viz_extra_says_how_to_get_it(monkeypatch, tmp_path, tin
     from bookrec_tui.map_image import render_png
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    with pytest.raises(MapError, match=r"pip install 'bookrec-tui\[viz\]'"):
+    with pytest.raises(MapError, match=r"pip install openTSNE matplotlib"):
         render_png(small_map(), load_catalogue(tiny_data), tmp_path / "m.png")
     assert not (tmp_path / "m.png").exists()
