@@ -330,10 +330,11 @@ def cmd_import(args) -> int:
 
 def cmd_map(args) -> int:
     from .booksmap import build_map
-    from .map_image import render_png
+    from .map_image import render_png, require_matplotlib
     from .profile import Profile
     from .progress import console, progress_bar
 
+    require_matplotlib()
     rec = _load_recommender(args)
     if args.rate:
         ratings, whose = dict(_parse_rate(rec, spec) for spec in args.rate), "given with --rate"

@@ -14,6 +14,14 @@ MAX_REGION_NAMES = 10
 MAX_CALLOUTS = 24
 
 
+def require_matplotlib() -> None:
+    """Fail at once, before any slow work, when the PNG cannot be drawn."""
+    import importlib.util
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise MapError(f"Drawing a PNG needs the viz extra: {VIZ_HINT}.")
+
+
 def render_png(
     book_map: BookMap,
     catalogue: Catalogue,
