@@ -36,6 +36,15 @@ VIZ_HINT = (
     "source folder)"
 )
 
+TSNE_MISSING = f"t-SNE needs the viz extra: {VIZ_HINT}. The PCA map needs nothing more."
+
+
+def tsne_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("openTSNE") is not None
+
+
 # Genre colours, shared by the PNG and the terminal map: Okabe-Ito (colour-blind friendly)
 # first, then tab20 picks; "other" is grey.
 PALETTE = (
@@ -174,7 +183,7 @@ def tsne_2d(vectors: np.ndarray, progress: Progress | None = None, seed: int = 0
     try:
         from openTSNE import TSNEEmbedding, affinity, initialization
     except ImportError as exc:
-        raise MapError(f"t-SNE needs the viz extra: {VIZ_HINT} (or use --method pca).") from exc
+        raise MapError(TSNE_MISSING) from exc
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     total = 1 + sum(TSNE_ITERATIONS)
     if progress:

@@ -341,6 +341,11 @@ class BookrecApp(App[int]):
         if method in self._maps:
             self._push_map(self._maps[method])
             return
+        from ..booksmap import TSNE_MISSING, tsne_available
+
+        if method == "tsne" and not tsne_available():
+            self.say(TSNE_MISSING + " Type `map` for it.", "error")
+            return
         self.say(
             "Drawing the map of all books…"
             + (" (t-SNE: about half a minute the first time)" if method == "tsne" else ""),
