@@ -352,6 +352,10 @@ def parse_catalogue(data_dir: Path) -> Catalogue:
         books = pd.read_csv(path, encoding="utf-8-sig", dtype={"isbn": str})
     except (ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"{path}: could not parse as CSV ({exc}). Is this books.csv?") from exc
+    if {"id", "book_id"} <= set(books.columns) and "goodreads_book_id" not in books.columns:
+        # The older Kaggle release of books.csv: `id` is the goodbooks id and `book_id` the
+        # Goodreads one (same rows and ids as v2 otherwise).
+        books = books.rename(columns={"book_id": "goodreads_book_id", "id": "book_id"})
     missing = [c for c in BOOKS_REQUIRED if c not in books.columns]
     if missing:
         raise DataError(

@@ -82,3 +82,14 @@ def test_cache_is_keyed_by_content(tiny_data):
     path.write_text(path.read_text() + "1,999,1\n")
     after = load_ratings(path)
     assert len(after) == len(before) + 1 and after.sha256 != before.sha256
+
+
+def test_the_older_kaggle_books_header_reads_the_same(tiny_data, tmp_path):
+    """Kaggle's books.csv names the goodbooks id `id` and the Goodreads id `book_id`."""
+    v2 = (tiny_data / "books.csv").read_text().splitlines()
+    header = v2[0].replace("book_id,goodreads_book_id", "id,book_id", 1)
+    (tmp_path / "books.csv").write_text("\n".join([header, *v2[1:]]) + "\n")
+    old, new = load_catalogue(tmp_path), load_catalogue(tiny_data)
+    assert old.book_ids.tolist() == new.book_ids.tolist()
+    assert old.goodreads_ids.tolist() == new.goodreads_ids.tolist()
+    assert old.title(3) == new.title(3)
