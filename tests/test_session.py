@@ -138,3 +138,29 @@ def test_import_conflicts_keep_the_readers_ratings_unless_told_to_replace(sessio
     session.handle(f"import {export}")
     session.handle("yes replace")
     assert session.ratings[hobbit] == 2
+
+
+JUNK = st.text(
+    alphabet=st.characters(
+        # no letters, no numbers (NFKD turns "¼" into "1⁄4": a fair search for "1/4 جرام")
+        blacklist_categories=("Lu", "Ll", "Lt", "Lm", "Lo", "Nd", "Nl", "No"),
+    ),
+    max_size=400,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(st.sampled_from(["", "loved ", "rate ", "forget ", "/", "more like "]), max_size=1),
+    JUNK,
+)
+def test_junk_never_changes_the_profile(session, verb, junk):
+    """Control characters, symbols, emoji and punctuation, with or without a verb in front:
+    a reply, never a saved change."""
+    before = session.profile.path.read_bytes() if session.profile.path.exists() else None
+    reply = session.handle("".join(verb) + junk)
+    assert reply.text and not reply.changed
+    after = session.profile.path.read_bytes() if session.profile.path.exists() else None
+    assert after == before
