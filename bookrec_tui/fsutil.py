@@ -7,9 +7,12 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+_TEMP_SUFFIX = ".tmp"
 
 
 @contextlib.contextmanager
@@ -22,7 +25,7 @@ def atomic_writer(path: Path, mode: str = "wb", private: bool = False) -> Iterat
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TEMP_SUFFIX, dir=path.parent)
     try:
         os.fchmod(fd, 0o600 if private else 0o644)
         encoding = None if "b" in mode else "utf-8"
@@ -35,6 +38,17 @@ def atomic_writer(path: Path, mode: str = "wb", private: bool = False) -> Iterat
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def remove_stale_temp_files(path: Path, older_than_s: float) -> None:
+    """Delete the temporary files that :func:`atomic_writer` left beside ``path`` when its
+    process was killed mid-write, once older than ``older_than_s`` (a younger one may be a
+    write still in flight in another process)."""
+    cutoff = time.time() - older_than_s
+    for tmp in Path(path).parent.glob(f".{Path(path).name}.*{_TEMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            if tmp.stat().st_mtime < cutoff:
+                tmp.unlink()
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

@@ -18,13 +18,16 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from .errors import BookrecError
-from .fsutil import atomic_writer
+from .fsutil import atomic_writer, remove_stale_temp_files
 from .paths import profiles_dir
 
 if TYPE_CHECKING:
     from .data import Catalogue
 
 FORMAT = 1
+# A temp file this old cannot be another running copy's save in flight: it was left by a
+# process killed mid-save.
+STALE_TEMP_SECONDS = 600
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -32,19 +35,9 @@ class ProfileError(BookrecError):
     pass
 
 
-STALE_TEMP_SECONDS = 600
-
-
-def _remove_stale_temp_files(path: Path) -> None:
-    """A process killed mid-save leaves its temporary file (never the profile) behind; clear
-    the ones old enough that no running copy of the app can still be writing them."""
-    cutoff = time.time() - STALE_TEMP_SECONDS
-    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
-        try:
-            if tmp.stat().st_mtime < cutoff:
-                tmp.unlink()
-        except OSError:
-            pass
+def _check_stars(stars: int) -> None:
+    if not 1 <= int(stars) <= 5:
+        raise ProfileError(f"A rating is 1 to 5 stars, not {stars}.")
 
 
 @dataclass
@@ -53,7 +46,7 @@ class Profile:
     ratings: dict[int, int] = field(default_factory=dict)
     not_read: set[int] = field(default_factory=set)  # onboarding answers "haven't read it"
     to_read: set[int] = field(default_factory=set)  # shelved, not rated (Goodreads import)
-    history: list[tuple[str, int, int | None]] = field(default_factory=list)  # for undo
+    history: list[tuple[int, int | None]] = field(default_factory=list)  # (book, stars before)
     warning: str | None = None  # set when the file on disk was unreadable (a backup was made)
 
     @classmethod
@@ -61,7 +54,7 @@ class Profile:
         if not _NAME.match(name):
             raise ProfileError(f"Profile name {name!r}: use letters, digits, '.', '_' or '-'.")
         path = (directory or profiles_dir()) / f"{name}.json"
-        _remove_stale_temp_files(path)
+        remove_stale_temp_files(path, STALE_TEMP_SECONDS)
         profile = cls(path)
         profile._reload()
         return profile
@@ -104,8 +97,9 @@ class Profile:
         with atomic_writer(self.path, "w", private=True) as handle:
             json.dump(payload, handle, indent=1)
 
-    def _change(self, book_id: int, stars: int | None) -> None:
-        """Apply one change on top of what is on disk now, then save."""
+    def _set_rating(self, book_id: int, stars: int | None) -> int | None:
+        """Apply one rating change (``None`` forgets it) on top of what is on disk now, then
+        save; returns the stars the book had before."""
         self._reload()
         before = self.ratings.get(book_id)
         if stars is None:
@@ -114,12 +108,15 @@ class Profile:
             self.ratings[book_id] = stars
             self.not_read.discard(book_id)
         self._write()
-        self.history.append(("rate", book_id, before))
+        return before
+
+    def _change(self, book_id: int, stars: int | None) -> None:
+        """A reader's change: saved at once, and undoable."""
+        self.history.append((book_id, self._set_rating(book_id, stars)))
 
     # ----------------------------------------------------------------- changes
     def rate(self, book_id: int, stars: int) -> None:
-        if not 1 <= int(stars) <= 5:
-            raise ProfileError(f"A rating is 1 to 5 stars, not {stars}.")
+        _check_stars(stars)
         self._change(int(book_id), int(stars))
 
     def forget(self, book_id: int) -> bool:
@@ -139,8 +136,7 @@ class Profile:
         a copy."""
         self._reload()
         for stars in ratings.values():
-            if not 1 <= int(stars) <= 5:
-                raise ProfileError(f"A rating is 1 to 5 stars, not {stars}.")
+            _check_stars(stars)
         self.ratings.update({int(b): int(s) for b, s in ratings.items()})
         self.to_read |= {int(b) for b in to_read} - set(self.ratings)
         self.not_read -= set(ratings)
@@ -150,13 +146,8 @@ class Profile:
         """Revert the last rating change of this session: (book_id, restored stars) or None."""
         if not self.history:
             return None
-        _, book_id, before = self.history.pop()
-        self._reload()
-        if before is None:
-            self.ratings.pop(book_id, None)
-        else:
-            self.ratings[book_id] = before
-        self._write()
+        book_id, before = self.history.pop()
+        self._set_rating(book_id, before)
         return book_id, before
 
 
