@@ -78,7 +78,7 @@ def main() -> int:
         "books": len(catalogue),
     }
     _, out["spectral_vectors_s"] = seconds(lambda: booksmap.link_vectors(bundle))
-    genre, _ = booksmap.dominant_genres(catalogue)
+    genre, _ = booksmap.dominant_genres(booksmap.folded_shelves(catalogue))
     for method in ("pca", "tsne"):
         if method == "tsne" and args.skip_tsne:
             continue

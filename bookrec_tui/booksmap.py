@@ -64,6 +64,12 @@ PALETTE = (
 )
 OTHER_COLOUR = "#D9D9D9"
 
+
+def genre_colours(genre_names: list[str]) -> list[str]:
+    """One colour per genre index of a :class:`BookMap`; the last genre ("other") is grey."""
+    return [PALETTE[i % len(PALETTE)] for i in range(len(genre_names) - 1)] + [OTHER_COLOUR]
+
+
 # Shelf spellings folded together for colouring ("ya" is "young-adult").
 _SHELF_ALIASES = {
     "ya": "young-adult",
@@ -123,11 +129,10 @@ class BookMap:
     genre_names: list[str]
     clusters: list[Cluster]
 
-    def nearest(self, x: float, y: float, among: np.ndarray | None = None) -> int:
-        """Catalogue row of the book closest to (x, y), optionally among some rows."""
-        rows = np.arange(len(self.xy)) if among is None else np.asarray(among)
-        d = ((self.xy[rows] - np.array([x, y], np.float32)) ** 2).sum(axis=1)
-        return int(rows[int(np.argmin(d))])
+    def nearest(self, x: float, y: float) -> int:
+        """Catalogue row of the book closest to (x, y)."""
+        d = ((self.xy - np.array([x, y], np.float32)) ** 2).sum(axis=1)
+        return int(np.argmin(d))
 
 
 # ---------------------------------------------------------------------------- vectors
@@ -178,18 +183,18 @@ def pca_2d(vectors: np.ndarray) -> np.ndarray:
 
 
 def tsne_2d(vectors: np.ndarray, progress: Progress | None = None, seed: int = 0) -> np.ndarray:
-    """openTSNE (FFT-accelerated) on cosine distances, started from the PCA layout. Its
-    progress callback drives ``progress``."""
+    """openTSNE (FFT-accelerated) on cosine distances between ``vectors`` (unit rows, as
+    :func:`link_vectors` gives), started from their PCA layout. Its progress callback
+    drives ``progress``."""
     try:
         from openTSNE import TSNEEmbedding, affinity, initialization
     except ImportError as exc:
         raise MapError(TSNE_MISSING) from exc
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     total = 1 + sum(TSNE_ITERATIONS)
     if progress:
         progress(0, total, "nearest neighbours")
     aff = affinity.PerplexityBasedNN(
-        unit, perplexity=30, metric="cosine", n_jobs=-1, random_state=seed, verbose=False
+        vectors, perplexity=30, metric="cosine", n_jobs=-1, random_state=seed, verbose=False
     )
     done = [1]
 
@@ -200,7 +205,7 @@ def tsne_2d(vectors: np.ndarray, progress: Progress | None = None, seed: int = 0
         return False
 
     emb = TSNEEmbedding(
-        initialization.rescale(pca_2d(unit)),
+        initialization.rescale(pca_2d(vectors)),
         aff,
         n_jobs=-1,
         random_state=seed,
@@ -251,19 +256,19 @@ def projection(bundle: Bundle, method: str = "pca", progress: Progress | None = 
 
 
 # ---------------------------------------------------------------------------- meaning
-def _shelves(catalogue: Catalogue, row: int) -> list[str]:
-    text = str(catalogue.shelves[row])
-    seen: list[str] = []
-    for shelf in text.split("|") if text else []:
-        shelf = _SHELF_ALIASES.get(shelf, shelf)
-        if shelf not in seen:
-            seen.append(shelf)
-    return seen
+def folded_shelves(catalogue: Catalogue) -> list[list[str]]:
+    """Each book's shelves (catalogue row order), strongest first, spellings folded
+    together ("ya" is "young-adult") and each named once."""
+    out = []
+    for book_id in catalogue.book_ids:
+        folded = [_SHELF_ALIASES.get(s, s) for s in catalogue.shelf_list(int(book_id))]
+        out.append(list(dict.fromkeys(folded)))
+    return out
 
 
-def dominant_genres(catalogue: Catalogue, n: int = 12) -> tuple[np.ndarray, list[str]]:
+def dominant_genres(shelves: list[list[str]], n: int = 12) -> tuple[np.ndarray, list[str]]:
     """Each book's first (strongest) shelf, among the ``n`` most common; others: "other"."""
-    first = [(s[0] if s else "") for s in (_shelves(catalogue, r) for r in range(len(catalogue)))]
+    first = [s[0] if s else "" for s in shelves]
     names = [g for g, _ in Counter(g for g in first if g).most_common(n)]
     index = {g: i for i, g in enumerate(names)}
     return np.array([index.get(g, len(names)) for g in first], dtype=np.int16), [
@@ -303,15 +308,15 @@ def _distinctive(local: Counter, size: int, overall: Counter, n: int, share: flo
 
 
 def label_clusters(
-    xy: np.ndarray, catalogue: Catalogue, k: int = 14, min_share: float = 0.25
+    xy: np.ndarray, shelves: list[list[str]], k: int = 14, min_share: float = 0.25
 ) -> list[Cluster]:
     """Regions of the map named by their most over-represented shelves (lift against the
     whole catalogue, among shelves at least ``min_share`` of the region's books carry),
     biggest region first."""
     assign = kmeans_2d(xy.astype(np.float64), k)
-    shelf_sets = [set(_shelves(catalogue, r)) for r in range(len(catalogue))]
-    overall = Counter(s for shelves in shelf_sets for s in shelves)
-    n = len(catalogue)
+    shelf_sets = [set(book) for book in shelves]
+    overall = Counter(s for book in shelf_sets for s in book)
+    n = len(shelves)
     regions = sorted(
         (np.flatnonzero(assign == j) for j in range(k) if (assign == j).any()),
         key=lambda members: -len(members),
@@ -339,5 +344,6 @@ def build_map(
     bundle: Bundle, catalogue: Catalogue, method: str = "pca", progress: Progress | None = None
 ) -> BookMap:
     xy = projection(bundle, method, progress)
-    genre, names = dominant_genres(catalogue)
-    return BookMap(xy, method, genre, names, label_clusters(xy, catalogue))
+    shelves = folded_shelves(catalogue)
+    genre, names = dominant_genres(shelves)
+    return BookMap(xy, method, genre, names, label_clusters(xy, shelves))

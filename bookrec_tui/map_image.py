@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .booksmap import OTHER_COLOUR, PALETTE, VIZ_HINT, BookMap, MapError
+from .booksmap import VIZ_HINT, BookMap, MapError, genre_colours
 from .data import Catalogue
 from .fsutil import atomic_writer
 
@@ -32,19 +32,18 @@ def render_png(
 ) -> Path:
     """Scatter of every book coloured by dominant shelf; the reader's rated books and
     recommendations marked and labelled; the biggest regions named."""
-    try:
-        import matplotlib
+    require_matplotlib()
+    import matplotlib
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise MapError(f"Drawing a PNG needs the viz extra: {VIZ_HINT}.") from exc
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     rated = rated or {}
     recommended = recommended or []
     xy = book_map.xy
     fig, ax = plt.subplots(figsize=(12, 10), dpi=110)
     other = len(book_map.genre_names) - 1
-    colours = [PALETTE[i % len(PALETTE)] for i in range(other)] + [OTHER_COLOUR]
+    colours = genre_colours(book_map.genre_names)
     order = np.argsort(book_map.genre == other)[::-1]  # "other" underneath
     ax.scatter(
         xy[order, 0],

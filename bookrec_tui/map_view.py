@@ -67,6 +67,10 @@ class MapView:
         sx, sy = self._scale(cols, rows)
         x = float(np.clip(self.cursor[0] + dcol * 2 / sx, -1.0, 1.0))
         y = float(np.clip(self.cursor[1] - drow * 4 / sy, -1.0, 1.0))
+        self._place_cursor(x, y, cols, rows)
+
+    def _place_cursor(self, x: float, y: float, cols: int, rows: int) -> None:
+        """Put the cursor at (x, y), panning there if it is off the canvas."""
         self.cursor = (x, y)
         col, row = self.cell_of(x, y, cols, rows)
         if not (0 <= col < cols and 0 <= row < rows):
@@ -87,10 +91,7 @@ class MapView:
     def jump_to(self, row: int, cols: int, rows: int) -> None:
         """Put the cursor on a book, panning to it if it is off screen."""
         x, y = (float(v) for v in self.book_map.xy[row])
-        self.cursor = (x, y)
-        col, r = self.cell_of(x, y, cols, rows)
-        if not (0 <= col < cols and 0 <= r < rows):
-            self.cx, self.cy = x, y
+        self._place_cursor(x, y, cols, rows)
 
     def nearest_to_cursor(self) -> int:
         return self.book_map.nearest(*self.cursor)

@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 
-from ..booksmap import OTHER_COLOUR, PALETTE, BookMap
+from ..booksmap import BookMap, genre_colours
 from ..map_view import MARKS, MapView
 
 MARK_STYLES = {
@@ -39,10 +39,9 @@ class MapCanvas(Widget, can_focus=True):
     def __init__(self, view: MapView, **kwargs) -> None:
         super().__init__(**kwargs)
         self.view = view
-        n = len(view.book_map.genre_names)
         self._genre_styles = {
-            f"genre:{i}": Style(color=PALETTE[i % len(PALETTE)] if i < n - 1 else OTHER_COLOUR)
-            for i in range(n)
+            f"genre:{i}": Style(color=colour)
+            for i, colour in enumerate(genre_colours(view.book_map.genre_names))
         }
 
     def render(self) -> Text:
@@ -120,8 +119,9 @@ class MapScreen(Screen[None]):
     def _genre_legend(self) -> Text:
         m = self.view.book_map
         text = Text("Colours: ")
-        for i, name in enumerate(m.genre_names[:-1]):
-            text.append(f"■ {name}  ", Style(color=PALETTE[i % len(PALETTE)]))
+        colours = genre_colours(m.genre_names)
+        for name, colour in zip(m.genre_names[:-1], colours[:-1], strict=True):  # not "other"
+            text.append(f"■ {name}  ", Style(color=colour))
         text.append(
             "\nArrows move (Shift: faster), +/- zoom, Enter or click picks a book, "
             "Tab jumps to your books, 1-5 rates the picked book, Esc goes back."
