@@ -105,7 +105,7 @@ def real_reader_libraries(
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Goodreads exports with at least ``min_rated`` rated books found in the catalogue:
     file name -> (catalogue rows, stars). A book listed twice keeps its last rating."""
-    from .goodreads import CatalogueMatcher, GoodreadsError, parse_export
+    from .goodreads import CatalogueMatcher, GoodreadsError, matched_ratings, parse_export
 
     matcher = CatalogueMatcher(catalogue)
     libraries = {}
@@ -114,11 +114,7 @@ def real_reader_libraries(
             entries = parse_export(path)
         except GoodreadsError:
             continue
-        rated = {
-            m.book_id: m.entry.rating
-            for m in matcher.match_all(entries)
-            if m.entry.rating and m.book_id is not None
-        }
+        rated = matched_ratings(matcher.match_all(entries))
         if len(rated) >= min_rated:
             rows = catalogue.rows(np.fromiter(rated, np.int64)).astype(np.int64)
             libraries[path.name] = (rows, np.fromiter(rated.values(), np.int64))

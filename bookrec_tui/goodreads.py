@@ -262,12 +262,18 @@ class ImportPlan:
         return {b: s for b, s in self.ratings.items() if b not in self.conflicts}
 
 
+def matched_ratings(matches: list[Match]) -> dict[int, int]:
+    """book_id -> stars of the rated books found in the catalogue; a book listed twice keeps
+    its last rating."""
+    return {m.book_id: m.entry.rating for m in matches if m.entry.rating and m.book_id is not None}
+
+
 def plan_import(path: Path, catalogue: Catalogue, existing: dict[int, int]) -> ImportPlan:
     """Parse ``path``, match it to ``catalogue`` and compare with the ``existing`` ratings."""
     entries = parse_export(path)
     matches = CatalogueMatcher(catalogue).match_all(entries)
     rated = [m for m in matches if m.entry.rating and m.book_id is not None]
-    ratings = {m.book_id: m.entry.rating for m in rated}
+    ratings = matched_ratings(matches)
     by_rule: dict[str, int] = {}
     for m in rated:
         by_rule[m.rule] = by_rule.get(m.rule, 0) + 1
