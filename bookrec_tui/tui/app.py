@@ -6,7 +6,9 @@ is never imported here. Every rating is saved by the profile before the screen u
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from rich.text import Text
 from textual import on, work
@@ -23,6 +25,8 @@ from ..profile import Profile
 from ..session import HELP, MIN_RATINGS_FOR_RECS, ReaderSession, Reply
 from .map_screen import MapScreen
 from .widgets import BookList, ChatMessage
+
+T = TypeVar("T")
 
 BOOK_ACTIONS = ("rate", "more", "why", "details", "forget")  # what a picked suggestion can do
 SUGGEST_FOR = (*BOOK_ACTIONS, "search")  # commands whose text is a title worth suggesting
@@ -168,21 +172,31 @@ class BookrecApp(App[int]):
         from ..fetch import fetch_goodbooks
         from ..paths import resolve_data_dir
 
+        ok, _ = self._behind_busy_bar(
+            lambda progress: fetch_goodbooks(resolve_data_dir(self.data_dir), progress=progress)
+        )
+        if not ok:
+            return
+        self.call_from_thread(self.say, "Downloaded. Loading…", "bot")
+        self.call_from_thread(self.load_recommender)
+
+    def _behind_busy_bar(self, job: Callable[[Callable], T]) -> tuple[bool, T | None]:
+        """Run ``job(progress)`` in the calling worker thread with the busy bar shown and
+        fed by ``progress(done, total, ...)``; a BookrecError is said in the chat. Returns
+        (finished, result)."""
         bar = self.query_one("#busy", ProgressBar)
         self.call_from_thread(bar.add_class, "visible")
 
-        def progress(got: int, total: int | None) -> None:
-            self.call_from_thread(bar.update, total=total, progress=got)
+        def progress(done: int, total: int | None, *_) -> None:
+            self.call_from_thread(bar.update, total=total, progress=done)
 
         try:
-            fetch_goodbooks(resolve_data_dir(self.data_dir), progress=progress)
+            return True, job(progress)
         except BookrecError as exc:
             self.call_from_thread(self.say, str(exc), "error")
-            return
+            return False, None
         finally:
             self.call_from_thread(bar.remove_class, "visible")
-        self.call_from_thread(self.say, "Downloaded. Loading…", "bot")
-        self.call_from_thread(self.load_recommender)
 
     # ----------------------------------------------------------------- transcript
     def say(self, text: str, who: str) -> None:
@@ -357,20 +371,12 @@ class BookrecApp(App[int]):
     def build_map(self, method: str) -> None:
         from ..booksmap import build_map
 
-        bar = self.query_one("#busy", ProgressBar)
-        self.call_from_thread(bar.add_class, "visible")
-
-        def progress(done: int, total: int, info: str) -> None:
-            self.call_from_thread(bar.update, total=total, progress=done)
-
-        try:
-            s = self.session
-            book_map = build_map(s.rec.bundle, s.rec.catalogue, method, progress)
-        except BookrecError as exc:
-            self.call_from_thread(self.say, str(exc), "error")
+        s = self.session
+        ok, book_map = self._behind_busy_bar(
+            lambda progress: build_map(s.rec.bundle, s.rec.catalogue, method, progress)
+        )
+        if not ok:
             return
-        finally:
-            self.call_from_thread(bar.remove_class, "visible")
         self._maps[method] = book_map
         self.call_from_thread(self._push_map, book_map)
 
