@@ -155,7 +155,7 @@ def link_vectors(bundle: Bundle, dim: int = SPECTRAL_DIM) -> np.ndarray:
     separate groups (art books, Arabic novels) take both axes and squash the rest into a
     dot."""
     from scipy import sparse
-    from scipy.sparse.linalg import eigsh
+    from scipy.sparse.linalg import LinearOperator, eigsh
 
     a = link_graph(bundle)
     n = a.shape[0]
@@ -165,9 +165,24 @@ def link_vectors(bundle: Bundle, dim: int = SPECTRAL_DIM) -> np.ndarray:
     deg = np.asarray(a.sum(axis=1)).ravel()
     inv_sqrt = 1.0 / np.sqrt(np.maximum(deg, 1e-12))
     norm = sparse.diags(inv_sqrt) @ a @ sparse.diags(inv_sqrt)
+    # The trivial eigenvector (eigenvalue 1: the square root of the degrees) is projected out
+    # explicitly. Dropping "the first" eigenvector instead is wrong when the graph has several
+    # components: eigenvalue 1 is then repeated, which vector of that plane comes first is
+    # arbitrary, and the components can collapse onto one point.
+    trivial = np.sqrt(np.maximum(deg, 0.0))
+    trivial /= max(float(np.linalg.norm(trivial)), 1e-12)
+
+    def off_trivial(x: np.ndarray) -> np.ndarray:
+        return x - np.multiply.outer(trivial, trivial @ x)
+
+    def deflated(x: np.ndarray) -> np.ndarray:
+        return off_trivial(norm @ off_trivial(x))
+
+    op = LinearOperator((n, n), matvec=deflated, matmat=deflated, dtype=np.float64)
+    # A fixed start vector makes the solve deterministic (eigsh otherwise starts at random).
     v0 = np.random.default_rng(0).random(n)
-    values, vectors = eigsh(norm, k=dim + 1, which="LA", v0=v0)
-    order = np.argsort(-values)[1:]  # drop the trivial top eigenvector
+    values, vectors = eigsh(op, k=dim, which="LA", v0=v0)
+    order = np.argsort(-values)
     vecs = vectors[:, order] * inv_sqrt[:, None] * np.sqrt(np.maximum(values[order], 0.0))
     signs = np.sign(vecs[np.abs(vecs).argmax(axis=0), np.arange(vecs.shape[1])])
     vecs = vecs * np.where(signs == 0, 1.0, signs)

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bookrec_tui.paths import resolve_data_dir
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -70,10 +72,34 @@ def tiny_data(tmp_path) -> Path:
     return d
 
 
+# Resolved once, before any test points BOOKREC_HOME at a temporary folder: the same order the
+# app uses (BOOKREC_DATA_DIR, else where `bookrec-tui data fetch` put it).
+REAL_DATA_DIR = resolve_data_dir()
+# Real Goodreads library exports: BOOKREC_EXPORTS_DIR, else a goodreads-exports folder beside
+# the data (as `bookrec-tui evaluate` looks for them).
+EXPORTS_DIR = Path(
+    os.environ.get("BOOKREC_EXPORTS_DIR") or REAL_DATA_DIR.parent / "goodreads-exports"
+)
+
+
 @pytest.fixture(scope="session")
 def real_data_dir() -> Path:
     """The real goodbooks-10k folder. Missing data fails the test: it must run in CI."""
-    candidate = Path(os.environ.get("BOOKREC_DATA_DIR") or REPO.parent / "shared" / "goodbooks-10k")
-    if not (candidate / "ratings.csv").is_file():
-        pytest.fail(f"goodbooks-10k not found at {candidate}: set BOOKREC_DATA_DIR")
-    return candidate
+    if not (REAL_DATA_DIR / "ratings.csv").is_file():
+        pytest.fail(
+            f"goodbooks-10k not found at {REAL_DATA_DIR}: run `bookrec-tui data fetch`, or set "
+            "BOOKREC_DATA_DIR to a folder holding books.csv, ratings.csv, tags.csv and "
+            "book_tags.csv"
+        )
+    return REAL_DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def exports_dir() -> Path:
+    """The real Goodreads exports (INDEX.tsv and the CSV files). Missing: the test fails."""
+    if not (EXPORTS_DIR / "INDEX.tsv").is_file():
+        pytest.fail(
+            f"Goodreads exports not found at {EXPORTS_DIR}: set BOOKREC_EXPORTS_DIR, or put a "
+            "goodreads-exports folder beside the goodbooks-10k data"
+        )
+    return EXPORTS_DIR

@@ -13,17 +13,26 @@ from bookrec_tui.booksmap import BookMap, Cluster, MapError, kmeans_2d, projecti
 from bookrec_tui.map_view import MapView
 
 
-def two_camps(n: int = 60, links: int = 5, seed: int = 0) -> SimpleNamespace:
-    """A bundle-like object: books 1..n/2 link only among themselves, and so do the rest."""
+def camps(sizes: tuple[int, ...], links: int = 5, seed: int = 0) -> SimpleNamespace:
+    """A bundle-like object whose books link only within their own camp (one camp per size,
+    books numbered camp after camp): a link graph with one component per camp."""
     rng = np.random.default_rng(seed)
-    half = n // 2
+    n = sum(sizes)
     ids = np.zeros((n + 1, links), dtype=np.int32)  # row 0 = padding, as in a bundle
     weights = np.zeros((n + 1, links), dtype=np.float32)
-    for book in range(1, n + 1):
-        camp = range(1, half + 1) if book <= half else range(half + 1, n + 1)
-        ids[book] = rng.choice([b for b in camp if b != book], size=links, replace=False)
-        weights[book] = rng.uniform(0.5, 1.0, size=links)
+    start = 1
+    for size in sizes:
+        camp = range(start, start + size)
+        for book in camp:
+            ids[book] = rng.choice([b for b in camp if b != book], size=links, replace=False)
+            weights[book] = rng.uniform(0.5, 1.0, size=links)
+        start += size
     return SimpleNamespace(nbr_ids=ids, nbr_w=weights)
+
+
+def two_camps(n: int = 60, links: int = 5, seed: int = 0) -> SimpleNamespace:
+    """Books 1..n/2 link only among themselves, and so do the rest."""
+    return camps((n // 2, n - n // 2), links, seed)
 
 
 def test_pca_map_puts_linked_books_together():
@@ -34,6 +43,26 @@ def test_pca_map_puts_linked_books_together():
         [np.linalg.norm(a - a.mean(0), axis=1).mean(), np.linalg.norm(b - b.mean(0), axis=1).mean()]
     )
     assert np.linalg.norm(a.mean(0) - b.mean(0)) > 3 * within
+
+
+def test_disconnected_catalogue_keeps_every_component_apart():
+    """Three camps that share no link (a catalogue trained on separate reader groups): the
+    spectral vectors tell the camps apart, whatever the eigen-solver's order, and twice the
+    same."""
+    from scipy.sparse.csgraph import connected_components
+
+    bundle = camps((20, 30, 40))
+    assert connected_components(booksmap.link_graph(bundle))[0] == 3  # really disconnected
+    vecs = booksmap.link_vectors(bundle, dim=8)
+    assert np.array_equal(vecs, booksmap.link_vectors(bundle, dim=8))
+    label = np.repeat([0, 1, 2], [20, 30, 40])
+    cos = vecs @ vecs.T
+    same = label[:, None] == label[None, :]
+    assert cos[same].mean() - cos[~same].mean() > 0.5
+    # Every book is closer to its own camp's centre than to any other camp's.
+    centres = np.stack([vecs[label == k].mean(0) for k in range(3)])
+    nearest = np.linalg.norm(vecs[:, None, :] - centres[None], axis=2).argmin(axis=1)
+    assert (nearest == label).all()
 
 
 def test_projection_is_cached_per_bundle(monkeypatch):

@@ -87,14 +87,12 @@ def test_train_from_any_ratings_and_books_file(tiny_data, tmp_path):
     assert len(rec.recommend({1: 5}, n=3)) == 3
 
 
-def test_import_then_export_round_trips_the_ratings(real_data_dir, tmp_path):
+def test_import_then_export_round_trips_the_ratings(real_data_dir, exports_dir, tmp_path):
     """A reader brings in a Goodreads library, then takes their ratings out again as CSV."""
     import csv
     import io
 
-    from conftest import REPO
-
-    export = REPO.parent / "shared" / "goodreads-exports" / "notmahi__d3-book-timeline.csv"
+    export = exports_dir / "notmahi__d3-book-timeline.csv"
     imported = run("import", str(export), "--yes", "--profile", "ann", data_dir=real_data_dir)
     assert imported.returncode == 0, imported.stderr
     from bookrec_tui.profile import Profile

@@ -8,9 +8,9 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import EXPORTS_DIR as EXPORTS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +23,6 @@ from bookrec_tui.goodreads import (
     parse_export,
 )
 
-EXPORTS = Path(__file__).resolve().parents[1].parent / "shared" / "goodreads-exports"
 HEADER = (
     "Book Id,Title,Author,Author l-f,Additional Authors,ISBN,ISBN13,My Rating,"
     "Average Rating,Publisher,Binding,Number of Pages,Year Published,"
@@ -35,7 +34,7 @@ HEADER = (
 
 def index_rows() -> list[dict]:
     if not (EXPORTS / "INDEX.tsv").is_file():
-        pytest.fail(f"Goodreads exports not found at {EXPORTS}")
+        pytest.fail(f"Goodreads exports not found at {EXPORTS}: set BOOKREC_EXPORTS_DIR")
     return list(csv.DictReader(open(EXPORTS / "INDEX.tsv", encoding="utf-8"), delimiter="\t"))
 
 

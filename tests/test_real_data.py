@@ -101,16 +101,13 @@ def test_recommend_by_shelf(rec):
     assert all("horror" in rec.catalogue.shelf_list(r.book_id) for r in recs)
 
 
-def test_real_goodreads_readers_get_better_rankings_than_popularity(rec):
+def test_real_goodreads_readers_get_better_rankings_than_popularity(rec, exports_dir):
     """The real-reader protocol of `bookrec-tui evaluate` (shipped model vs Goodreads-wide
     popularity; EASE is left to the full evaluation, which fits it on all ratings)."""
-    from pathlib import Path
-
     from bookrec_tui.baselines import CataloguePopularity
     from bookrec_tui.evaluate import evaluate_real_readers, real_reader_libraries
 
-    exports = Path(__file__).resolve().parents[1].parent / "shared" / "goodreads-exports"
-    libraries = real_reader_libraries(exports, rec.catalogue)
+    libraries = real_reader_libraries(exports_dir, rec.catalogue)
     assert len(libraries) == 11  # the shared exports with >= 20 rated books in goodbooks-10k
     methods = {"popularity": CataloguePopularity(rec.catalogue), "ours": rec.scorer}
     mean = evaluate_real_readers(methods, libraries, ks=(5, 10))["mean"]
