@@ -26,8 +26,9 @@ examples:
   bookrec-tui train --out models/               retrain the Keras model
   bookrec-tui evaluate                          cold-start evaluation against baselines
 
-data: goodbooks-10k is read from --data-dir, else ${DATA_ENV}, else the per-user data
-directory (where `bookrec-tui data fetch` puts it).
+data: the app, search, recommend, similar, import, export and map use the catalogue packed
+with the model unless a data directory is given (--data-dir, else ${DATA_ENV}) or was
+fetched (`bookrec-tui data fetch`); train and evaluate need that directory's ratings.csv.
 """
 
 
@@ -193,6 +194,21 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--retries", type=int, default=3)
     i = dsub.add_parser("info", help="where the data is and what it holds")
     _add_data_dir(i)
+    c = dsub.add_parser(
+        "pack-catalogue",
+        help="pack books.csv and the shelves into the small catalogue shipped beside the model",
+        description="Reads books.csv, tags.csv and book_tags.csv from the data directory and "
+        "writes bookrec-catalogue.npz (titles, authors, years, languages, Goodreads counts and "
+        "averages, top shelves with their counts; no ratings) into the model folder, so the "
+        "app runs there with no data directory.",
+    )
+    c.add_argument(
+        "--out",
+        type=Path,
+        default=Path("models"),
+        help="folder of the model bundle to pack beside (default: models)",
+    )
+    _add_data_dir(c)
     return parser
 
 
@@ -204,6 +220,15 @@ def _load_recommender(args):
     from .recommender import Recommender
 
     return Recommender.load(model_dir=getattr(args, "model_dir", None), data_dir=_data_dir(args))
+
+
+def _load_catalogue(args):
+    """The catalogue alone (import, export): the data directory's, else the packed one."""
+    from .packed_catalogue import load_runtime_catalogue
+    from .recommender import default_bundle_path
+
+    bundle_path = default_bundle_path(getattr(args, "model_dir", None))
+    return load_runtime_catalogue(bundle_path, _data_dir(args))
 
 
 def _parse_rate(rec, spec: str) -> tuple[int, int]:
@@ -275,12 +300,10 @@ def cmd_similar(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from .data import load_catalogue
     from .goodreads import plan_import
-    from .paths import resolve_data_dir
     from .profile import Profile
 
-    catalogue = load_catalogue(resolve_data_dir(_data_dir(args)))
+    catalogue = _load_catalogue(args)
     profile = Profile.open(args.profile)
     plan = plan_import(args.path, catalogue, profile.ratings)
     n_rated = len(plan.ratings) + len(plan.unmatched)
@@ -353,12 +376,10 @@ def cmd_map(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .data import load_catalogue
     from .fsutil import atomic_writer
-    from .paths import resolve_data_dir
     from .profile import Profile, write_ratings_csv
 
-    catalogue = load_catalogue(resolve_data_dir(_data_dir(args)))
+    catalogue = _load_catalogue(args)
     profile = Profile.open(args.profile)
     if profile.warning:
         print(f"bookrec-tui: {profile.warning}", file=sys.stderr)
@@ -406,7 +427,7 @@ def cmd_train(args) -> int:
             )
 
         bundle, model = train_bundle(dataset, cfg, progress)
-    paths = save_outputs(bundle, model, args.out)
+    paths = save_outputs(bundle, model, args.out, dataset.catalogue)
     console.print(
         f"trained in {bundle.meta['training']['seconds']:.0f}s; wrote "
         + ", ".join(str(p) for p in paths.values())
@@ -429,10 +450,17 @@ def cmd_data(args) -> int:
         fetch_goodbooks(dest, base_url=args.base_url, retries=args.retries)
         print(f"goodbooks-10k is ready in {dest}")
         return 0
-    from .data import load_dataset
+    from .data import load_catalogue, load_dataset
     from .paths import resolve_data_dir
 
     base = resolve_data_dir(_data_dir(args))
+    if args.data_command == "pack-catalogue":
+        from .packed_catalogue import PACKED_NAME, pack_catalogue
+
+        catalogue = load_catalogue(base)
+        path = pack_catalogue(catalogue, args.out / PACKED_NAME)
+        print(f"wrote {path}: {len(catalogue):,} books, {path.stat().st_size / 1e6:.1f} MB")
+        return 0
     ds = load_dataset(base)
     print(
         json.dumps(

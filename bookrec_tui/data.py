@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from .errors import DataError, DataMissingError
 from .fsutil import atomic_writer, cached_sha256
 from .paths import DATA_ENV, cache_dir
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 RATINGS_FILE = "ratings.csv"
 BOOKS_FILE = "books.csv"
 TAGS_FILE = "tags.csv"
@@ -218,6 +219,9 @@ class Catalogue:
     isbns: np.ndarray  # str, ISBN-10 as in books.csv (leading zeros dropped there)
     shelves: np.ndarray  # str, top genre-like shelves joined by "|"
     rating_stds: np.ndarray  # float32, spread of the book's Goodreads star histogram
+    original_titles: np.ndarray  # str, the title of the first edition ('' when unknown)
+    languages: np.ndarray  # str, language code of this edition ('eng', 'en-US', '' ...)
+    shelf_counts: np.ndarray  # (N, SHELVES_PER_BOOK) int32: readers per shelf in `shelves`
     sha256: str = ""
     _index: np.ndarray = field(default=None, repr=False)  # book_id -> row, -1 if absent
 
@@ -268,6 +272,14 @@ class Catalogue:
     def first_author(self, book_id: int) -> str:
         return str(self.first_authors[self.row(book_id)])
 
+    def author_line(self, book_id: int) -> str:
+        """The author as a reader credits the book: 'George Orwell and others' for
+        'George Orwell, Erich Fromm, Celâl Üster' (translators and editors are listed after
+        the author in books.csv)."""
+        authors = str(self.authors[self.row(book_id)])
+        first = str(self.first_authors[self.row(book_id)])
+        return first if first == authors.strip() else f"{first} and others"
+
     def year_label(self, book_id: int) -> str:
         """'1954', '720 BC', or '' when unknown."""
         year = int(self.years[self.row(book_id)])
@@ -287,6 +299,16 @@ class Catalogue:
         text = str(self.shelves[self.row(book_id)])
         return text.split("|") if text else []
 
+    def shelf_shares(self, book_id: int) -> dict[str, float]:
+        """Each of the book's top shelves with its share of the readers who shelved the book
+        on any of them (0..1, summing to 1): enough to weigh genres."""
+        names = self.shelf_list(book_id)
+        counts = self.shelf_counts[self.row(book_id), : len(names)].astype(np.float64)
+        total = counts.sum()
+        if total <= 0:
+            return dict.fromkeys(names, 1.0 / len(names)) if names else {}
+        return {name: float(c / total) for name, c in zip(names, counts, strict=True)}
+
     def goodreads_url(self, book_id: int) -> str:
         return f"https://www.goodreads.com/book/show/{int(self.goodreads_ids[self.row(book_id)])}"
 
@@ -302,6 +324,9 @@ class Catalogue:
         "isbns",
         "shelves",
         "rating_stds",
+        "original_titles",
+        "languages",
+        "shelf_counts",
     )
 
     def save(self, path: Path) -> None:
@@ -314,12 +339,31 @@ class Catalogue:
             return cls(**{f: z[f] for f in cls._FIELDS}, sha256=str(z["sha256"]))
 
 
-def _top_shelves(data_dir: Path, goodreads_ids: np.ndarray, per_book: int = 8) -> np.ndarray:
-    """Top genre-like shelves per book from book_tags.csv + tags.csv ('' when absent)."""
+SHELVES_PER_BOOK = 8
+_INVISIBLE = re.compile("[\u200b-\u200f\u2060\ufeff\u00ad]")
+
+
+def clean_shelf_name(name: str) -> str:
+    """A shelf name as readers mean it: full-width letters folded (NFKC), zero-width and
+    soft-hyphen characters dropped, lower case, '' for a name with no letter or digit."""
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFKC", str(name))).strip().lower()
+    return text if any(ch.isalnum() for ch in text) else ""
+
+
+def clean_author(name: str) -> str:
+    """'Michael Lewis' for 'Michael   Lewis' (books.csv keeps runs of spaces)."""
+    return ", ".join(" ".join(part.split()) for part in str(name).split(","))
+
+
+def _top_shelves(
+    data_dir: Path, goodreads_ids: np.ndarray, per_book: int = SHELVES_PER_BOOK
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top genre-like shelves per book from book_tags.csv + tags.csv ('' when absent), and
+    how many readers put the book on each (an (N, per_book) array, 0 past the last)."""
     import pandas as pd
 
     tags_path, book_tags_path = data_dir / TAGS_FILE, data_dir / BOOK_TAGS_FILE
-    empty = np.array([""] * len(goodreads_ids))
+    empty = np.array([""] * len(goodreads_ids)), np.zeros((len(goodreads_ids), per_book), np.int32)
     if not (tags_path.is_file() and book_tags_path.is_file()):
         return empty
     tags = pd.read_csv(tags_path, encoding="utf-8-sig")
@@ -331,16 +375,26 @@ def _top_shelves(data_dir: Path, goodreads_ids: np.ndarray, per_book: int = 8) -
         missing = set(cols) - set(frame.columns)
         if missing:
             raise DataError(f"{p}: missing column(s) {', '.join(sorted(missing))}.")
-    names = tags.set_index("tag_id")["tag_name"].astype(str).str.lower()
-    keep_tag = ~names.str.fullmatch(NON_GENRE_SHELVES.pattern)
+    names = tags.set_index("tag_id")["tag_name"].astype(str).map(clean_shelf_name)
+    keep_tag = (names != "") & ~names.str.fullmatch(NON_GENRE_SHELVES.pattern)
     book_tags = book_tags[book_tags["count"] > 0]
     book_tags = book_tags[book_tags["tag_id"].map(keep_tag).fillna(False).astype(bool)]
-    book_tags = book_tags.drop_duplicates(["goodreads_book_id", "tag_id"])
-    book_tags = book_tags.sort_values(["goodreads_book_id", "count"], ascending=[True, False])
+    # Two raw tags can fold to one name ('fantasy' and 'ｆａｎｔａｓｙ'): add their counts.
+    book_tags = book_tags.assign(name=book_tags["tag_id"].map(names))
+    book_tags = book_tags.groupby(["goodreads_book_id", "name"], as_index=False)["count"].sum()
+    book_tags = book_tags.sort_values(
+        ["goodreads_book_id", "count", "name"], ascending=[True, False, True]
+    )
     top = book_tags.groupby("goodreads_book_id").head(per_book)
-    top = top.assign(name=top["tag_id"].map(names))
     joined = top.groupby("goodreads_book_id")["name"].agg("|".join)
-    return joined.reindex(goodreads_ids).fillna("").to_numpy(dtype=str)
+    shelves = joined.reindex(goodreads_ids).fillna("").to_numpy(dtype=str)
+    counts = np.zeros((len(goodreads_ids), per_book), dtype=np.int32)
+    position = top.groupby("goodreads_book_id").cumcount().to_numpy()
+    row_of = pd.Series(np.arange(len(goodreads_ids)), index=goodreads_ids)
+    rows = row_of.reindex(top["goodreads_book_id"]).to_numpy()
+    ok = ~np.isnan(rows.astype(np.float64))
+    counts[rows[ok].astype(np.int64), position[ok]] = top["count"].to_numpy()[ok]
+    return shelves, counts
 
 
 def parse_catalogue(data_dir: Path) -> Catalogue:
@@ -372,7 +426,13 @@ def parse_catalogue(data_dir: Path) -> Catalogue:
             return np.full(len(books), default, dtype=dtype)
         return books[name].fillna(default).to_numpy().astype(dtype)
 
+    def text_col(name: str) -> np.ndarray:
+        if name not in books.columns:
+            return np.array([""] * len(books))
+        return books[name].fillna("").astype(str).to_numpy(dtype=str)
+
     goodreads = books["goodreads_book_id"].to_numpy(np.int64)
+    shelves, shelf_counts = _top_shelves(Path(data_dir), goodreads)
     hist = np.stack([col(f"ratings_{s}", 0, np.float64) for s in range(1, 6)], axis=1)
     total = np.maximum(hist.sum(axis=1), 1.0)
     mean = (hist * np.arange(1, 6)).sum(axis=1) / total
@@ -382,15 +442,16 @@ def parse_catalogue(data_dir: Path) -> Catalogue:
         goodreads_ids=goodreads,
         best_book_ids=col("best_book_id", 0, np.int64),
         titles=books["title"].fillna("").astype(str).to_numpy(dtype=str),
-        authors=books["authors"].fillna("").astype(str).to_numpy(dtype=str),
+        authors=np.array([clean_author(a) for a in books["authors"].fillna("").astype(str)]),
         years=col("original_publication_year", 0, np.float64).astype(np.int16),
         average_ratings=col("average_rating", 0.0, np.float32),
         ratings_counts=col("ratings_count", 0, np.int64),
-        isbns=books["isbn"].fillna("").astype(str).to_numpy(dtype=str)
-        if "isbn" in books.columns
-        else np.array([""] * len(books)),
-        shelves=_top_shelves(Path(data_dir), goodreads),
+        isbns=text_col("isbn"),
+        shelves=shelves,
         rating_stds=std.astype(np.float32),
+        original_titles=text_col("original_title"),
+        languages=text_col("language_code"),
+        shelf_counts=shelf_counts,
     )
 
 

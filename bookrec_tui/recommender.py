@@ -18,10 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from .bundle import BUNDLE_NAME, Bundle
-from .data import Catalogue, load_catalogue
+from .data import Catalogue
 from .errors import BookrecError, ModelError
 from .metrics import top_n
-from .paths import resolve_data_dir
 from .scoring import FoldInScorer
 from .search import TitleIndex
 
@@ -99,10 +98,14 @@ class Recommender:
         model_dir: str | os.PathLike[str] | None = None,
         data_dir: str | os.PathLike[str] | None = None,
     ) -> Recommender:
-        """The model bundle (shipped unless ``model_dir``/``$BOOKREC_MODEL_DIR``) and catalogue."""
-        bundle = Bundle.load(default_bundle_path(model_dir))
-        catalogue = load_catalogue(resolve_data_dir(data_dir))
-        return cls(bundle, catalogue)
+        """The model bundle (shipped unless ``model_dir``/``$BOOKREC_MODEL_DIR``) and the
+        catalogue: from the data directory when there is one, else the one packed beside the
+        model (see :mod:`bookrec_tui.packed_catalogue`)."""
+        from .packed_catalogue import load_runtime_catalogue
+
+        path = default_bundle_path(model_dir)
+        bundle = Bundle.load(path)
+        return cls(bundle, load_runtime_catalogue(path, data_dir))
 
     # ------------------------------------------------------------------ helpers
     @property

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from .bundle import BUNDLE_NAME, Bundle
-from .data import Dataset
+from .data import Catalogue, Dataset
 from .interactions import UserItems
 from .model import TrainConfig, export_bundle, train_model
+from .packed_catalogue import PACKED_NAME, pack_catalogue
 
 KERAS_NAME = "bookrec.keras"
 
@@ -42,7 +43,11 @@ def train_bundle(dataset: Dataset, cfg: TrainConfig, progress=None) -> tuple[Bun
     return bundle, model
 
 
-def save_outputs(bundle: Bundle, model, out_dir: Path) -> dict[str, Path]:
+def save_outputs(
+    bundle: Bundle, model, out_dir: Path, catalogue: Catalogue | None = None
+) -> dict[str, Path]:
+    """The bundle, the Keras model, the training metrics and (given) the catalogue packed
+    beside the bundle, so the folder runs the app with no data directory."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -55,6 +60,8 @@ def save_outputs(bundle: Bundle, model, out_dir: Path) -> dict[str, Path]:
     model.save(tmp)
     tmp.replace(paths["keras"])
     paths["metrics"].write_text(json.dumps(bundle.meta, indent=2, default=_np_default))
+    if catalogue is not None:
+        paths["catalogue"] = pack_catalogue(catalogue, out_dir / PACKED_NAME)
     return paths
 
 
