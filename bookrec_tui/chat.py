@@ -32,15 +32,41 @@ VERB_STARS = {
     "hate": 1,
 }
 _VERBS = "|".join(sorted((re.escape(v) for v in VERB_STARS), key=len, reverse=True))
-_RATE_VERB = re.compile(rf"^(?:i\s+)?({_VERBS})\s+(.+)$", re.IGNORECASE)
+_ADVERBS = r"(?:(?:really|truly|absolutely|totally|just|so|kind\s+of|kinda|quite)\s+)*"
+_RATE_VERB = re.compile(rf"^(?:i\s+)?{_ADVERBS}({_VERBS})\s+(.+)$", re.IGNORECASE)
+_GAVE = r"(?:(?:i\s+)?(?:rate|rated|gave|give|would\s+give|i'?d\s+give)\s+)?"
+_STAR_WORD = r"(?:stars?|\*|★|/\s*5|out\s+of\s+5)"
 _STARS_FIRST = re.compile(
-    r"^(?:rate\s+)?([1-5])\s*(?:stars?|\*|★)\s+(?:for\s+)?(.+)$", re.IGNORECASE
+    rf"^{_GAVE}([1-5])\s*{_STAR_WORD}\s+(?:for\s+|to\s+)?(.+)$", re.IGNORECASE
 )
 _STARS_LAST = re.compile(
-    r"^(?:rate\s+)?(.+?)\s*(?:=|:|\s)\s*([1-5])\s*(?:stars?|\*|★|/5)?$", re.IGNORECASE
+    rf"^{_GAVE}(.+?)\s*(?:=|:|\s)\s*([1-5])(?:[.,]0)?\s*{_STAR_WORD}?$", re.IGNORECASE
+)
+_STARS_ALONE = re.compile(rf"^{_GAVE}([1-5])(?:[.,]0)?\s*{_STAR_WORD}?$", re.IGNORECASE)
+_GLYPHS_FIRST = re.compile(r"^(★{1,5})☆*\s+(.+)$")
+_GLYPHS_LAST = re.compile(r"^(.+?)\s*[:=]?\s*(★{1,5})☆*$")
+_GLYPHS_ALONE = re.compile(r"^(★{1,5})☆*$")
+_HALF_LAST = re.compile(
+    rf"^{_GAVE}(.*?)\s*(?:=|:|\s|^)\s*([0-4])[.,]5\s*{_STAR_WORD}?$", re.IGNORECASE
+)
+_HALF_FIRST = re.compile(rf"^{_GAVE}([0-4])[.,]5\s*{_STAR_WORD}\s+(?:for\s+)?(.+)$", re.IGNORECASE)
+#: Where a sentence moves on from the book it rated: "liked Dune but hated its sequels".
+_MORE_SAID = re.compile(
+    r"\s*(?:,\s*|\s+)(?:but|because|though|although|except|and\s+hated|and\s+loved)\s+.*$",
+    re.IGNORECASE,
+)
+_FILLER_END = re.compile(r"(?:\s+(?:so\s+much|a\s+lot|very\s+much|too))*\s*[!.]*$", re.IGNORECASE)
+#: A title ending in "Vol. 2", "Book 3", "Part 1": the number is the title's, not stars.
+_NUMBERED_PART = re.compile(r"\b(?:vol|volume|book|part|no|chapter|season|tome)\.?$|#$", re.I)
+#: Words that point at the book just discussed rather than name one.
+PRONOUNS = frozenset(
+    {"it", "this", "that", "this one", "that one", "this book", "that book", "the book"}
 )
 _MORE = re.compile(
-    r"^(?:more\s+like(?:\s+this)?|similar(?:\s+to)?|like\s+this)\s*:?\s*(.*)$", re.IGNORECASE
+    r"^(?:(?:give\s+me|i\s+want|show\s+me|recommend|suggest|find|any)\s+)?"
+    r"(?:more\s+like(?:\s+this)?|(?:something|anything|books?|more\s+books?|stuff|others?)"
+    r"\s+(?:like|similar\s+to)|similar(?:\s+to)?|like\s+this)\s*:?\s*(.*)$",
+    re.IGNORECASE,
 )
 _RECS = re.compile(r"^(?:recs?|recommend(?:ations?)?|suggest)\b\s*(.*)$", re.IGNORECASE)
 _NUMBER = re.compile(r"[0-9]{1,3}")
@@ -53,12 +79,13 @@ _WORD_CMD = re.compile(
 
 @dataclass(frozen=True)
 class Command:
-    kind: str  # rate, more, why, recs, undo, forget, shelf, help, quit, details, search,
-    #            choose, map (text: pca or tsne), empty
-    text: str = ""  # a title or query
+    kind: str  # rate, half (stars: the whole stars below), more, why, recs, undo, forget,
+    #            shelf, help, quit, details, search, choose, map (text: pca or tsne), empty
+    text: str = ""  # a title or query; "" for "it"/"this" (the book just discussed)
     stars: int | None = None
     n: int | None = None  # recs count or list choice
     shelf: str | None = None
+    unused: str = ""  # words after the book that were not acted on ("but hated its sequels")
 
 
 def _clean(line: str) -> str:
@@ -88,7 +115,7 @@ def parse(line: str) -> Command:
         method = (m.group(1) or "pca").replace("-", "")
         return Command("map", text=method)
     if m := _MORE.match(text):
-        return Command("more", text=m.group(1).strip())
+        return Command("more", text=_book(m.group(1)))
     if m := _RECS.match(text):
         rest = m.group(1).strip()
         n = None
@@ -115,11 +142,47 @@ def parse(line: str) -> Command:
             "about": "details",
             "find": "search",
         }.get(verb, verb)
-        return Command(kind, text=m.group(2).strip())
-    if m := _RATE_VERB.match(text):
-        return Command("rate", text=m.group(2).strip(), stars=VERB_STARS[m.group(1).lower()])
-    if m := _STARS_FIRST.match(text):
-        return Command("rate", text=m.group(2).strip(), stars=int(m.group(1)))
-    if m := _STARS_LAST.match(text):
-        return Command("rate", text=m.group(1).strip(), stars=int(m.group(2)))
+        return Command(kind, text=_book(m.group(2)))
+    if rated := _rating(text):
+        return rated
     return Command("search", text=text)
+
+
+def _book(text: str) -> str:
+    """The words naming a book, "" when they point at the one just discussed."""
+    text = _FILLER_END.sub("", text.strip()).strip()
+    return "" if text.lower() in PRONOUNS else text
+
+
+def _rate(text: str, stars: int) -> Command:
+    """A rating of the book named at the start of ``text``; what the sentence goes on to say
+    ("but hated its sequels") is kept in ``unused`` so the reply can say it was not acted on."""
+    cut = _MORE_SAID.search(text)
+    unused = text[cut.start() :].strip(" ,") if cut and cut.start() > 0 else ""
+    return Command(
+        "rate", text=_book(text[: cut.start()] if unused else text), stars=stars, unused=unused
+    )
+
+
+def _rating(text: str) -> Command | None:
+    """Every way of giving stars: a verb, a number before or after the title, star glyphs,
+    stars alone (for the book just discussed); half stars come back as kind "half"."""
+    if m := _HALF_FIRST.match(text):
+        return Command("half", text=_book(m.group(2)), stars=int(m.group(1)))
+    if m := _HALF_LAST.match(text):
+        return Command("half", text=_book(m.group(1)), stars=int(m.group(2)))
+    if m := _STARS_ALONE.match(text):
+        return Command("rate", text="", stars=int(m.group(1)))
+    if m := _GLYPHS_ALONE.match(text):
+        return Command("rate", text="", stars=len(m.group(1)))
+    if m := _RATE_VERB.match(text):
+        return _rate(m.group(2), VERB_STARS[" ".join(m.group(1).lower().split())])
+    if m := _STARS_FIRST.match(text):
+        return _rate(m.group(2), int(m.group(1)))
+    if m := _GLYPHS_FIRST.match(text):
+        return _rate(m.group(2), len(m.group(1)))
+    if m := _GLYPHS_LAST.match(text):
+        return _rate(m.group(1), len(m.group(2)))
+    if (m := _STARS_LAST.match(text)) and not _NUMBERED_PART.search(m.group(1)):
+        return _rate(m.group(1), int(m.group(2)))
+    return None

@@ -254,7 +254,8 @@ def cmd_search(args) -> int:
         print(json.dumps([h.__dict__ for h in hits], indent=2))
     else:
         for h in hits:
-            print(f"{h.book_id:>6}  {h.title} — {h.authors}  ({h.score:.0f})")
+            author = rec.catalogue.author_line(h.book_id)
+            print(f"{h.book_id:>6}  {h.title} — {author}  ({h.score:.0f})")
     return 0
 
 
@@ -271,7 +272,8 @@ def cmd_recommend(args) -> int:
         return 0
     for i, r in enumerate(recs, 1):
         why = f"  because you liked {rec.catalogue.title(r.because)}" if r.because else ""
-        print(f"{i:>2}. {r.title} — {r.authors}  ★{r.predicted_rating:.1f}{why}")
+        author = rec.catalogue.author_line(r.book_id)
+        print(f"{i:>2}. {r.title} — {author}  ★{r.predicted_rating:.1f}{why}")
     return 0
 
 

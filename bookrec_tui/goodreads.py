@@ -184,6 +184,14 @@ def _core_title(title: str) -> str:
     return normalise(title.split(":")[0])
 
 
+_DIGITS = re.compile(r"\d+")
+
+
+def _numbers(core_title: str) -> list[str]:
+    """The numbers in a title ('dragon ball vol 3' -> ['3']): volumes match volumes."""
+    return [n.lstrip("0") or "0" for n in _DIGITS.findall(core_title)]
+
+
 @dataclass(frozen=True)
 class Match:
     entry: ShelfEntry
@@ -222,7 +230,12 @@ class CatalogueMatcher:
             same = [b for b in self.by_title.get(core, []) if self.surnames[b] == surname]
             if len(same) == 1:
                 return Match(e, same[0], "title+author")
-            candidates = [b for b, s in self.surnames.items() if s == surname]
+            numbers = _numbers(core)
+            candidates = [
+                b
+                for b, s in self.surnames.items()
+                if s == surname and _numbers(self.core_titles[b]) == numbers
+            ]
             scored = sorted(
                 ((fuzz.ratio(core, self.core_titles[b]), b) for b in candidates), reverse=True
             )

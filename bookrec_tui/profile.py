@@ -40,13 +40,24 @@ def _check_stars(stars: int) -> None:
         raise ProfileError(f"A rating is 1 to 5 stars, not {stars}.")
 
 
+@dataclass(frozen=True)
+class ImportStep:
+    """One import, undone as a whole: each imported book's stars before it (None: unrated),
+    the books it added to to-read and the ones it took off not-read."""
+
+    ratings_before: dict[int, int | None]
+    to_read_added: frozenset[int]
+    not_read_removed: frozenset[int]
+
+
 @dataclass
 class Profile:
     path: Path
     ratings: dict[int, int] = field(default_factory=dict)
     not_read: set[int] = field(default_factory=set)  # onboarding answers "haven't read it"
     to_read: set[int] = field(default_factory=set)  # shelved, not rated (Goodreads import)
-    history: list[tuple[int, int | None]] = field(default_factory=list)  # (book, stars before)
+    # Undoable changes of this session: (book, stars before) per rating, or a whole import.
+    history: list[tuple[int, int | None] | ImportStep] = field(default_factory=list)
     warning: str | None = None  # set when the file on disk was unreadable (a backup was made)
 
     @classmethod
@@ -132,21 +143,41 @@ class Profile:
 
     def import_books(self, ratings: dict[int, int], to_read: set[int]) -> None:
         """Add imported ratings (replacing existing ones for the same books) and shelved
-        books in one atomic save. Not undoable one by one: export the profile first to keep
-        a copy."""
+        books in one atomic save; :meth:`undo` takes the whole import back."""
         self._reload()
         for stars in ratings.values():
             _check_stars(stars)
-        self.ratings.update({int(b): int(s) for b, s in ratings.items()})
-        self.to_read |= {int(b) for b in to_read} - set(self.ratings)
-        self.not_read -= set(ratings)
+        imported = {int(b): int(s) for b, s in ratings.items()}
+        shelved = {int(b) for b in to_read} - set(self.ratings) - set(imported)
+        step = ImportStep(
+            ratings_before={b: self.ratings.get(b) for b in imported},
+            to_read_added=frozenset(shelved - self.to_read),
+            not_read_removed=frozenset(self.not_read & set(imported)),
+        )
+        self.ratings.update(imported)
+        self.to_read |= shelved
+        self.not_read -= set(imported)
         self._write()
+        self.history.append(step)
 
-    def undo(self) -> tuple[int, int | None] | None:
-        """Revert the last rating change of this session: (book_id, restored stars) or None."""
+    def undo(self) -> tuple[int, int | None] | ImportStep | None:
+        """Revert the last change of this session: (book_id, restored stars) for a rating,
+        the :class:`ImportStep` for an import, or None when there is nothing to undo."""
         if not self.history:
             return None
-        book_id, before = self.history.pop()
+        step = self.history.pop()
+        if isinstance(step, ImportStep):
+            self._reload()
+            for book_id, before in step.ratings_before.items():
+                if before is None:
+                    self.ratings.pop(book_id, None)
+                else:
+                    self.ratings[book_id] = before
+            self.to_read -= step.to_read_added
+            self.not_read |= step.not_read_removed
+            self._write()
+            return step
+        book_id, before = step
         self._set_rating(book_id, before)
         return book_id, before
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from .chat import Command, parse
 from .errors import BookrecError
-from .profile import Profile
+from .profile import ImportStep, Profile
 from .recommender import BookHit, Recommendation, Recommender
 
 if TYPE_CHECKING:
@@ -80,6 +80,9 @@ class ReaderSession:
         self.onboarding_book: int | None = None
         self._recs_cache: tuple | None = None
         self.pending_import: ImportPlan | None = None  # previewed, awaiting `yes`
+        # The book just discussed (details, a rating, "more like", "why", an onboarding
+        # question): what "loved it" or "3 stars" alone is about.
+        self.focus: int | None = None
 
     # ----------------------------------------------------------------- state
     @property
@@ -100,7 +103,7 @@ class ReaderSession:
         c = self.rec.catalogue
         row = c.row(book_id)
         year = c.year_label(book_id)
-        return f"{c.titles[row]} — {c.authors[row]}{', ' + year if year else ''}"
+        return f"{c.titles[row]} — {c.author_line(book_id)}{', ' + year if year else ''}"
 
     def reason(self, r: Recommendation) -> str:
         if r.because is None:
@@ -122,6 +125,7 @@ class ReaderSession:
             self.onboarding_book = None
             return Reply("That's all my questions. Type `recs` any time, or search for a book.")
         self.onboarding_book = self._onboarding.pop(0)
+        self.focus = self.onboarding_book
         head = (
             "Let's find your taste. Rate a few books you know: 1-5 stars, s to skip, "
             "n if you haven't read it, or just type to search instead.\n"
@@ -160,6 +164,7 @@ class ReaderSession:
     # ----------------------------------------------------------------- actions
     def rate(self, book_id: int, stars: int) -> Reply:
         self.profile.rate(book_id, stars)
+        self.focus = book_id
         n = len(self.ratings)
         note = ""
         if n < MIN_RATINGS_FOR_RECS:
@@ -219,6 +224,7 @@ class ReaderSession:
 
     def more_like(self, book_id: int, n: int = 10) -> Reply:
         hits: list[BookHit] = self.rec.similar(book_id, n)
+        self.focus = book_id
         lines = [f"More like {self.title(book_id)}:"]
         lines += [f"  {i}. {self.book_line(h.book_id)}" for i, h in enumerate(hits, 1)]
         self.pending = ("details", None, [h.book_id for h in hits])
@@ -226,6 +232,7 @@ class ReaderSession:
         return Reply("\n".join(lines), [h.book_id for h in hits], kind="similar")
 
     def why(self, book_id: int) -> Reply:
+        self.focus = book_id
         if not self.ratings:
             return Reply(
                 f"{self.title(book_id)} is simply popular and well loved; rate a few "
@@ -249,6 +256,7 @@ class ReaderSession:
         )
 
     def details(self, book_id: int) -> Reply:
+        self.focus = book_id
         c = self.rec.catalogue
         row = c.row(book_id)
         shelves = ", ".join(c.shelf_list(book_id)[:6]) or "—"
@@ -273,6 +281,7 @@ class ReaderSession:
         return Reply(f"You haven't rated {self.title(book_id)}.", kind="error")
 
     def recs_reply(self, n: int | None, shelf: str | None) -> Reply:
+        self.focus = None  # a list: "it" would not say which
         n = n or 10
         recs = self.recommendations(n, shelf)
         if shelf and not recs:
@@ -295,6 +304,7 @@ class ReaderSession:
         return Reply("\n".join(lines), [r.book_id for r in recs], kind="recs")
 
     def shelf_reply(self) -> Reply:
+        self.focus = None  # a list: "it" would not say which
         if not self.ratings:
             return Reply("Your shelf is empty. Rate a book: e.g. `loved the hobbit`.")
         items = sorted(self.ratings.items(), key=lambda kv: (-kv[1], self.title(kv[0])))
@@ -303,6 +313,7 @@ class ReaderSession:
         return Reply("\n".join(lines), [b for b, _ in items])
 
     def search_reply(self, text: str) -> Reply:
+        self.focus = None  # a list: "it" would not say which
         hits = self.rec.search(text, 8)
         if not hits or hits[0].score < 50:
             return Reply(
@@ -325,13 +336,22 @@ class ReaderSession:
             )
         path = Path(path_text.strip().strip("'\"")).expanduser()
         plan = plan_import(path, self.rec.catalogue, self.ratings)
-        if plan.empty:
+        rated_rows = sum(plan.by_rule.values()) + len(plan.unmatched)
+        if not plan.ratings:
+            shelved = f" ({len(plan.shelved)} of its to-read books are)" if plan.shelved else ""
             return Reply(
-                f"None of the {len(plan.entries)} books in {path.name} is in the catalogue; "
-                "nothing to import.",
+                f"{path.name}: none of its {rated_rows} rated books is in the catalogue"
+                f"{shelved}; nothing to import.",
                 kind="error",
             )
         self.pending_import = plan
+        merged = sum(plan.by_rule.values()) - len(plan.ratings)
+        same_book = (
+            f"; {merged} more are other editions or copies of books already counted, "
+            "and their last rating is used"
+            if merged
+            else ""
+        )
         changed = len(plan.conflicts)
         conflicts = (
             f" {changed} of them you already rated differently here: `yes` keeps your "
@@ -340,9 +360,10 @@ class ReaderSession:
             else ""
         )
         return Reply(
-            f"{path.name}: {len(plan.ratings)} rated books found in the catalogue "
-            f"({len(plan.unmatched)} rated books are not in it), {len(plan.shelved)} shelved "
-            f"to read.{conflicts} Type `yes` to import them, anything else to cancel."
+            f"{path.name}: {rated_rows} rated books: {len(plan.ratings)} found in the "
+            f"catalogue, {len(plan.unmatched)} not in it{same_book}. Also {len(plan.shelved)} "
+            f"to-read books found.{conflicts} Type `yes` to import them (`undo` takes the "
+            "whole import back), `no` to cancel."
         )
 
     def _answer_import(self, line: str) -> Reply | None:
@@ -350,13 +371,15 @@ class ReaderSession:
             return None
         plan, self.pending_import = self.pending_import, None
         answer = line.strip().lower().split()
+        if answer and answer[0] in ("no", "n", "cancel", "nope", "stop"):
+            return Reply("Import cancelled: nothing was changed.")
         if not answer or answer[0] not in ("yes", "y"):
-            return None
+            return None  # the reader moved on: the import is dropped, the line handled
         ratings = plan.ratings_to_write(replace_conflicts=answer[1:] == ["replace"])
         self.profile.import_books(ratings, plan.shelved)
         return Reply(
             f"Imported {len(ratings)} ratings and {len(plan.shelved)} to-read books. You "
-            f"now have {len(self.ratings)} ratings.",
+            f"now have {len(self.ratings)} ratings. (`undo` takes the whole import back.)",
             changed=True,
         )
 
@@ -393,6 +416,13 @@ class ReaderSession:
         undone = self.profile.undo()
         if undone is None:
             return Reply("Nothing to undo.", kind="error")
+        if isinstance(undone, ImportStep):
+            return Reply(
+                f"Undone: the import ({len(undone.ratings_before)} ratings, "
+                f"{len(undone.to_read_added)} to-read books) is taken back. You have "
+                f"{len(self.ratings)} ratings.",
+                changed=True,
+            )
         book_id, before = undone
         if before is None:
             return Reply(f"Undone: removed your rating of {self.title(book_id)}.", changed=True)
@@ -421,6 +451,8 @@ class ReaderSession:
             if answered is not None:
                 return answered
         cmd = parse(line)
+        if self.onboarding_book is not None and cmd.kind == "rate" and not cmd.text:
+            return self._answer_onboarding(str(cmd.stars)) or self._dispatch(cmd)
         if self.onboarding_book is not None and cmd.kind not in ("empty",):
             self.stop_onboarding()
         if cmd.kind == "choose" and self.pending:
@@ -464,6 +496,8 @@ class ReaderSession:
             return self.search_reply(cmd.text)
         if k == "import":
             return self.import_preview(cmd.text)
+        if k == "half":
+            return self.half_stars(cmd)
         if k == "map":
             return Reply(
                 "The book map opens in the app (`map` or F2); from a shell, "
@@ -477,12 +511,55 @@ class ReaderSession:
             "forget": "forget",
             "details": "details",
         }[k]
-        if k == "forget" and not cmd.text:
-            return Reply("Forget which book? e.g. `forget dune`.", kind="error")
-        target = self._resolve(cmd.text, action, cmd.stars)
+        target = (
+            self._resolve(cmd.text, action, cmd.stars)
+            if cmd.text
+            else self._discussed(action, cmd.stars)
+        )
         if isinstance(target, Reply):
             return target
-        return self.act(action, target, cmd.stars)
+        reply = self.act(action, target, cmd.stars)
+        if cmd.unused and reply.kind != "error":
+            reply.text += (
+                f"\n(I only took that you {STAR_WORDS[int(cmd.stars or 3)]} "
+                f"{self.rec.catalogue.short_title(target)}; “{cmd.unused}” I can't act on: "
+                "rate other books by name, e.g. `hated <title>`.)"
+            )
+        return reply
+
+    def _discussed(self, action: str, stars: int | None) -> int | Reply:
+        """The book "it", "this" or stars alone mean: the one just discussed; after a list,
+        a question which one; otherwise a question which book."""
+        if self.focus is not None:
+            return self.focus
+        if self.pending and self.pending[2]:
+            options = self.pending[2]
+            self.pending = (action, stars, options)
+            return Reply(
+                f"Which one? Reply with its number in the list above (1-{len(options)}).",
+                options,
+                kind="choose",
+            )
+        example = {"rate": "loved dune" if not stars else f"dune {stars}"}.get(
+            action, f"{action} dune"
+        )
+        return Reply(f"Which book? e.g. `{example}`.", kind="error")
+
+    def half_stars(self, cmd: Command) -> Reply:
+        """'dune 4.5': stars are whole (as on Goodreads); say so and offer both neighbours."""
+        low, high = max(int(cmd.stars or 0), 1), min(int(cmd.stars or 0) + 1, 5)
+        target = self._resolve(cmd.text, "rate", low) if cmd.text else self._discussed("rate", low)
+        if isinstance(target, Reply):
+            target.text = "I keep whole stars only (1-5). " + target.text
+            return target
+        self.focus = target
+        name = self.rec.catalogue.short_title(target)
+        return Reply(
+            f"I keep whole stars only (1-5), as Goodreads does: is {name} a {low} or a "
+            f"{high}? Type `{low} stars` or `{high} stars`.",
+            [target],
+            kind="error",
+        )
 
 
 def _same_title(a: BookHit, b: BookHit) -> bool:

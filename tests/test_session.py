@@ -162,3 +162,89 @@ def test_junk_never_changes_the_profile(session, verb, junk):
     assert reply.text and not reply.changed
     after = session.profile.path.read_bytes() if session.profile.path.exists() else None
     assert after == before
+
+
+def test_it_and_stars_alone_mean_the_book_just_discussed(session):
+    dune = session.rec.resolve("Dune")
+    session.handle("details dune")
+    assert session.handle("loved it").changed and session.ratings == {dune: 5}
+    assert session.handle("3 stars").changed and session.ratings == {dune: 3}
+    recs = session.handle("recs")
+    ask = session.handle("4 stars")  # after a list: which one?
+    assert ask.kind == "choose" and session.ratings == {dune: 3}
+    assert session.handle("2").changed and session.ratings[recs.books[1]] == 4
+
+
+def test_it_with_nothing_discussed_asks_which_book(session):
+    reply = session.handle("loved it")
+    assert reply.kind == "error" and "Which book" in reply.text and session.ratings == {}
+
+
+def test_natural_phrasing(session):
+    more = session.handle("something like Gone Girl")
+    assert more.kind == "similar" and "More like Gone Girl" in more.text
+    dune = session.rec.resolve("Dune")
+    liked = session.handle("I really liked Dune but hated its sequels")
+    assert session.ratings == {dune: 4} and "but hated its sequels" in liked.text
+    half = session.handle("dune 4.5")
+    assert "whole stars" in half.text and session.ratings == {dune: 4}
+    assert session.handle("5 stars").changed and session.ratings == {dune: 5}
+    secret = session.rec.resolve("The Secret History")
+    session.handle("5/5 the secret history")
+    session.handle("forget the secret history")
+    session.handle("the secret history ★★★★")
+    assert session.ratings[secret] == 4
+
+
+def _export(path, rows: list[str]):
+    path.write_text(
+        "Book Id,Title,Author,ISBN,ISBN13,My Rating,Exclusive Shelf\n" + "\n".join(rows)
+    )
+    return path
+
+
+def test_import_is_one_undoable_step_and_no_cancels(session, tmp_path):
+    c = session.rec.catalogue
+    hobbit, dune = session.rec.resolve("The Hobbit"), session.rec.resolve("Dune")
+    gr = {b: int(c.goodreads_ids[c.row(b)]) for b in (hobbit, dune)}
+    export = _export(
+        tmp_path / "lib.csv",
+        [
+            f"{gr[hobbit]},The Hobbit,J.R.R. Tolkien,,,4,read",
+            f"{gr[dune]},Dune,Frank Herbert,,,0,to-read",
+        ],
+    )
+    session.handle("loved the fellowship of the ring")
+    before = dict(session.ratings)
+    session.handle(f"import {export}")
+    cancelled = session.handle("no")
+    assert "cancelled" in cancelled.text and session.ratings == before
+    session.handle(f"import {export}")
+    assert session.handle("yes").changed and session.ratings[hobbit] == 4
+    assert dune in session.profile.to_read
+    undone = session.handle("undo")
+    assert "import" in undone.text and session.ratings == before
+    assert dune not in session.profile.to_read
+
+
+def test_import_preview_counts_add_up_and_volumes_match_volumes(session, tmp_path):
+    c = session.rec.catalogue
+    hobbit = session.rec.resolve("The Hobbit")
+    gr, best = int(c.goodreads_ids[c.row(hobbit)]), int(c.best_book_ids[c.row(hobbit)])
+    export = _export(
+        tmp_path / "lib.csv",
+        [
+            f"{gr},The Hobbit,J.R.R. Tolkien,,,5,read",
+            f"{best},The Hobbit (another edition),J.R.R. Tolkien,,,4,read",
+            ',"Dragon Ball, Vol. 2: Wish Upon a Dragon (Dragon Ball, #2)",Akira Toriyama,,,3,read',
+            ',"Dragon Ball, Vol. 3: The Training of Kame-Sennin",Akira Toriyama,,,3,read',
+            ',"Dragon Ball, Vol. 4: Strongest Under the Heavens",Akira Toriyama,,,3,read',
+        ],
+    )
+    preview = session.handle(f"import {export}").text
+    assert "5 rated books: 1 found in the catalogue, 3 not in it; 1 more" in preview
+    nothing = _export(tmp_path / "none.csv", [",Not A Real Book Title,Nobody Atall,,,4,read"])
+    reply = session.handle(f"import {nothing}")
+    assert reply.kind == "error" and "`yes`" not in reply.text
+    session.handle("yes")
+    assert session.ratings == {}

@@ -319,7 +319,10 @@ class BookrecApp(App[int]):
         ~1.5 ms (trigram shortlist + rapidfuzz), far cheaper than a thread hand-off, so the
         list is ready for the very next frame and typing never waits on it."""
         hits = self.session.rec.search(text, 6) if self.session else []
-        rows = [(h.book_id, f"{h.title} — {h.authors}") for h in hits if h.score >= 50]
+        c = self.session.rec.catalogue if self.session else None
+        rows = [
+            (h.book_id, f"{h.title} — {c.author_line(h.book_id)}") for h in hits if h.score >= 50
+        ]
         self._show_suggestions(rows, text)
 
     def _show_suggestions(self, rows: list[tuple[int, str]], text: str) -> None:
