@@ -68,11 +68,15 @@ _MORE = re.compile(
     r"\s+(?:like|similar\s+to)|similar(?:\s+to)?|like\s+this)\s*:?\s*(.*)$",
     re.IGNORECASE,
 )
+_PROFILE = re.compile(
+    r"^(?:switch\s+(?:to\s+)?(?:profile\s+)?|use\s+profile\s+|profile\s+)([A-Za-z0-9_.-]+)$",
+    re.IGNORECASE,
+)
 _RECS = re.compile(r"^(?:recs?|recommend(?:ations?)?|suggest)\b\s*(.*)$", re.IGNORECASE)
 _NUMBER = re.compile(r"[0-9]{1,3}")
 _MAP = re.compile(r"(?:book\s+)?map(?:\s+(pca|tsne|t-sne))?")
 _WORD_CMD = re.compile(
-    r"^(why|forget|unrate|remove|details?|info|about|search|find|import)\b\s*(.*)$",
+    r"^(why|forget|unrate|remove|details?|info|about|search|find|import|export)\b\s*(.*)$",
     re.IGNORECASE,
 )
 
@@ -80,7 +84,8 @@ _WORD_CMD = re.compile(
 @dataclass(frozen=True)
 class Command:
     kind: str  # rate, half (stars: the whole stars below), more, why, recs, undo, forget,
-    #            shelf, help, quit, details, search, choose, map (text: pca or tsne), empty
+    #            shelf, help, quit, details, search, choose, map (text: pca or tsne),
+    #            import / export (text: a path), profile (text: a name), empty
     text: str = ""  # a title or query; "" for "it"/"this" (the book just discussed)
     stars: int | None = None
     n: int | None = None  # recs count or list choice
@@ -109,6 +114,8 @@ def parse(line: str) -> Command:
         return Command("undo")
     if low in ("shelf", "my shelf", "ratings", "my ratings", "profile"):
         return Command("shelf")
+    if m := _PROFILE.match(text):
+        return Command("profile", text=m.group(1))
     if _NUMBER.fullmatch(low):
         return Command("choose", n=int(low))
     if m := _MAP.fullmatch(low):
@@ -121,7 +128,7 @@ def parse(line: str) -> Command:
         n = None
         for token in rest.split():
             if _NUMBER.fullmatch(token):
-                n = max(1, min(int(token), 100))
+                n = min(int(token), 100)  # 0 is kept: the session says what it means
         shelf = (
             " ".join(
                 t
@@ -142,6 +149,8 @@ def parse(line: str) -> Command:
             "about": "details",
             "find": "search",
         }.get(verb, verb)
+        if kind in ("import", "export", "search"):
+            return Command(kind, text=m.group(2).strip())
         return Command(kind, text=_book(m.group(2)))
     if rated := _rating(text):
         return rated

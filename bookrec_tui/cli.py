@@ -17,8 +17,10 @@ examples:
   bookrec-tui                                   open the app (default profile)
   bookrec-tui --profile alice                   open the app with another reader's shelf
   bookrec-tui search "hary poter"               fuzzy title/author search
-  bookrec-tui recommend --rate "The Hobbit=5" --rate 2657=4 --json
-  bookrec-tui similar "Dune"                    more like this
+  bookrec-tui recommend --rate "The Hobbit=5" --rate 4=4 --json
+                                                (4 is a goodbooks book_id: To Kill a Mockingbird)
+  bookrec-tui recommend --profile alice         for a saved reader (the app's shelf)
+  bookrec-tui similar "Dune"                    more like this (your shelf's books marked)
   bookrec-tui import goodreads_library_export.csv   bring in your Goodreads ratings
   bookrec-tui data fetch                        download goodbooks-10k (public release)
   bookrec-tui map --method tsne --out map.png   your books on a map of all 10,000 (viz extra)
@@ -51,12 +53,24 @@ def _add_model_dir(p: argparse.ArgumentParser, top: bool = False) -> None:
     )
 
 
-def _add_profile(p: argparse.ArgumentParser, top: bool = False) -> None:
+def _add_profile(p: argparse.ArgumentParser, top: bool = False, what: str = "") -> None:
     p.add_argument(
         "--profile",
-        default="default" if top else argparse.SUPPRESS,
-        help="reader profile name (default: default)",
+        metavar="NAME",
+        default=None if top else argparse.SUPPRESS,
+        help=what or "reader profile name (default: default)",
     )
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (``-n 0`` or ``-n -3`` is refused, not obeyed)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
 
 
 def _add_rate(p: argparse.ArgumentParser, what: str) -> None:
@@ -65,7 +79,8 @@ def _add_rate(p: argparse.ArgumentParser, what: str) -> None:
         action="append",
         default=[],
         metavar="BOOK=STARS",
-        help=f'{what}: "Title=5" or "2657=4" (repeatable)',
+        help=f'{what}: "Title=5" or "BOOK_ID=4", BOOK_ID being the goodbooks-10k book_id '
+        "that `search` prints (repeatable)",
     )
 
 
@@ -85,23 +100,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="fuzzy search titles and authors")
     p.add_argument("query", nargs="+")
-    p.add_argument("-n", type=int, default=10, help="how many results (default 10)")
+    p.add_argument("-n", type=positive_int, default=10, help="how many results (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON")
     _add_data_dir(p)
     _add_model_dir(p)
 
     p = sub.add_parser("recommend", help="recommendations for a set of ratings")
     _add_rate(p, "a rating")
-    p.add_argument("-n", type=int, default=10, help="how many (default 10)")
+    p.add_argument("-n", type=positive_int, default=10, help="how many (default 10)")
     p.add_argument("--shelf", help='only books on this shelf/genre, e.g. "fantasy"')
     p.add_argument("--json", action="store_true", help="print JSON")
+    _add_profile(
+        p,
+        what="start from this saved reader's ratings (the app's shelf; --rate adds to them "
+        "and books they haven't read stay out)",
+    )
     _add_data_dir(p)
     _add_model_dir(p)
 
     p = sub.add_parser("similar", help='"more like this" for one book')
-    p.add_argument("book", nargs="+", help="title (fuzzy) or book id")
-    p.add_argument("-n", type=int, default=10)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("book", nargs="+", help="title (fuzzy) or goodbooks book_id")
+    p.add_argument("-n", type=positive_int, default=10, help="how many books (default 10)")
+    p.add_argument(
+        "--json", action="store_true", help="print JSON (with your_rating for shelf books)"
+    )
+    _add_profile(p, what="mark this reader's rated books (default: default)")
     _add_data_dir(p)
     _add_model_dir(p)
 
@@ -152,8 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", type=Path, default=Path("models"), help="output folder (default: models)"
     )
-    p.add_argument("--epochs", type=int, help="training epochs (default: the tuned value)")
-    p.add_argument("--dim", type=int, help="embedding dimension (default: the tuned value)")
+    p.add_argument("--epochs", type=positive_int, help="training epochs (default: the tuned value)")
+    p.add_argument(
+        "--dim", type=positive_int, help="embedding dimension (default: the tuned value)"
+    )
     p.add_argument("--seed", type=int, default=42)
     _add_data_dir(p)
 
@@ -163,7 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", type=Path, default=Path("runs/evaluation.json"), help="JSON report path"
     )
-    p.add_argument("--users", type=int, default=2000, help="held-out readers (default 2000)")
+    p.add_argument(
+        "--users", type=positive_int, default=2000, help="held-out readers (default 2000)"
+    )
     p.add_argument(
         "--only",
         choices=("seed", "cold-start", "real-readers"),
@@ -182,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=20,
         help="real readers need this many rated books in the catalogue (default 20)",
     )
-    p.add_argument("--epochs", type=int, help="override our model's epochs")
+    p.add_argument("--epochs", type=positive_int, help="override our model's epochs")
     _add_data_dir(p)
     _add_model_dir(p)
 
@@ -191,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     f = dsub.add_parser("fetch", help="download the public goodbooks-10k release")
     f.add_argument("--base-url", help="mirror to download from instead of GitHub")
     f.add_argument("--dest", type=Path, help="target folder (default: the data dir)")
-    f.add_argument("--retries", type=int, default=3)
+    f.add_argument("--retries", type=positive_int, default=3, help="tries per file (default 3)")
     i = dsub.add_parser("info", help="where the data is and what it holds")
     _add_data_dir(i)
     c = dsub.add_parser(
@@ -214,6 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _data_dir(args) -> str | None:
     return getattr(args, "data_dir", None)
+
+
+def _profile_name(args) -> str:
+    return getattr(args, "profile", None) or "default"
 
 
 def _load_recommender(args):
@@ -261,8 +292,22 @@ def cmd_search(args) -> int:
 
 def cmd_recommend(args) -> int:
     rec = _load_recommender(args)
-    ratings = dict(_parse_rate(rec, spec) for spec in args.rate)
-    recs = rec.recommend(ratings, n=args.n, shelf=args.shelf)
+    ratings: dict[int, int] = {}
+    not_read: set[int] = set()
+    if getattr(args, "profile", None):
+        from .profile import Profile
+
+        profile = Profile.open(args.profile)
+        if profile.warning:
+            print(f"bookrec-tui: {profile.warning}", file=sys.stderr)
+        if not profile.path.exists():
+            raise BookrecError(
+                f"No profile '{args.profile}' yet ({profile.path}): rate books in the app "
+                f"with `bookrec-tui --profile {args.profile}`, or import a Goodreads export."
+            )
+        ratings, not_read = dict(profile.ratings), set(profile.not_read)
+    ratings.update(_parse_rate(rec, spec) for spec in args.rate)
+    recs = rec.recommend(ratings, n=args.n, shelf=args.shelf, exclude=not_read)
     if args.json:
         print(
             json.dumps(
@@ -283,21 +328,26 @@ def cmd_similar(args) -> int:
     if book_id is None:
         raise BookrecError(f"No book matches {' '.join(args.book)!r}. Try `bookrec-tui search`.")
     hits = rec.similar(book_id, args.n)
+    from .profile import Profile
+
+    shelf = Profile.open(_profile_name(args)).ratings
     if args.json:
         print(
             json.dumps(
                 {
                     "book_id": book_id,
                     "title": rec.catalogue.title(book_id),
-                    "similar": [h.__dict__ for h in hits],
+                    "similar": [{**h.__dict__, "your_rating": shelf.get(h.book_id)} for h in hits],
                 },
                 indent=2,
             )
         )
     else:
-        print(f"More like {rec.catalogue.label(book_id)}:")
+        print(f"More like {rec.catalogue.title(book_id)} — {rec.catalogue.author_line(book_id)}:")
         for h in hits:
-            print(f"{h.book_id:>6}  {h.title} — {h.authors}  ({h.score:.2f})")
+            mine = f"  [on your shelf: {shelf[h.book_id]}★]" if h.book_id in shelf else ""
+            author = rec.catalogue.author_line(h.book_id)
+            print(f"{h.book_id:>6}  {h.title} — {author}  ({h.score:.2f}){mine}")
     return 0
 
 
@@ -306,7 +356,7 @@ def cmd_import(args) -> int:
     from .profile import Profile
 
     catalogue = _load_catalogue(args)
-    profile = Profile.open(args.profile)
+    profile = Profile.open(_profile_name(args))
     plan = plan_import(args.path, catalogue, profile.ratings)
     n_rated = len(plan.ratings) + len(plan.unmatched)
     print(f"{args.path}: {len(plan.entries)} books, {n_rated} rated.")
@@ -338,7 +388,7 @@ def cmd_import(args) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
             raise BookrecError("Not importing without confirmation: add --yes.")
-        if input(f"Import into profile '{args.profile}'? [y/N] ").strip().lower() not in (
+        if input(f"Import into profile '{_profile_name(args)}'? [y/N] ").strip().lower() not in (
             "y",
             "yes",
         ):
@@ -348,7 +398,7 @@ def cmd_import(args) -> int:
     profile.import_books(ratings, plan.shelved)
     print(
         f"Imported {len(ratings)} ratings and {len(plan.shelved)} to-read books into "
-        f"profile '{args.profile}' ({len(profile.ratings)} ratings in total)."
+        f"profile '{_profile_name(args)}' ({len(profile.ratings)} ratings in total)."
     )
     return 0
 
@@ -364,7 +414,8 @@ def cmd_map(args) -> int:
     if args.rate:
         ratings, whose = dict(_parse_rate(rec, spec) for spec in args.rate), "given with --rate"
     else:
-        ratings, whose = Profile.open(args.profile).ratings, f"profile '{args.profile}'"
+        name = _profile_name(args)
+        ratings, whose = Profile.open(name).ratings, f"profile '{name}'"
     with progress_bar(f"map ({args.method})", None) as update:
         book_map = build_map(rec.bundle, rec.catalogue, args.method, update)
     recs = [r.book_id for r in rec.recommend(ratings, n=args.recs)] if args.recs else []
@@ -382,7 +433,7 @@ def cmd_export(args) -> int:
     from .profile import Profile, write_ratings_csv
 
     catalogue = _load_catalogue(args)
-    profile = Profile.open(args.profile)
+    profile = Profile.open(_profile_name(args))
     if profile.warning:
         print(f"bookrec-tui: {profile.warning}", file=sys.stderr)
     if args.out is None:
@@ -390,7 +441,7 @@ def cmd_export(args) -> int:
         return 0
     with atomic_writer(args.out, "w") as handle:
         n = write_ratings_csv(profile, catalogue, handle)
-    print(f"Wrote {n} ratings from profile '{args.profile}' to {args.out}", file=sys.stderr)
+    print(f"Wrote {n} ratings from profile '{_profile_name(args)}' to {args.out}", file=sys.stderr)
     return 0
 
 
@@ -483,7 +534,7 @@ def cmd_data(args) -> int:
 def cmd_app(args) -> int:
     from .tui.app import run_app
 
-    return run_app(data_dir=_data_dir(args), model_dir=args.model_dir, profile=args.profile)
+    return run_app(data_dir=_data_dir(args), model_dir=args.model_dir, profile=_profile_name(args))
 
 
 COMMANDS = {

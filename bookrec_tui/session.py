@@ -28,10 +28,16 @@ Tell me about books you've read and I'll suggest what to read next.
   more like <title>                                  books like that one
   why <title>                                        why it was recommended
   recs [n] [genre]     e.g. recs 20 · recs fantasy   recommendations
+  loved it · 3 stars    after `details <title>`: rate the book just discussed
   details <title>      undo      forget <title>      shelf      help      quit
   import <goodreads_library_export.csv>              bring in your Goodreads ratings
+  export <file.csv>    your ratings as CSV           profile <name>   switch reader
   map   ·   map tsne                                 all books on a map, yours marked (F2)
 Just type a title to search. Slash forms (/recs) work too."""
+KEYS_HELP = """Keys: Tab moves between the input and the lists. On a highlighted book: 1-5 rate it,
+m more like this, w why, Enter details. In the input, ↑/↓ pick a suggestion and Enter
+uses it. F1 help, F2 the book map, Ctrl+R recommendations, Ctrl+Z undo, Ctrl+P the
+command palette, Ctrl+Q quits."""
 
 
 @dataclass
@@ -282,6 +288,8 @@ class ReaderSession:
 
     def recs_reply(self, n: int | None, shelf: str | None) -> Reply:
         self.focus = None  # a list: "it" would not say which
+        if n is not None and n < 1:
+            return Reply("`recs 0` would list nothing: try `recs 10` (up to 100).", kind="error")
         n = n or 10
         recs = self.recommendations(n, shelf)
         if shelf and not recs:
@@ -383,6 +391,37 @@ class ReaderSession:
             changed=True,
         )
 
+    def export_ratings(self, path_text: str) -> Reply:
+        """Write the reader's ratings as CSV (book_id,title,authors,rating), atomically."""
+        from pathlib import Path
+
+        from .fsutil import atomic_writer
+        from .profile import write_ratings_csv
+
+        if not path_text:
+            return Reply("Export to which file? e.g. `export ~/my-ratings.csv`.", kind="error")
+        path = Path(path_text.strip().strip("'\"")).expanduser()
+        try:
+            with atomic_writer(path, "w") as handle:
+                n = write_ratings_csv(self.profile, self.rec.catalogue, handle)
+        except OSError as exc:
+            return Reply(f"Could not write {path}: {exc.strerror or exc}.", kind="error")
+        return Reply(f"Wrote your {n} ratings to {path}.")
+
+    def switch_profile(self, name: str) -> Reply:
+        """Continue as another reader (profiles live side by side in one folder)."""
+        if not name:
+            return Reply("Switch to which profile? e.g. `profile alice`.", kind="error")
+        self.profile = Profile.open(name, self.profile.path.parent)
+        self.focus, self.pending, self.pending_import = None, None, None
+        self._onboarding, self.onboarding_book, self._recs_cache = [], None, None
+        n = len(self.ratings)
+        start = " Rate a few books (or type `onboard` for questions)." if n == 0 else ""
+        return Reply(
+            f"Now reading as '{name}': {n} rating{'s' if n != 1 else ''} on the shelf.{start}",
+            changed=True,
+        )
+
     def map_marks(self, n_recs: int = 20) -> dict[str, np.ndarray]:
         """Catalogue rows to mark on the book map: the reader's books and recommendations."""
         c = self.rec.catalogue
@@ -481,7 +520,11 @@ class ReaderSession:
         if k == "empty":
             return Reply("Type a title to search, or `help`.")
         if k == "help":
-            return Reply(HELP, kind="help")
+            return Reply(f"{HELP}\n{KEYS_HELP}", kind="help")
+        if k == "export":
+            return self.export_ratings(cmd.text)
+        if k == "profile":
+            return self.switch_profile(cmd.text)
         if k == "quit":
             return Reply("Goodbye! Your shelf is saved.", quit=True)
         if k == "undo":

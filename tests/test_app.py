@@ -73,8 +73,7 @@ async def test_typing_shows_fuzzy_suggestions_and_arrow_enter_picks_one(real_dat
         await loaded(pilot)
         app.query_one("#prompt").focus()
         await pilot.press(*"loved hary poter")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await pilot.pause(0.3)  # suggestions are searched once typing pauses
         suggestions = app.query_one("#suggestions", BookList)
         assert suggestions.has_class("visible") and suggestions.option_count >= 1
         assert "Harry Potter" in str(suggestions.get_option_at_index(0).prompt)
@@ -182,3 +181,94 @@ async def test_map_marks_the_shelf_picks_and_rates_books(real_data_dir, tmp_path
         await pilot.pause()
         assert not isinstance(app.screen, MapScreen)
         assert f"{app.session.title(clicked)} 4" in transcript(app)
+
+
+@pytest.mark.asyncio
+async def test_after_rating_a_recommendation_with_a_key_the_cursor_stays_on_that_book(
+    real_data_dir, tmp_path
+):
+    profile = Profile.open("k", tmp_path)
+    for book_id, stars in ((5107, 5), (2, 4), (3, 1)):
+        profile.rate(book_id, stars)
+    app = BookrecApp(data_dir=str(real_data_dir), profile="k", profile_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        recs = app.query_one("#recs", BookList)
+        recs.focus()
+        recs.highlighted = 1
+        rated = recs.current_book()
+        await pilot.press("4")
+        await pilot.pause()
+        shelf = app.query_one("#shelf", BookList)
+        assert app.session.ratings[rated] == 4
+        assert app.focused is shelf and shelf.current_book() == rated
+        await pilot.press("m")  # the next key still means the book just rated
+        await pilot.pause()
+        assert f"More like {app.session.title(rated)}" in transcript(app)
+
+
+@pytest.mark.asyncio
+async def test_loved_it_after_details_rates_that_book(real_data_dir, tmp_path):
+    app = BookrecApp(data_dir=str(real_data_dir), profile="d", profile_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await type_line(pilot, "details dune")
+        await type_line(pilot, "loved it")
+        dune = app.session.rec.resolve("Dune")
+        assert app.session.ratings == {dune: 5}
+        assert "★★★★★ Dune" in transcript(app)
+
+
+@pytest.mark.asyncio
+async def test_the_palette_lists_the_apps_commands_and_runs_them(real_data_dir, tmp_path):
+    from textual.command import CommandPalette
+
+    app = BookrecApp(data_dir=str(real_data_dir), profile="p", profile_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, CommandPalette)
+        options = app.screen.query_one("CommandList")
+        names = {str(options.get_option_at_index(i).prompt) for i in range(options.option_count)}
+        for wanted in (
+            "Recommendations",
+            "My shelf",
+            "Book map",
+            "Import Goodreads library…",
+            "Export my ratings…",
+            "Undo",
+            "Switch profile…",
+            "Help",
+        ):
+            assert any(wanted in name for name in names), (wanted, names)
+        await pilot.press(*"shelf")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "Your shelf is empty" in transcript(app)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.5)
+        await pilot.press(*"export")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.query_one("#prompt").value == "export "
+
+
+@pytest.mark.asyncio
+async def test_help_fits_a_small_terminal_by_scrolling_and_chat_help_lists_the_keys(
+    real_data_dir, tmp_path
+):
+    app = BookrecApp(data_dir=str(real_data_dir), profile="h", profile_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        await type_line(pilot, "help")
+        assert "1-5 rate it" in transcript(app) and "Ctrl+P" in transcript(app)
+        await pilot.press("f1")
+        await pilot.pause()
+        box = app.screen.query_one("#help-box")
+        assert box.region.bottom <= 24 and box.max_scroll_y > 0  # too tall: it scrolls
+        box.scroll_end(animate=False)
+        await pilot.pause()
+        assert box.scroll_y == box.max_scroll_y

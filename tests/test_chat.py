@@ -27,6 +27,7 @@ from bookrec_tui.chat import MAX_LINE, Command, parse
         ("details dune", Command("details", "dune")),
         ("recs", Command("recs")),
         ("/recs 20", Command("recs", n=20)),
+        ("recs 0", Command("recs", n=0)),
         ("recs fantasy", Command("recs", shelf="fantasy")),
         ("recommend 5 science fiction", Command("recs", n=5, shelf="science fiction")),
         ("undo", Command("undo")),

@@ -130,3 +130,32 @@ def test_map_draws_a_png_with_the_readers_books(real_data_dir, tmp_path):
     assert (width, height) == (1320, 1100)
     bad = run("map", "--method", "umap", data_dir=real_data_dir)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_counts_below_one_are_refused():
+    for args in (
+        ("search", "dune", "-n", "0"),
+        ("recommend", "-n", "-3"),
+        ("similar", "dune", "-n", "0"),
+    ):
+        out = run(*args)
+        assert out.returncode == 2 and "must be 1 or more" in out.stderr, args
+
+
+def test_recommend_for_a_saved_profile_and_similar_marks_its_books(isolated_home):
+    from bookrec_tui.profile import Profile
+
+    profile = Profile.open("alice")
+    for book_id, stars in ((7, 5), (1, 4), (3, 1)):  # The Hobbit, The Hunger Games, Twilight
+        profile.rate(book_id, stars)
+    out = run("recommend", "--profile", "alice", "--json", "-n", "5")
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    assert got["ratings"] == {"7": 5, "1": 4, "3": 1} and len(got["recommendations"]) == 5
+    assert not {r["book_id"] for r in got["recommendations"]} & {7, 1, 3}
+    missing = run("recommend", "--profile", "nobody")
+    assert missing.returncode == 2 and "No profile 'nobody'" in missing.stderr
+    similar = run("similar", "Catching Fire", "--profile", "alice", "-n", "10")
+    assert "[on your shelf: 4★]" in similar.stdout  # The Hunger Games
+    listed = json.loads(run("similar", "Catching Fire", "--profile", "alice", "--json").stdout)
+    assert {s["book_id"]: s["your_rating"] for s in listed["similar"]}.get(1) == 4

@@ -175,6 +175,11 @@ def test_it_and_stars_alone_mean_the_book_just_discussed(session):
     assert session.handle("2").changed and session.ratings[recs.books[1]] == 4
 
 
+def test_recs_zero_says_what_it_means(session):
+    reply = session.handle("recs 0")
+    assert reply.kind == "error" and "recs 10" in reply.text and not reply.books
+
+
 def test_it_with_nothing_discussed_asks_which_book(session):
     reply = session.handle("loved it")
     assert reply.kind == "error" and "Which book" in reply.text and session.ratings == {}

@@ -14,7 +14,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.command import Hit, Hits, Provider
+from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Header, Input, Label, ProgressBar, Static
@@ -22,7 +22,7 @@ from textual.widgets import Footer, Header, Input, Label, ProgressBar, Static
 from ..chat import parse
 from ..errors import BookrecError, DataMissingError
 from ..profile import Profile
-from ..session import HELP, MIN_RATINGS_FOR_RECS, ReaderSession, Reply
+from ..session import HELP, KEYS_HELP, MIN_RATINGS_FOR_RECS, ReaderSession, Reply
 from .map_screen import MapScreen
 from .widgets import BookList, ChatMessage
 
@@ -30,46 +30,52 @@ T = TypeVar("T")
 
 BOOK_ACTIONS = ("rate", "more", "why", "details", "forget")  # what a picked suggestion can do
 SUGGEST_FOR = (*BOOK_ACTIONS, "search")  # commands whose text is a title worth suggesting
+SUGGEST_DELAY = 0.12  # seconds of no typing before suggestions are searched
 
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,f1,q,question_mark", "dismiss", "close")]
 
     def compose(self) -> ComposeResult:
-        keys = (
-            "\n\nKeys: Tab moves between the input and the lists. On a highlighted book: "
-            "1-5 rate it, m more like this, w why, Enter details. In the input, ↑/↓ pick a "
-            "suggestion and Enter uses it. F2 opens the book map, Ctrl+P the command palette, "
-            "Ctrl+Q quits."
-        )
-        yield Static(Text(HELP + keys), id="help-box")
+        # Scrolls (arrows, PgUp/PgDn, wheel) when the terminal is too small for all of it.
+        with VerticalScroll(id="help-box"):
+            yield Static(Text(f"{HELP}\n\n{KEYS_HELP}\n\nEsc closes this."))
 
 
 class BookrecCommands(Provider):
-    """Main actions in Textual's command palette (Ctrl+P)."""
+    """The app's actions in Textual's command palette (Ctrl+P), listed as soon as it opens.
+    A command ending in a space is put in the input for the reader to finish (a path, a
+    name); the others run at once."""
 
     COMMANDS = (
-        ("Recommendations", "recs", "Show recommendations"),
+        ("Recommendations", "recs", "Show your recommendations (Ctrl+R)"),
         ("My shelf", "shelf", "List the books you rated"),
-        ("Undo last rating", "undo", "Undo the last change to your shelf"),
-        ("Book map", "map", "All 10,000 books on a map, yours marked"),
+        ("Book map", "map", "All 10,000 books on a map, yours marked (F2)"),
+        ("Import Goodreads library…", "import ", "Bring in a Goodreads export CSV"),
+        ("Export my ratings…", "export ", "Write your ratings to a CSV file"),
+        ("Undo", "undo", "Undo the last change to your shelf (Ctrl+Z)"),
+        ("Switch profile…", "profile ", "Continue as another reader"),
         ("Rate some popular books", "onboard", "Start the onboarding questions"),
-        ("Help", "help", "What you can type"),
+        ("Help", "help", "What you can type, and the keys (F1)"),
         ("Quit", "quit", "Leave (your shelf is saved)"),
     )
 
+    def _run(self, line: str) -> Callable[[], None]:
+        app = self.app
+        if line.endswith(" "):
+            return lambda: app.prefill(line)
+        return lambda: app.submit_line(line)
+
+    async def discover(self) -> Hits:
+        for name, line, helptext in self.COMMANDS:
+            yield DiscoveryHit(name, self._run(line), text=name, help=helptext)
+
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        app = self.app
         for name, line, helptext in self.COMMANDS:
             score = matcher.match(name)
             if score > 0:
-                yield Hit(
-                    score,
-                    matcher.highlight(name),
-                    lambda line=line: app.submit_line(line),
-                    help=helptext,
-                )
+                yield Hit(score, matcher.highlight(name), self._run(line), text=name, help=helptext)
 
 
 class BookrecApp(App[int]):
@@ -101,6 +107,7 @@ class BookrecApp(App[int]):
         self._picked_suggestion = False  # the reader moved through suggestions with ↑/↓
         self.missing_data = False
         self._maps: dict = {}  # method -> BookMap, built once per run (and cached on disk)
+        self._suggest_timer = None  # debounces the suggestion search while typing
 
     # ----------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -230,13 +237,17 @@ class BookrecApp(App[int]):
         title.update("Recommended for you")
         rows = []
         for r in s.recommendations(20):
-            # One line per book, cut to the panel's width; `w` (why) or `recs` in the chat
-            # give the whole reason.
+            # Two lines per book, each cut to the panel's width: the title gets the whole
+            # first line; `w` (why) or `recs` in the chat give the whole reason.
             year = c.year_label(r.book_id)
-            book = f"{c.short_title(r.book_id)} — {c.first_author(r.book_id)}"
-            if year:
-                book += f" ({year})"
-            rows.append((r.book_id, f"{r.predicted_rating:.1f}★ {book} · {s.reason(r)}"))
+            by = c.first_author(r.book_id) + (f", {year}" if year else "")
+            rows.append(
+                (
+                    r.book_id,
+                    f"{r.predicted_rating:.1f}★ {c.short_title(r.book_id)}\n"
+                    f"     {by} · {s.reason(r)}",
+                )
+            )
         recs_list.set_books(rows)
 
     # ----------------------------------------------------------------- input
@@ -269,7 +280,7 @@ class BookrecApp(App[int]):
                 action = "details"
             self.show(self.session.act(action, book_id, cmd.stars))
             return
-        if cmd.kind == "import":
+        if cmd.kind == "import" and cmd.text:
             self.run_import(line)  # reading and matching a big export takes a moment
             return
         if cmd.kind == "map":
@@ -299,9 +310,19 @@ class BookrecApp(App[int]):
         if line.strip():
             self.submit_line(line, picked)
 
+    def prefill(self, text: str) -> None:
+        """Put ``text`` in the input for the reader to finish (palette: import, export...)."""
+        prompt = self.query_one("#prompt", Input)
+        prompt.value = text
+        prompt.cursor_position = len(text)
+        prompt.focus()
+
     @on(Input.Changed, "#prompt")
     def _changed(self, event: Input.Changed) -> None:
         self._picked_suggestion = False
+        if self._suggest_timer is not None:
+            self._suggest_timer.stop()
+            self._suggest_timer = None
         cmd = parse(event.value)
         if (
             self.session is None
@@ -312,12 +333,14 @@ class BookrecApp(App[int]):
         ):
             self._hide_suggestions()
             return
-        self.suggest(cmd.text)
+        # Search once typing pauses: a pasted or fast-typed line costs one search, not one
+        # per key (2,200 keys used to take 11 s to echo).
+        self._suggest_timer = self.set_timer(SUGGEST_DELAY, lambda: self.suggest(cmd.text))
 
     def suggest(self, text: str) -> None:
         """Fill the suggestions for ``text``. Runs on the event loop on purpose: a search is
-        ~1.5 ms (trigram shortlist + rapidfuzz), far cheaper than a thread hand-off, so the
-        list is ready for the very next frame and typing never waits on it."""
+        ~1.5 ms (trigram shortlist + rapidfuzz), far cheaper than a thread hand-off."""
+        self._suggest_timer = None
         hits = self.session.rec.search(text, 6) if self.session else []
         c = self.session.rec.catalogue if self.session else None
         rows = [
@@ -418,6 +441,12 @@ class BookrecApp(App[int]):
         if event.action == "rate":
             self.say(f"{label} {event.stars}", "user")
             self.show(s.rate(event.book_id, int(event.stars or 0)))
+            # A rated recommendation leaves the list for the shelf: the cursor follows it
+            # there, so the next key (m, w, another star) still means this book.
+            shelf = self.query_one("#shelf", BookList)
+            if event.source is not shelf and event.source.id == "recs":
+                shelf.focus()
+                shelf.show_book(event.book_id)
         elif event.action == "more":
             self.say(f"more like {label}", "user")
             self.show(s.more_like(event.book_id))

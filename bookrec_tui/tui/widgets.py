@@ -29,9 +29,11 @@ class BookList(OptionList):
     ]
 
     class BookAction(Message):
-        def __init__(self, action: str, book_id: int, stars: int | None = None) -> None:
+        def __init__(
+            self, source: BookList, action: str, book_id: int, stars: int | None = None
+        ) -> None:
             super().__init__()
-            self.action, self.book_id, self.stars = action, book_id, stars
+            self.source, self.action, self.book_id, self.stars = source, action, book_id, stars
 
     _rows: list[tuple[int, str]] = []
 
@@ -44,7 +46,7 @@ class BookList(OptionList):
         keep = self.current_book()
         old = len(self._rows)
         self._rows = list(rows)
-        width = max(self.scrollable_content_region.width - 3, 12)
+        width = max(self.scrollable_content_region.width - 1, 12)
         # One screen line per label line, cut to fit: a narrow side panel stays tidy.
         prompts = [
             Text("\n".join(_fit(line, width) for line in label.split("\n"))) for _, label in rows
@@ -63,6 +65,12 @@ class BookList(OptionList):
         if self._rows:
             self.set_books(self._rows)
 
+    def show_book(self, book_id: int) -> None:
+        """Highlight ``book_id`` (when listed) and scroll it into view."""
+        ids = [b for b, _ in self._rows]
+        if book_id in ids:
+            self.highlighted = ids.index(book_id)
+
     def book_at(self, index: int) -> int:
         return self._rows[index][0]
 
@@ -73,7 +81,7 @@ class BookList(OptionList):
     def _post(self, action: str, stars: int | None = None) -> None:
         book_id = self.current_book()
         if book_id is not None:
-            self.post_message(self.BookAction(action, book_id, stars))
+            self.post_message(self.BookAction(self, action, book_id, stars))
 
     def action_rate(self, stars: int) -> None:
         self._post("rate", stars)
