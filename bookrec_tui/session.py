@@ -34,10 +34,12 @@ Tell me about books you've read and I'll suggest what to read next.
   export <file.csv>    your ratings as CSV           profile <name>   switch reader
   map   ·   map tsne                                 all books on a map, yours marked (F2)
 Just type a title to search. Slash forms (/recs) work too."""
-KEYS_HELP = """Keys: Tab moves between the input and the lists. On a highlighted book: 1-5 rate it,
-m more like this, w why, Enter details. In the input, ↑/↓ pick a suggestion and Enter
-uses it. F1 help, F2 the book map, Ctrl+R recommendations, Ctrl+Z undo, Ctrl+P the
-command palette, Ctrl+Q quits."""
+KEYS_HELP = (  # one paragraph: it wraps to the width it is shown in
+    "Keys: Tab moves between the input and the lists. On a highlighted book: 1-5 rate it, "
+    "m more like this, w why, Enter details. In the input, ↑/↓ pick a suggestion and Enter "
+    "uses it. F1 help, F2 the book map, Ctrl+R recommendations, Ctrl+Z undo, Ctrl+P the "
+    "command palette, Ctrl+Q quits."
+)
 
 
 @dataclass
