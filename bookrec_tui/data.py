@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from . import genres
 from .errors import DataError, DataMissingError
 from .fsutil import atomic_writer, cached_sha256
 from .paths import DATA_ENV, cache_dir
 
-CACHE_VERSION = 3
+CACHE_VERSION = 3  # 3: original titles, languages, shelf and genre counts
 RATINGS_FILE = "ratings.csv"
 BOOKS_FILE = "books.csv"
 TAGS_FILE = "tags.csv"
@@ -222,6 +223,7 @@ class Catalogue:
     original_titles: np.ndarray  # str, the title of the first edition ('' when unknown)
     languages: np.ndarray  # str, language code of this edition ('eng', 'en-US', '' ...)
     shelf_counts: np.ndarray  # (N, SHELVES_PER_BOOK) int32: readers per shelf in `shelves`
+    genre_counts: np.ndarray  # float32 (n, len(genres.GENRE_NAMES)): genre shelvings
     sha256: str = ""
     _index: np.ndarray = field(default=None, repr=False)  # book_id -> row, -1 if absent
 
@@ -309,6 +311,24 @@ class Catalogue:
             return dict.fromkeys(names, 1.0 / len(names)) if names else {}
         return {name: float(c / total) for name, c in zip(names, counts, strict=True)}
 
+    @functools.cached_property
+    def genre_members(self) -> np.ndarray:
+        """(n, len(genres.GENRE_NAMES)) bool: which genres each book is in (shelf shares)."""
+        return genres.genre_membership(self.genre_counts)
+
+    def genre_rows(self, name: str) -> np.ndarray:
+        """Rows of the books in genre ``name`` (any spelling a reader types: "sci fi");
+        raises genres.UnknownGenreError, listing the known genres, for an unknown one."""
+        column = genres.GENRE_NAMES.index(genres.canonical(name))
+        return np.flatnonzero(self.genre_members[:, column])
+
+    def book_genres(self, book_id: int) -> list[str]:
+        """The genres of one book, strongest share first."""
+        row = self.row(book_id)
+        member = np.flatnonzero(self.genre_members[row])
+        order = member[np.argsort(-self.genre_counts[row, member], kind="stable")]
+        return [genres.GENRE_NAMES[i] for i in order]
+
     def goodreads_url(self, book_id: int) -> str:
         return f"https://www.goodreads.com/book/show/{int(self.goodreads_ids[self.row(book_id)])}"
 
@@ -327,6 +347,7 @@ class Catalogue:
         "original_titles",
         "languages",
         "shelf_counts",
+        "genre_counts",
     )
 
     def save(self, path: Path) -> None:
@@ -397,6 +418,32 @@ def _top_shelves(
     return shelves, counts
 
 
+def _genre_counts(data_dir: Path, goodreads_ids: np.ndarray) -> np.ndarray:
+    """(n, n_genres) float32: how many readers shelved each book under each genre (all its
+    spellings summed); zeros when the tag files are absent."""
+    import pandas as pd
+
+    out = np.zeros((len(goodreads_ids), len(genres.GENRE_NAMES)), dtype=np.float32)
+    tags_path, book_tags_path = data_dir / TAGS_FILE, data_dir / BOOK_TAGS_FILE
+    if not (tags_path.is_file() and book_tags_path.is_file()):
+        return out
+    tags = pd.read_csv(tags_path, encoding="utf-8-sig")
+    book_tags = pd.read_csv(book_tags_path, encoding="utf-8-sig")
+    book_tags = book_tags[book_tags["count"] > 0].drop_duplicates(["goodreads_book_id", "tag_id"])
+    column_of_tag = pd.Series(
+        genres.tag_genre_columns(tags["tag_name"].astype(str).map(clean_shelf_name).tolist()),
+        index=tags["tag_id"],
+    )
+    cols = book_tags["tag_id"].map(column_of_tag).fillna(-1).to_numpy(np.int64)
+    order = np.argsort(goodreads_ids, kind="stable")
+    pos = np.searchsorted(goodreads_ids[order], book_tags["goodreads_book_id"].to_numpy())
+    pos = np.minimum(pos, len(order) - 1)
+    rows = order[pos]
+    keep = (cols >= 0) & (goodreads_ids[rows] == book_tags["goodreads_book_id"].to_numpy())
+    np.add.at(out, (rows[keep], cols[keep]), book_tags["count"].to_numpy(np.float32)[keep])
+    return out
+
+
 def parse_catalogue(data_dir: Path) -> Catalogue:
     import pandas as pd
 
@@ -452,6 +499,7 @@ def parse_catalogue(data_dir: Path) -> Catalogue:
         original_titles=text_col("original_title"),
         languages=text_col("language_code"),
         shelf_counts=shelf_counts,
+        genre_counts=_genre_counts(Path(data_dir), goodreads),
     )
 
 
@@ -466,7 +514,7 @@ def load_catalogue(data_dir: Path, use_cache: bool = True) -> Catalogue:
             parts.append(cached_sha256(data_dir / name, memo))
     books_sha = parts[0]
     key = "-".join(p[:12] for p in parts)
-    cached = cache_dir() / f"catalogue-v{CACHE_VERSION}-{key}.npz"
+    cached = cache_dir() / f"catalogue-v{CACHE_VERSION}-{genres.DEFINITION_KEY}-{key}.npz"
     if use_cache and cached.exists():
         try:
             return Catalogue.load_npz(cached)
