@@ -17,8 +17,8 @@ examples:
   bookrec-tui                                   open the app (default profile)
   bookrec-tui --profile alice                   open the app with another reader's shelf
   bookrec-tui search "hary poter"               fuzzy title/author search
-  bookrec-tui recommend --rate "The Hobbit=5" --rate 4=4 --json
-                                                (4 is a goodbooks book_id: To Kill a Mockingbird)
+  bookrec-tui recommend --rate "The Hobbit=5" --rate id:4=4 --json
+                                                (id:4 is goodbooks book_id 4: To Kill a Mockingbird)
   bookrec-tui recommend --profile alice         for a saved reader (the app's shelf)
   bookrec-tui similar "Dune"                    more like this (your shelf's books marked)
   bookrec-tui import goodreads_library_export.csv   bring in your Goodreads ratings
@@ -79,8 +79,8 @@ def _add_rate(p: argparse.ArgumentParser, what: str) -> None:
         action="append",
         default=[],
         metavar="BOOK=STARS",
-        help=f'{what}: "Title=5" or "BOOK_ID=4", BOOK_ID being the goodbooks-10k book_id '
-        "that `search` prints (repeatable)",
+        help=f'{what}: "Title=5", or "id:4=4" for a goodbooks id (repeatable); a title '
+        "must clearly name one book, else the candidates are listed with their ids",
     )
 
 
@@ -108,7 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("recommend", help="recommendations for a set of ratings")
     _add_rate(p, "a rating")
     p.add_argument("-n", type=positive_int, default=10, help="how many (default 10)")
-    p.add_argument("--shelf", help='only books on this shelf/genre, e.g. "fantasy"')
+    p.add_argument(
+        "--shelf",
+        "--genre",
+        dest="shelf",
+        help='only books in this genre, e.g. "fantasy", "non-fiction" (unknown: exit 2 '
+        "with the list)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     _add_profile(
         p,
@@ -119,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_dir(p)
 
     p = sub.add_parser("similar", help='"more like this" for one book')
-    p.add_argument("book", nargs="+", help="title (fuzzy) or goodbooks book_id")
+    p.add_argument("book", nargs="+", help="a title (fuzzy) or id:BOOK_ID (goodbooks book_id)")
     p.add_argument("-n", type=positive_int, default=10, help="how many books (default 10)")
     p.add_argument(
         "--json", action="store_true", help="print JSON (with your_rating for shelf books)"
@@ -193,8 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--only",
-        choices=("seed", "cold-start", "real-readers"),
-        help="run one protocol (default: all three)",
+        choices=("seed", "cold-start", "real-readers", "onboarding"),
+        help="run one protocol (default: all four; onboarding: questions a real reader "
+        "could answer among the first 10, and NDCG@10 after them)",
     )
     p.add_argument("--skip-seed-protocol", action="store_true", help="skip the 80/20 protocol")
     p.add_argument(
@@ -262,6 +269,19 @@ def _load_catalogue(args):
     return load_runtime_catalogue(bundle_path, _data_dir(args))
 
 
+def _book(rec, text: str, what: str) -> int:
+    """The book ``text`` clearly names (a title, or id:N); otherwise a BookrecError (exit 2)
+    listing the candidates with their ids, so the CLI never guesses."""
+    found = rec.lookup(text)
+    if found.book_id is not None:
+        return found.book_id
+    if not found.candidates:
+        raise BookrecError(f"{what}: no book matches {text!r}. Try `bookrec-tui search`.")
+    lines = [f"{what}: {text!r} could be several books; name one by its id, e.g. id:N:"]
+    lines += [f"  id:{h.book_id:<6} {h.title} — {h.authors}" for h in found.candidates]
+    raise BookrecError("\n".join(lines))
+
+
 def _parse_rate(rec, spec: str) -> tuple[int, int]:
     book, sep, stars = spec.rpartition("=")
     if (
@@ -270,12 +290,15 @@ def _parse_rate(rec, spec: str) -> tuple[int, int]:
         or not 1 <= int(stars) <= 5
     ):
         raise BookrecError(
-            f'--rate {spec!r}: write it as "Title=STARS" or "BOOK_ID=STARS", stars 1 to 5.'
+            f'--rate {spec!r}: write it as "Title=STARS" or "id:BOOK_ID=STARS", stars 1 to 5.'
         )
-    book_id = rec.resolve(book)
-    if book_id is None:
-        raise BookrecError(f"--rate {spec!r}: no book matches {book!r}. Try `bookrec-tui search`.")
-    return book_id, int(stars)
+    return _book(rec, book, f"--rate {spec!r}"), int(stars)
+
+
+def _say_rated(rec, ratings: dict[int, int]) -> None:
+    """Name the books --rate was taken as (on stderr: stdout stays the list)."""
+    for book_id, stars in ratings.items():
+        print(f"rated {stars}★: {rec.catalogue.label(book_id)} (id:{book_id})", file=sys.stderr)
 
 
 def cmd_search(args) -> int:
@@ -306,15 +329,25 @@ def cmd_recommend(args) -> int:
                 f"with `bookrec-tui --profile {args.profile}`, or import a Goodreads export."
             )
         ratings, not_read = dict(profile.ratings), set(profile.not_read)
-    ratings.update(_parse_rate(rec, spec) for spec in args.rate)
+    given = dict(_parse_rate(rec, spec) for spec in args.rate)
+    ratings.update(given)
     recs = rec.recommend(ratings, n=args.n, shelf=args.shelf, exclude=not_read)
     if args.json:
+        rated = [
+            {"book_id": b, "title": rec.catalogue.title(b), "stars": s} for b, s in given.items()
+        ]
         print(
             json.dumps(
-                {"ratings": ratings, "recommendations": [r.__dict__ for r in recs]}, indent=2
+                {
+                    "ratings": ratings,
+                    "rated": rated,
+                    "recommendations": [r.__dict__ for r in recs],
+                },
+                indent=2,
             )
         )
         return 0
+    _say_rated(rec, given)
     for i, r in enumerate(recs, 1):
         why = f"  because you liked {rec.catalogue.title(r.because)}" if r.because else ""
         author = rec.catalogue.author_line(r.book_id)
@@ -324,9 +357,7 @@ def cmd_recommend(args) -> int:
 
 def cmd_similar(args) -> int:
     rec = _load_recommender(args)
-    book_id = rec.resolve(" ".join(args.book))
-    if book_id is None:
-        raise BookrecError(f"No book matches {' '.join(args.book)!r}. Try `bookrec-tui search`.")
+    book_id = _book(rec, " ".join(args.book), "similar")
     hits = rec.similar(book_id, args.n)
     from .profile import Profile
 
@@ -343,7 +374,10 @@ def cmd_similar(args) -> int:
             )
         )
     else:
-        print(f"More like {rec.catalogue.title(book_id)} — {rec.catalogue.author_line(book_id)}:")
+        print(
+            f"More like {rec.catalogue.title(book_id)} — {rec.catalogue.author_line(book_id)}"
+            f" (id:{book_id}):"
+        )
         for h in hits:
             mine = f"  [on your shelf: {shelf[h.book_id]}★]" if h.book_id in shelf else ""
             author = rec.catalogue.author_line(h.book_id)

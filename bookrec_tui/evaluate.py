@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,6 +121,122 @@ def real_reader_libraries(
     return libraries
 
 
+def real_reader_shelves(
+    exports_dir: Path, catalogue, min_rated: int = 20
+) -> dict[str, dict[int, int]]:
+    """What each real reader has read, as onboarding answers: file name -> {book_id: stars,
+    or 0 for a book on the `read` shelf without a rating}, for the same exports as
+    :func:`real_reader_libraries` (at least ``min_rated`` rated books in the catalogue)."""
+    from .goodreads import CatalogueMatcher, GoodreadsError, parse_export
+
+    matcher = CatalogueMatcher(catalogue)
+    shelves = {}
+    for path in sorted(Path(exports_dir).glob("*.csv")):
+        try:
+            entries = parse_export(path)
+        except GoodreadsError:
+            continue
+        read: dict[int, int] = {}
+        for m in matcher.match_all(entries):
+            if m.book_id is not None and (m.entry.rating or m.entry.shelf == "read"):
+                read[m.book_id] = m.entry.rating or read.get(m.book_id, 0)
+        if sum(1 for s in read.values() if s) >= min_rated:
+            shelves[path.name] = read
+    return shelves
+
+
+Asker = Callable[[dict[int, int | None]], int | None]
+
+
+def fixed_list_asker(book_ids: list[int]) -> Asker:
+    """An onboarding that asks the same books in the same order whatever the answers."""
+
+    def ask(answers: dict[int, int | None]) -> int | None:
+        return next((b for b in book_ids if b not in answers), None)
+
+    return ask
+
+
+def fixed_onboarding_list(rec, n: int = 40, pool: int = 600) -> list[int]:
+    """The onboarding the app asked before next_question, kept as a baseline: popular times
+    divisive books, one per author, none linked to an earlier one, no sequels, in the same
+    order whatever the answers."""
+    c = rec.catalogue
+    counts = np.log10(np.maximum(c.ratings_counts.astype(np.float64), 1.0))
+    chosen: list[int] = []
+    blocked: set[int] = set()
+    authors: set[str] = set()
+    for row in np.argsort(-counts * c.rating_stds)[:pool]:
+        book_id = int(c.book_ids[row])
+        author = c.first_author(book_id)
+        if row in blocked or author in authors or (c.series_position(book_id) or 1) > 1:
+            continue
+        chosen.append(book_id)
+        authors.add(author)
+        blocked.update(rec.linked_rows(int(row)).tolist())
+        if len(chosen) == n:
+            break
+    return chosen
+
+
+def most_rated_list(catalogue, n: int = 40) -> list[int]:
+    """Plain most-rated on Goodreads, as a fixed onboarding list (a baseline)."""
+    order = np.argsort(-catalogue.ratings_counts, kind="stable")[:n]
+    return [int(b) for b in catalogue.book_ids[order]]
+
+
+def onboarding_askers(rec) -> dict[str, Asker]:
+    """The onboarding strategies `bookrec-tui evaluate` compares."""
+    return {
+        "adaptive (next_question)": rec.next_question,
+        "fixed list (before)": fixed_list_asker(fixed_onboarding_list(rec)),
+        "most rated on Goodreads": fixed_list_asker(most_rated_list(rec.catalogue)),
+    }
+
+
+def simulate_onboarding(ask: Asker, read: Mapping[int, int], n: int = 10) -> dict:
+    """Ask ``n`` questions of a reader who answers from their shelf: stars for a rated book,
+    0 for one read without a rating, None (not read) otherwise."""
+    answers: dict[int, int | None] = {}
+    for _ in range(n):
+        book = ask(answers)
+        if book is None:
+            break
+        answers[book] = read.get(book)
+    return answers
+
+
+def evaluate_onboarding(rec, askers: dict[str, Asker], shelves: dict, n: int = 10) -> dict:
+    """Per asker: books the reader had read among the first ``n`` questions (mean per reader),
+    and NDCG@10 of the recommendations made from the answers (relevant = the reader's other
+    books rated >= 4; the books asked about are not recommended)."""
+    results: dict = {}
+    for name, ask in askers.items():
+        answered, rated, ndcgs, per_reader = [], [], [], {}
+        for reader, read in shelves.items():
+            answers = simulate_onboarding(ask, read, n)
+            known = [b for b, a in answers.items() if a is not None]
+            stars = {b: a for b, a in answers.items() if a}
+            relevant = {rec.catalogue.row(b) for b, s in read.items() if s >= 4} - {
+                rec.catalogue.row(b) for b in answers
+            }
+            recs = rec.recommend(stars, n=10, exclude=list(answers))
+            ranked = rec.catalogue.rows(np.array([r.book_id for r in recs], np.int64))
+            ndcg = ndcg_at(ranked, relevant, 10) if relevant else 0.0
+            answered.append(len(known))
+            rated.append(len(stars))
+            ndcgs.append(ndcg)
+            per_reader[reader] = {"read": len(known), "rated": len(stars), "ndcg@10": ndcg}
+        results[name] = {
+            "read_of_first_10": float(np.mean(answered)),
+            "rated_of_first_10": float(np.mean(rated)),
+            "ndcg@10_after": float(np.mean(ndcgs)),
+            "readers": len(shelves),
+            "per_reader": per_reader,
+        }
+    return results
+
+
 def evaluate_real_readers(methods: dict, libraries: dict, ks=(5, 10), repetitions: int = 5) -> dict:
     """Each reader's library, revealed k books at a time in ``repetitions`` seeded random
     orders; the rest is hidden (relevant = hidden books rated >= 4). Reported per reader,
@@ -171,6 +287,7 @@ class EvalReport:
     seed_protocol: dict = field(default_factory=dict)
     cold_start: dict = field(default_factory=dict)
     real_readers: dict = field(default_factory=dict)
+    onboarding: dict = field(default_factory=dict)
     settings: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
 
@@ -180,6 +297,7 @@ class EvalReport:
                 "seed_protocol": self.seed_protocol,
                 "cold_start": self.cold_start,
                 "real_readers": self.real_readers,
+                "onboarding": self.onboarding,
                 "settings": self.settings,
                 "timings": self.timings,
                 "machine": machine_info(),
@@ -205,6 +323,18 @@ class EvalReport:
             )
             lines += _metric_rows(mean)
             lines += _win_counts(self.real_readers["per_reader"])
+        if self.onboarding:
+            first = next(iter(self.onboarding.values()))
+            lines.append(
+                f"Onboarding ({first['readers']} Goodreads exports answering from their "
+                "shelves: first 10 questions)"
+            )
+            lines.append(f"  {'asker':<28} | read  rated | NDCG@10 after")
+            for name, m in self.onboarding.items():
+                lines.append(
+                    f"  {name:<28} | {m['read_of_first_10']:4.2f}  {m['rated_of_first_10']:4.2f}"
+                    f"  | {m['ndcg@10_after']:.3f}"
+                )
         return "\n".join(lines)
 
 

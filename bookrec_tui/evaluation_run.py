@@ -20,8 +20,11 @@ from .evaluate import (
     EvalReport,
     cold_start_split,
     evaluate_cold_start,
+    evaluate_onboarding,
     evaluate_real_readers,
+    onboarding_askers,
     real_reader_libraries,
+    real_reader_shelves,
     save_report,
     seed_split,
     timed,
@@ -33,7 +36,7 @@ from .scoring import FoldInScorer
 
 EASE_LAMBDAS = (300.0, 1000.0, 3000.0)
 DEFAULT_EASE_LAMBDA = 1000.0  # what the cold-start protocol's validation readers pick
-PROTOCOLS = ("seed", "cold-start", "real-readers")
+PROTOCOLS = ("seed", "cold-start", "real-readers", "onboarding")
 
 
 def _train_ours(items: UserItems, n_books: int, cfg: TrainConfig, label: str) -> FoldInScorer:
@@ -151,6 +154,19 @@ def run_real_readers(
     }
 
 
+def run_onboarding(dataset, exports: Path, args, report: EvalReport) -> None:
+    """Issue #10 9(c): the shipped model's app-side onboarding on real readers."""
+    from .bundle import Bundle
+    from .recommender import Recommender, default_bundle_path
+
+    rec = Recommender(
+        Bundle.load(default_bundle_path(getattr(args, "model_dir", None))), dataset.catalogue
+    )
+    shelves = real_reader_shelves(exports, dataset.catalogue, args.min_rated)
+    with timed(report.timings, "onboarding: 10 questions per reader, every asker"):
+        report.onboarding = evaluate_onboarding(rec, onboarding_askers(rec), shelves)
+
+
 def _exports_dir(args) -> Path | None:
     """--exports, else a goodreads-exports folder beside the data directory, if any."""
     from .paths import resolve_data_dir
@@ -172,15 +188,17 @@ def run_evaluation(args) -> int:
     cfg = TrainConfig()
     if args.epochs:
         cfg.epochs = args.epochs
-    exports = _exports_dir(args) if "real-readers" in protocols else None
-    if "real-readers" in protocols and exports is None:
+    on_exports = [p for p in ("real-readers", "onboarding") if p in protocols]
+    exports = _exports_dir(args) if on_exports else None
+    if on_exports and exports is None:
         if args.only:
             raise BookrecError(
-                "The real-reader protocol needs Goodreads exports: pass --exports DIR "
+                f"The {args.only} protocol needs Goodreads exports: pass --exports DIR "
                 "(a folder of goodreads_library_export.csv files)."
             )
         console.print("no Goodreads exports found (see --exports): skipping real readers")
-        protocols.remove("real-readers")
+        for p in on_exports:
+            protocols.remove(p)
     dataset = load_dataset(getattr(args, "data_dir", None))
     report = EvalReport(
         settings={
@@ -206,6 +224,8 @@ def run_evaluation(args) -> int:
         lam = report.settings.get("ease_lambda", DEFAULT_EASE_LAMBDA)
         bundle = default_bundle_path(getattr(args, "model_dir", None))
         run_real_readers(dataset, libraries, bundle, lam, report)
+    if "onboarding" in protocols:
+        run_onboarding(dataset, exports, args, report)
     save_report(report, args.out)
     print(report.table())
     console.print(f"wrote {args.out}")

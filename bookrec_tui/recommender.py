@@ -5,11 +5,13 @@ rec.recommend({book_id: stars}, n=20)
 rec.predict_ratings({book_id: stars}, [book_ids])
 rec.similar(book_id, n=10)
 rec.search("hary poter", n=10)
+rec.next_question({book_id: stars, other_id: None})   # adaptive onboarding
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -21,8 +23,9 @@ from .bundle import BUNDLE_NAME, Bundle
 from .data import Catalogue
 from .errors import BookrecError, ModelError
 from .metrics import top_n
+from .onboarding import QuestionPicker
 from .scoring import FoldInScorer
-from .search import TitleIndex
+from .search import MATCH_THRESHOLD, RIVAL_MARGIN, RIVAL_POPULARITY, TitleIndex
 
 MODEL_ENV = "BOOKREC_MODEL_DIR"
 
@@ -43,6 +46,18 @@ class BookHit:
     title: str
     authors: str
     score: float  # search: similarity 0..100; similar: blended link/taste/author score
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What a title, typed by a reader, names: ``book_id`` when one book clearly wins,
+    else ``candidates`` (best first; empty when nothing matches)."""
+
+    book_id: int | None
+    candidates: list[BookHit]
+
+
+_EXPLICIT_ID = re.compile(r"^\s*id\s*:\s*(\d+)\s*$", re.IGNORECASE)
 
 
 def shipped_bundle_path() -> Path:
@@ -79,6 +94,7 @@ class Recommender:
         self.catalogue = catalogue
         self.scorer = FoldInScorer(bundle)
         self._index: TitleIndex | None = None
+        self._questions: QuestionPicker | None = None
         # Book "taste" vectors for cosine look-ups: the rating head's book embeddings, which
         # training always shapes (the ranking ones may stay at their zero start).
         emb = bundle.rate_emb[1:]
@@ -126,11 +142,6 @@ class Recommender:
             stars.append(star)
         return np.array(rows, dtype=np.int64), np.array(stars, dtype=np.int64)
 
-    def _rows_with_shelf(self, shelf: str) -> np.ndarray:
-        wanted = shelf.strip().lower().replace(" ", "-")
-        mask = np.array([wanted in str(s).split("|") for s in self.catalogue.shelves])
-        return np.flatnonzero(mask)
-
     # ------------------------------------------------------------------ API
     def recommend(
         self,
@@ -142,15 +153,14 @@ class Recommender:
         """Top ``n`` unread books for a reader; never a book they rated or ``exclude``.
 
         With no ratings this is the model's prior: popular, well-liked books.
-        ``shelf`` keeps only books carrying that shelf/genre tag (e.g. "fantasy").
+        ``shelf`` keeps only books in that genre (e.g. "fantasy", "non-fiction"; see
+        :mod:`.genres`); an unknown genre raises UnknownGenreError listing the known ones.
         """
         rows, stars = self._profile_arrays(ratings)
         scores = self.scorer.rank_scores(rows, stars) if len(rows) else self.popular_scores()
         banned = [*rows.tolist(), *(self.catalogue.row(b) for b in exclude if b in self.catalogue)]
         if shelf:
-            allowed = self._rows_with_shelf(shelf)
-            if len(allowed) == 0:
-                return []
+            allowed = self.catalogue.genre_rows(shelf)
             keep = np.full(len(scores), -np.inf)
             keep[allowed] = 0.0
             scores = scores + keep
@@ -232,6 +242,15 @@ class Recommender:
         np.add.at(strength, self._in_source[incoming], self._in_weight[incoming])
         return strength
 
+    def next_question(self, answers: Mapping[int, int | None]) -> int | None:
+        """The book to ask a new reader about next, given their ``answers`` so far (book id
+        -> 1..5 stars, 0 = read it with no opinion, None = have not read it); None when
+        nothing useful is left to ask. Favours books this reader has likely read, that
+        readers disagree about, unlike those already asked (see :mod:`.onboarding`)."""
+        if self._questions is None:
+            self._questions = QuestionPicker(self)
+        return self._questions.next_question(answers)
+
     def search(self, query: str, n: int = 10) -> list[BookHit]:
         """Typo-tolerant title/author search, best match first."""
         c = self.catalogue
@@ -240,10 +259,31 @@ class Recommender:
             for r, s in self.index.search(query, n)
         ]
 
+    def lookup(self, text: str) -> Lookup:
+        """The book ``text`` names: an explicit id ('id:4'), or a title that clearly wins
+        (its best reading with no rival, see search.RIVAL_*). A bare number is a title
+        ("1984", "11/22/63"), never an id."""
+        if match := _EXPLICIT_ID.match(text):
+            book_id = int(match.group(1))
+            if book_id not in self.catalogue:
+                raise BookrecError(f"There is no book with id {book_id} in the catalogue.")
+            return Lookup(book_id, [])
+        hits = [h for h in self.search(text.strip(), 6) if h.score >= MATCH_THRESHOLD]
+        if not hits:
+            return Lookup(None, [])
+        top = hits[0]
+        rivals = [h for h in hits[1:] if self._rivals(top, h)]
+        return Lookup(None, [top, *rivals]) if rivals else Lookup(top.book_id, [])
+
+    def _rivals(self, top: BookHit, other: BookHit) -> bool:
+        if (other.title, other.authors) == (top.title, top.authors):
+            return False  # the same book twice in goodbooks: either will do
+        if other.score < top.score - RIVAL_MARGIN:
+            return False
+        counts = self.catalogue.ratings_counts
+        c = self.catalogue
+        return counts[c.row(other.book_id)] >= RIVAL_POPULARITY * counts[c.row(top.book_id)]
+
     def resolve(self, text: str) -> int | None:
-        """A book id from '2657' or a title; None when nothing matches well."""
-        text = text.strip()
-        if text.isascii() and text.isdigit() and int(text) in self.catalogue:
-            return int(text)
-        hits = self.search(text, 1)
-        return hits[0].book_id if hits and hits[0].score >= 60 else None
+        """The book ``text`` clearly names (see :meth:`lookup`), else None."""
+        return self.lookup(text).book_id

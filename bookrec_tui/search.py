@@ -1,9 +1,14 @@
 """Fuzzy title/author search over the catalogue (rapidfuzz), typo-tolerant.
 
-"hary poter" must find Harry Potter #1 before a box set or a companion book, so the
-string similarity is blended with a small popularity prior and a penalty for omnibus
-editions. A query first shortlists candidates by shared character trigrams (an inverted
-index in numpy, well under a millisecond), then scores only those with rapidfuzz.
+"hary poter" must find Harry Potter #1 before a box set or a companion book, and "wicked"
+Maguire's Wicked (500k ratings) before a namesake with a hundredth of its readers, so the
+string similarity is blended with a popularity prior worth up to ``POPULARITY_POINTS`` (it
+decides near ties, never a clearly better match) and a penalty for omnibus editions. Titles
+are matched as shown, without their subtitle ("Sapiens: A Brief History..." is an exact
+"sapiens"), and by their original title ("Cien años de soledad"); accents and case are
+ignored. A query that names an author ("stephen king") lists that author's best-known books.
+A query first shortlists candidates by shared character trigrams (an inverted index in numpy,
+well under a millisecond), then scores only those with rapidfuzz.
 """
 
 from __future__ import annotations
@@ -23,6 +28,18 @@ _OMNIBUS = re.compile(
 
 
 MIN_COVERAGE = 0.35  # share of the query's character trigrams a match must contain
+POPULARITY_POINTS = 8.0  # the most-rated book gets this many points, a 1-rating book none
+EXACT_BONUS = 10.0  # a (nearly) exact title beats any looser token match
+AUTHOR_MATCH = 90  # fuzz.ratio of the query to an author's name to list their books
+#: A search hit is a plausible reading of what the reader typed from this similarity (0..100)
+#: up: the one threshold the chat, the app's suggestions and the CLI share.
+MATCH_THRESHOLD = 60.0
+#: Another hit rivals the best one (so a title does not "clearly win") when its similarity is
+#: within RIVAL_MARGIN and it has at least RIVAL_POPULARITY of the best one's ratings:
+#: "harry potter" is ambiguous between the books, "twilight" is the Meyer novel, not a
+#: namesake with a hundredth of its readers.
+RIVAL_MARGIN = 3.0
+RIVAL_POPULARITY = 0.2
 
 _STOPWORDS = frozenset(
     (
@@ -66,13 +83,26 @@ class TitleIndex:
         authors = [normalise(str(a)) for a in catalogue.authors]
         self.full = [normalise(t) for t in titles]  # keeps the series note: "percy jackson"
         self.plain = [normalise(SERIES_NOTE.sub("", t)) for t in titles]  # "the hunger games"
+        # Without the subtitle: "sapiens" for "Sapiens: A Brief History of Humankind".
+        self.core = [normalise(SERIES_NOTE.sub("", t).split(":")[0]) for t in titles]
+        self.original = [normalise(str(t)) for t in catalogue.original_titles]
+        # A series is searched by its name through its first book: "harry potter" is
+        # Harry Potter #1 (before "Harry Potter: Film Wizardry", which only has the name).
+        self.series = [_first_of_series_name(t) for t in titles]
+        self.original_len = np.array([len(t) for t in self.original], dtype=np.float64)
+        self.first_author = [normalise(str(a)) for a in catalogue.first_authors]
         self.with_author = [f"{p} {a}" for p, a in zip(self.plain, authors, strict=True)]
         self.full_len = np.array([len(t) for t in self.full], dtype=np.float64)
         self.author_len = np.array([len(t) for t in self.with_author], dtype=np.float64)
         counts = np.log10(np.maximum(catalogue.ratings_counts.astype(np.float64), 1.0))
-        self.prior = 4.0 * counts / max(counts.max(), 1.0)  # 0..4 points
+        self.prior = POPULARITY_POINTS * counts / max(counts.max(), 1.0)
         self.penalty = np.array([4.0 if _OMNIBUS.search(t) else 0.0 for t in titles])
-        self._build_trigrams([f"{f} {a}" for f, a in zip(self.full, authors, strict=True)])
+        self._build_trigrams(
+            [
+                f"{f} {a} {o}" if o != p else f"{f} {a}"
+                for f, a, o, p in zip(self.full, authors, self.original, self.plain, strict=True)
+            ]
+        )
 
     def _build_trigrams(self, docs: list[str]) -> None:
         vocab: dict[str, int] = {}
@@ -127,20 +157,68 @@ class TitleIndex:
             return []
         full = [self.full[r] for r in rows]
         with_author = [self.with_author[r] for r in rows]
-        plain = [self.plain[r] for r in rows]
-        sims = np.maximum(
-            self._similarity(q, full, self.full_len[rows]),
-            self._similarity(q, with_author, self.author_len[rows]) - 1.0,
+        original = [self.original[r] for r in rows]
+        sims = np.maximum.reduce(
+            [
+                self._similarity(q, full, self.full_len[rows]),
+                self._similarity(q, with_author, self.author_len[rows]) - 1.0,
+                self._similarity(q, original, self.original_len[rows]),
+            ]
         )
         # A (nearly) exact title beats any looser token match: "the two towers" is
-        # The Two Towers, not "Two by Two".
-        exact = process.cdist(
-            [q], plain, scorer=fuzz.ratio, processor=None, score_cutoff=88, workers=1
+        # The Two Towers, not "Two by Two"; "sapiens" is Sapiens, not "Simon vs. the Homo
+        # Sapiens Agenda".
+        # The title as shown may be off by a typo; a title cut at its subtitle or in its
+        # original language must match closely ("twilight meyer" is not "Twilight Eyes").
+        exact = np.maximum.reduce(
+            [
+                self._exact(q, self.plain, rows, 88),
+                self._exact(q, self.core, rows, 95),
+                self._exact(q, self.original, rows, 95),
+            ]
+        )
+        sims = np.where(exact > 0, np.maximum(sims, exact) + EXACT_BONUS, sims)
+        # The series name ranks its first book first but is not reported as an exact match
+        # of it: "harry potter" still names seven books as well as one.
+        series = self._exact(q, self.series, rows, 88)
+        ranking = np.where(series > 0, np.maximum(sims, series + EXACT_BONUS), sims)
+        # "stephen king": the author's books (those the trigrams shortlisted, which for a
+        # name are the author's) match as well as an exact title; popularity orders them.
+        by_author = process.cdist(
+            [q],
+            [self.first_author[r] for r in rows],
+            scorer=fuzz.ratio,
+            processor=None,
+            score_cutoff=AUTHOR_MATCH,
+            workers=1,
         )[0]
-        sims = np.where(exact > 0, np.maximum(sims, exact) + 10.0, sims)
-        score = sims + self.prior[rows] - self.penalty[rows]
+        sims = np.where(by_author > 0, np.maximum(sims, 100.0), sims)
+        ranking = np.maximum(ranking, sims)
+        score = ranking + self.prior[rows] - self.penalty[rows]
         order = np.argsort(-score, kind="stable")[:n]
-        return [(int(rows[i]), float(min(sims[i], 100.0))) for i in order if sims[i] > 0]
+        return [(int(rows[i]), float(min(sims[i], 100.0))) for i in order if ranking[i] > 0]
+
+    @staticmethod
+    def _exact(query: str, names, rows: np.ndarray, cutoff: float) -> np.ndarray:
+        """fuzz.ratio of ``query`` to each row's name where it is ``cutoff`` or more, else 0."""
+        return process.cdist(
+            [query],
+            [names[r] for r in rows],
+            scorer=fuzz.ratio,
+            processor=None,
+            score_cutoff=cutoff,
+            workers=1,
+        )[0]
+
+
+_FIRST_OF_SERIES = re.compile(r"\(([^()#]+?),?\s*#1\)\s*$")
+
+
+def _first_of_series_name(title: str) -> str:
+    """'harry potter' for 'Harry Potter and the Sorcerer's Stone (Harry Potter, #1)'; ''
+    for any other book."""
+    match = _FIRST_OF_SERIES.search(title)
+    return normalise(match.group(1)) if match else ""
 
 
 def _trigrams(text: str) -> set[str]:

@@ -13,14 +13,24 @@ import numpy as np
 
 from .chat import Command, parse
 from .errors import BookrecError
+from .onboarding import READ_NO_OPINION
 from .profile import ImportStep, Profile
 from .recommender import BookHit, Recommendation, Recommender
+from .search import MATCH_THRESHOLD
 
 if TYPE_CHECKING:
     from .goodreads import ImportPlan
 
 STAR_WORDS = {5: "loved", 4: "liked", 3: "thought OK", 2: "disliked", 1: "hated"}
 MIN_RATINGS_FOR_RECS = 3
+ONBOARDING_QUESTIONS = 30  # questions one onboarding asks at most
+#: Onboarding answers: stars, "read it, no opinion", "haven't read it", "skip".
+READ_NO_OPINION_KEYS = ("0", "r")
+NOT_READ_KEYS = ("n", "no")
+SKIP_KEYS = ("s", "skip")
+ONBOARDING_KEYS = frozenset(
+    ("1", "2", "3", "4", "5", *READ_NO_OPINION_KEYS, *NOT_READ_KEYS, *SKIP_KEYS)
+)
 HELP = """\
 Tell me about books you've read and I'll suggest what to read next.
   loved <title> · liked · ok · disliked · hated     rate 5..1 stars
@@ -51,40 +61,15 @@ class Reply:
     changed: bool = False  # the shelf changed: recommendations must be refreshed
 
 
-def onboarding_candidates(rec: Recommender, n: int = 40, pool: int = 600) -> list[int]:
-    """Well-known books people disagree about, each from a different corner of taste.
-
-    Popular (a reader is likely to have read it) times divisive (an answer says something);
-    then skip any book by an author already asked about or linked (in the model's item-to-item
-    links, either way) to one already asked about, so consecutive questions probe different
-    tastes instead of ten fantasy sequels.
-    """
-    c = rec.catalogue
-    counts = np.log10(np.maximum(c.ratings_counts.astype(np.float64), 1.0))
-    informative = counts * c.rating_stds
-    chosen: list[int] = []
-    blocked: set[int] = set()
-    authors: set[str] = set()
-    for row in np.argsort(-informative)[:pool]:
-        book_id = int(c.book_ids[row])
-        author = c.first_author(book_id)
-        position = c.series_position(book_id)
-        if row in blocked or author in authors or (position or 1) > 1:  # no sequels
-            continue
-        chosen.append(int(row))
-        authors.add(author)
-        blocked.update(rec.linked_rows(int(row)).tolist())
-        if len(chosen) == n:
-            break
-    return [int(c.book_ids[r]) for r in chosen]
-
-
 class ReaderSession:
     def __init__(self, rec: Recommender, profile: Profile) -> None:
         self.rec = rec
         self.profile = profile
         self.pending: tuple[str, int | None, list[int]] | None = None  # action, stars, options
-        self._onboarding: list[int] = []
+        # What the reader told onboarding (book -> stars, 0 read with no opinion, None not
+        # read or skipped): next_question adapts to it.
+        self.onboarding_answers: dict[int, int | None] = {}
+        self._questions_asked = 0
         self.onboarding_book: int | None = None
         self._recs_cache: tuple | None = None
         self.pending_import: ImportPlan | None = None  # previewed, awaiting `yes`
@@ -123,20 +108,28 @@ class ReaderSession:
 
     # ----------------------------------------------------------------- onboarding
     def start_onboarding(self) -> Reply:
-        if not self._onboarding:
-            rated = set(self.ratings) | self.profile.not_read
-            self._onboarding = [b for b in onboarding_candidates(self.rec) if b not in rated]
+        """Ask about books this reader has likely read, adapting to each answer."""
+        known: dict[int, int | None] = dict.fromkeys(self.profile.not_read | self.profile.to_read)
+        known.update(self.ratings)
+        self.onboarding_answers = {**known, **self.onboarding_answers}
+        self._questions_asked = 0
         return self._next_question(intro=True)
 
     def _next_question(self, intro: bool = False) -> Reply:
-        if not self._onboarding:
-            self.onboarding_book = None
+        book = (
+            self.rec.next_question(self.onboarding_answers)
+            if self._questions_asked < ONBOARDING_QUESTIONS
+            else None
+        )
+        self.onboarding_book = book
+        if book is None:
             return Reply("That's all my questions. Type `recs` any time, or search for a book.")
-        self.onboarding_book = self._onboarding.pop(0)
-        self.focus = self.onboarding_book
+        self.focus = book
+        self._questions_asked += 1
         head = (
-            "Let's find your taste. Rate a few books you know: 1-5 stars, s to skip, "
-            "n if you haven't read it, or just type to search instead.\n"
+            "Let's find your taste. Have you read these? 1-5 stars, 0 if you read it but "
+            "have no opinion, n if you haven't read it, s to skip, or just type to search "
+            "instead.\n"
             if intro
             else ""
         )
@@ -145,9 +138,7 @@ class ReaderSession:
             f"  ({left} more rating{'s' if left != 1 else ''} for recommendations)" if left else ""
         )
         return Reply(
-            f"{head}Have you read {self.book_line(self.onboarding_book)}?{tail}",
-            [self.onboarding_book],
-            kind="onboarding",
+            f"{head}Have you read {self.book_line(book)}?{tail}", [book], kind="onboarding"
         )
 
     def stop_onboarding(self) -> None:
@@ -156,13 +147,22 @@ class ReaderSession:
     def _answer_onboarding(self, text: str) -> Reply | None:
         book = self.onboarding_book
         low = text.strip().lower()
-        if book is None or low not in {"1", "2", "3", "4", "5", "s", "n", "skip", "no"}:
+        if book is None or low not in ONBOARDING_KEYS:
             return None
-        if low in ("s", "skip"):
+        if low in SKIP_KEYS:
+            self.onboarding_answers[book] = None  # not asked again; nothing saved
             return self._next_question()
-        if low in ("n", "no"):
+        if low in NOT_READ_KEYS:
+            self.onboarding_answers[book] = None
             self.profile.mark_not_read(book)
             return self._next_question()
+        if low in READ_NO_OPINION_KEYS:
+            # TODO(lists): also keep it in the profile (Profile.mark_read) once that lands.
+            self.onboarding_answers[book] = READ_NO_OPINION
+            follow = self._next_question()
+            follow.text = f"Noted: you read {self.title(book)}.\n{follow.text}"
+            return follow
+        self.onboarding_answers[book] = int(low)
         rated = self.rate(book, int(low))
         follow = self._next_question()
         follow.text = f"{rated.text}\n{follow.text}"
@@ -192,31 +192,19 @@ class ReaderSession:
             return Reply(
                 f"Which book? e.g. `{action if action != 'rate' else 'loved'} dune`.", kind="error"
             )
-        hits = [h for h in self.rec.search(text, 5) if h.score >= 55]
-        if not hits:
+        found = self.rec.lookup(text)
+        if found.book_id is not None:
+            return found.book_id
+        if not found.candidates:
             return Reply(
                 f"I couldn't find a book matching “{text}”. Try fewer words or the author's name.",
                 kind="error",
             )
-        top = hits[0]
-        if len(hits) == 1 or not self._rivals(top, hits[1]):
-            return top.book_id
-        hits = [top, *(h for h in hits[1:] if self._rivals(top, h))]
-        options = [h.book_id for h in hits]
+        options = [h.book_id for h in found.candidates]
         self.pending = (action, stars, options)
         lines = ["Which one did you mean? Reply with a number:"]
         lines += [f"  {i}. {self.book_line(b)}" for i, b in enumerate(options, 1)]
         return Reply("\n".join(lines), options, kind="choose")
-
-    def _rivals(self, top: BookHit, other: BookHit) -> bool:
-        """Is ``other`` as plausible a reading of the reader's words as ``top``? Close in
-        match and in how widely read it is ("harry potter": yes; "twilight": the Meyer
-        novel, not a namesake with a hundredth of its readers)."""
-        if _same_title(top, other) or other.score < top.score - 3:
-            return False
-        counts = self.rec.catalogue.ratings_counts
-        c = self.rec.catalogue
-        return counts[c.row(other.book_id)] >= 0.2 * counts[c.row(top.book_id)]
 
     def act(self, action: str, book_id: int, stars: int | None) -> Reply:
         """Do ``action`` (rate, more, why, forget, details) on one book."""
@@ -294,12 +282,6 @@ class ReaderSession:
             return Reply("`recs 0` would list nothing: try `recs 10` (up to 100).", kind="error")
         n = n or 10
         recs = self.recommendations(n, shelf)
-        if shelf and not recs:
-            return Reply(
-                f"I don't know the shelf “{shelf}”. Try fantasy, mystery, romance, "
-                "science-fiction, classics, non-fiction, horror…",
-                kind="error",
-            )
         head = (
             "Recommended for you"
             if self.ratings
@@ -325,7 +307,7 @@ class ReaderSession:
     def search_reply(self, text: str) -> Reply:
         self.focus = None  # a list: "it" would not say which
         hits = self.rec.search(text, 8)
-        if not hits or hits[0].score < 50:
+        if not hits or hits[0].score < MATCH_THRESHOLD:
             return Reply(
                 f"I couldn't find “{text}”. Type `help` to see what I understand.", kind="error"
             )
@@ -416,7 +398,7 @@ class ReaderSession:
             return Reply("Switch to which profile? e.g. `profile alice`.", kind="error")
         self.profile = Profile.open(name, self.profile.path.parent)
         self.focus, self.pending, self.pending_import = None, None, None
-        self._onboarding, self.onboarding_book, self._recs_cache = [], None, None
+        self.onboarding_answers, self.onboarding_book, self._recs_cache = {}, None, None
         n = len(self.ratings)
         start = " Rate a few books (or type `onboard` for questions)." if n == 0 else ""
         return Reply(
@@ -605,7 +587,3 @@ class ReaderSession:
             [target],
             kind="error",
         )
-
-
-def _same_title(a: BookHit, b: BookHit) -> bool:
-    return a.title == b.title and a.authors == b.authors

@@ -67,6 +67,27 @@ async def test_onboard_recommend_more_like_rate_undo_quit_and_restart(real_data_
 
 
 @pytest.mark.asyncio
+async def test_onboarding_answer_read_no_opinion_adapts_the_questions(real_data_dir, tmp_path):
+    app = BookrecApp(data_dir=str(real_data_dir), profile="new", profile_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        assert "0 if you read it but have no opinion" in transcript(app)
+        first = app.session.onboarding_book
+        await type_line(pilot, "0")
+        assert "Noted: you read" in transcript(app) and app.session.ratings == {}
+        assert app.session.onboarding_answers[first] == 0
+        for answer in ("5", "n", "4", "3"):
+            await type_line(pilot, answer)
+        assert len(app.session.ratings) == 3 and app.session.onboarding_book is not None
+        asked = list(app.session.onboarding_answers)
+        assert len(set(asked)) == 5 == len(asked)
+        # the side panel lists recommendations, none of the books asked about
+        recs = app.query_one("#recs", BookList)
+        assert recs.option_count == 20
+        await type_line(pilot, "quit")
+
+
+@pytest.mark.asyncio
 async def test_typing_shows_fuzzy_suggestions_and_arrow_enter_picks_one(real_data_dir, tmp_path):
     app = BookrecApp(data_dir=str(real_data_dir), profile="s", profile_dir=tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -34,7 +34,7 @@ def test_recommend_json_by_title_and_id(real_data_dir):
         "--rate",
         "The Hobbit=5",
         "--rate",
-        "2657=4",
+        "id:2657=4",
         "--json",
         "-n",
         "5",
@@ -53,6 +53,34 @@ def test_similar_json(real_data_dir):
     data = json.loads(out.stdout)
     assert data["title"].startswith("Dune") and len(data["similar"]) == 10
     assert sum("Dune" in s["title"] for s in data["similar"]) >= 3
+
+
+def test_rate_takes_a_title_only_when_it_clearly_wins_and_names_it(real_data_dir):
+    out = run(
+        "recommend", "--rate", "Wicked=3", "--rate", "1984=5", "-n", "3", data_dir=real_data_dir
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Wicked: The Life and Times" in out.stderr and "Gregory Maguire" in out.stderr
+    assert "1984 by George Orwell" in out.stderr
+    vague = run("recommend", "--rate", "harry potter=5", data_dir=real_data_dir)
+    assert vague.returncode == 2 and "id:2 " in vague.stderr and "Traceback" not in vague.stderr
+    by_id = run("recommend", "--rate", "id:4=5", "--json", "-n", "1", data_dir=real_data_dir)
+    assert json.loads(by_id.stdout)["rated"][0]["title"] == "To Kill a Mockingbird"
+
+
+def test_similar_never_guesses(real_data_dir):
+    nothing = run("similar", "The Book That Does Not Exist Anywhere", data_dir=real_data_dir)
+    assert nothing.returncode == 2 and "Such a Pretty Fat" not in nothing.stdout
+    assert "id:" in nothing.stderr or "no book matches" in nothing.stderr
+    named = run("similar", "11/22/63", "-n", "3", data_dir=real_data_dir)
+    assert named.returncode == 0 and named.stdout.startswith("More like 11/22/63 — Stephen King")
+
+
+def test_unknown_genre_exits_2_with_the_known_ones(real_data_dir):
+    out = run("recommend", "--shelf", "blah", data_dir=real_data_dir)
+    assert out.returncode == 2 and "non-fiction" in out.stderr and "horror" in out.stderr
+    ok = run("recommend", "--shelf", "non-fiction", "-n", "3", data_dir=real_data_dir)
+    assert ok.returncode == 0 and len(ok.stdout.splitlines()) == 3
 
 
 def test_errors_are_one_clear_line_without_traceback(real_data_dir, tmp_path):

@@ -31,7 +31,7 @@ def test_shipped_bundle_matches_this_data(rec, real_data_dir):
     "query, expected",
     [
         ("hary poter", "Harry Potter and the Sorcerer's Stone"),
-        ("lord of the rngs", "The Lord of the Rings"),
+        ("lord of the rngs", "The Fellowship of the Ring"),  # a series name: its first book
         ("the two towers", "The Two Towers"),
         ("percy jackson lightning", "The Lightning Thief"),
         ("hitchikers guide", "The Hitchhiker's Guide to the Galaxy"),
@@ -98,7 +98,7 @@ def test_similar_keeps_series_and_authors_together(rec, seed_title, series_word,
 def test_recommend_by_shelf(rec):
     recs = rec.recommend({}, n=10, shelf="horror")
     assert len(recs) == 10
-    assert all("horror" in rec.catalogue.shelf_list(r.book_id) for r in recs)
+    assert all("horror" in rec.catalogue.book_genres(r.book_id) for r in recs)
 
 
 def test_real_goodreads_readers_get_better_rankings_than_popularity(rec, exports_dir):

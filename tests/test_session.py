@@ -82,17 +82,33 @@ def test_onboarding_asks_answers_and_skips(session):
     assert session.handle("recs").kind == "recs" and session.onboarding_book is None
 
 
-def test_onboarding_questions_cover_different_tastes(rec):
-    from bookrec_tui.session import onboarding_candidates
+def test_onboarding_read_no_opinion_is_not_a_rating_and_is_never_asked_again(session):
+    first = session.start_onboarding().books[0]
+    reply = session.handle("0")
+    assert reply.kind == "onboarding" and "you read" in reply.text
+    assert session.ratings == {} and session.onboarding_answers[first] == 0
+    second = reply.books[0]
+    assert second != first
+    session.handle("r")  # the same answer by its letter
+    assert session.onboarding_answers[second] == 0
+    asked = set(session.onboarding_answers)
+    for _ in range(5):
+        assert session.handle("n").books[0] not in asked
+        asked = set(session.onboarding_answers)
 
-    books = onboarding_candidates(rec, n=12)
-    authors = {rec.catalogue.authors[rec.catalogue.row(b)] for b in books}
-    assert len(set(books)) == 12 and len(authors) >= 10
+
+def test_onboarding_starts_from_what_the_profile_knows(session):
+    session.handle("loved the hobbit")
+    hobbit = next(iter(session.ratings))
+    session.start_onboarding()
+    assert session.onboarding_answers[hobbit] == 5 and session.onboarding_book != hobbit
 
 
 def test_genre_recs_and_unknown_genre(session):
     assert session.handle("recs fantasy").kind == "recs"
-    assert session.handle("recs qwzx").kind == "error"
+    assert session.handle("recs non-fiction").kind == "recs"
+    unknown = session.handle("recs qwzx")
+    assert unknown.kind == "error" and "non-fiction" in unknown.text and "horror" in unknown.text
 
 
 @settings(

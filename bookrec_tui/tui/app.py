@@ -22,7 +22,15 @@ from textual.widgets import Footer, Header, Input, Label, ProgressBar, Static
 from ..chat import parse
 from ..errors import BookrecError, DataMissingError
 from ..profile import Profile
-from ..session import HELP, KEYS_HELP, MIN_RATINGS_FOR_RECS, ReaderSession, Reply
+from ..search import MATCH_THRESHOLD
+from ..session import (
+    HELP,
+    KEYS_HELP,
+    MIN_RATINGS_FOR_RECS,
+    ONBOARDING_KEYS,
+    ReaderSession,
+    Reply,
+)
 from .map_screen import MapScreen
 from .widgets import BookList, ChatMessage
 
@@ -329,7 +337,7 @@ class BookrecApp(App[int]):
             or cmd.kind not in SUGGEST_FOR
             or len(cmd.text) < 3
             or self.session.onboarding_book is not None
-            and event.value.strip() in "12345sn"
+            and event.value.strip().lower() in ONBOARDING_KEYS
         ):
             self._hide_suggestions()
             return
@@ -344,7 +352,9 @@ class BookrecApp(App[int]):
         hits = self.session.rec.search(text, 6) if self.session else []
         c = self.session.rec.catalogue if self.session else None
         rows = [
-            (h.book_id, f"{h.title} — {c.author_line(h.book_id)}") for h in hits if h.score >= 50
+            (h.book_id, f"{h.title} — {c.author_line(h.book_id)}")
+            for h in hits
+            if h.score >= MATCH_THRESHOLD
         ]
         self._show_suggestions(rows, text)
 
