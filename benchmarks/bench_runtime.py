@@ -1,4 +1,5 @@
-"""Runtime benchmarks of the numpy path: load, fold-in + ranking, similar, search, memory.
+"""Runtime benchmarks of the numpy path: load, fold-in + ranking, similar, search, onboarding
+questions (next_question), memory.
 
     python benchmarks/bench_runtime.py [--data-dir DIR] [--repeat N]
 
@@ -100,6 +101,18 @@ def main() -> int:
         rec.search(q, 10)
         times.append(time.perf_counter() - t)
     out["search"] = percentiles(times)
+    t = time.perf_counter()
+    rec.next_question({})  # first call sets up the question picker
+    out["next_question_setup_s"] = round(time.perf_counter() - t, 3)
+    times = []
+    for _ in range(max(args.repeat // 10, 1)):  # onboardings of 10 questions, random answers
+        answers: dict[int, int | None] = {}
+        for _ in range(10):
+            t = time.perf_counter()
+            book = rec.next_question(answers)
+            times.append(time.perf_counter() - t)
+            answers[book] = [None, None, 0, 3, 4, 5][int(rng.integers(6))]
+    out["next_question"] = percentiles(times)
     out["max_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     out["tensorflow_imported"] = "tensorflow" in sys.modules
     out["load_median_ms"] = round(statistics.median(loads) * 1000, 2)

@@ -49,6 +49,12 @@ SERIES_NOTE = re.compile(r"\s*\([^()]*#[^()]*\)\s*$")
 _SERIES_NUMBER = re.compile(r"\([^()]*#(\d+)[^()]*\)\s*$")
 
 
+def series_number(title: str) -> int | None:
+    """1 for 'X (Series, #1)', 2 for '#2'...; None outside a series."""
+    match = _SERIES_NUMBER.search(title)
+    return int(match.group(1)) if match else None
+
+
 def _memo_file() -> Path:
     return cache_dir() / "checksums.json"
 
@@ -289,8 +295,7 @@ class Catalogue:
 
     def series_position(self, book_id: int) -> int | None:
         """1 for 'X (Series, #1)', 2 for '#2'...; None outside a series."""
-        match = _SERIES_NUMBER.search(self.title(book_id))
-        return int(match.group(1)) if match else None
+        return series_number(self.title(book_id))
 
     def label(self, book_id: int) -> str:
         """'Title by Author' for messages."""

@@ -38,8 +38,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .data import SERIES_NOTE
-from .search import normalise
+from .data import SERIES_NOTE, series_number
 
 if TYPE_CHECKING:
     from .recommender import Recommender
@@ -71,9 +70,15 @@ _OMNIBUS = re.compile(
 )
 
 
+_NEVER_ASKED = re.compile(
+    "|".join(f"(?:{r.pattern})" for r in (_NOT_A_NOVEL, _GRAPHIC_ADAPTATION, _OMNIBUS)),
+    re.IGNORECASE,
+)
+
+
 def _core_title(title: str) -> str:
     """'Twilight: The Graphic Novel (Twilight, #1)' -> 'twilight'."""
-    return normalise(SERIES_NOTE.sub("", title).split(":")[0].split(" - ")[0])
+    return SERIES_NOTE.sub("", title).split(":")[0].split(" - ")[0].strip().lower()
 
 
 class QuestionPicker:
@@ -83,12 +88,11 @@ class QuestionPicker:
         c = rec.catalogue
         self.rec = rec
         titles = [str(t) for t in c.titles]
-        # TODO(lists): "first book of a series" from the series table once it lands on main.
-        first = np.array([(c.series_position(int(b)) or 1) == 1 for b in c.book_ids])
-        not_novel = np.array([bool(_NOT_A_NOVEL.search(t)) for t in titles])
-        omnibus = np.array([bool(_OMNIBUS.search(t)) for t in titles])
-        graphic = np.array([bool(_GRAPHIC_ADAPTATION.search(t)) for t in titles])
-        self.eligible = first & ~not_novel & ~omnibus & ~graphic
+        # TODO(lists): "first book of a series" and box sets from the series and works
+        # tables once they land on main.
+        first = np.array([series_number(t) in (None, 1) for t in titles])
+        never = np.array([_NEVER_ASKED.search(t) is not None for t in titles])
+        self.eligible = first & ~never
         # Integer codes, so "same author / same core title / same language" are cheap.
         self.core = np.unique([_core_title(t) for t in titles], return_inverse=True)[1]
         self.authors = np.unique(c.first_authors, return_inverse=True)[1]

@@ -149,6 +149,8 @@ class BookrecApp(App[int]):
             rec = Recommender.load(model_dir=self.model_dir, data_dir=self.data_dir)
             profile = Profile.open(self.profile_name, self.profile_dir)
             _ = rec.index  # build the search index off the event loop
+            if not profile.ratings:
+                _ = rec.questions  # and onboarding's, which a new reader meets first
             self.call_from_thread(self._loaded, ReaderSession(rec, profile))
         except DataMissingError as exc:
             self.call_from_thread(self._no_data, str(exc))
