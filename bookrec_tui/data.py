@@ -20,7 +20,7 @@ from .errors import DataError, DataMissingError
 from .fsutil import atomic_writer, cached_sha256
 from .paths import DATA_ENV, cache_dir
 
-CACHE_VERSION = 3  # 3: original titles, languages, shelf and genre counts
+CACHE_VERSION = 4  # 3: original titles, languages, shelf counts; 4: genre counts
 RATINGS_FILE = "ratings.csv"
 BOOKS_FILE = "books.csv"
 TAGS_FILE = "tags.csv"
@@ -229,7 +229,7 @@ class Catalogue:
     original_titles: np.ndarray  # str, the title of the first edition ('' when unknown)
     languages: np.ndarray  # str, language code of this edition ('eng', 'en-US', '' ...)
     shelf_counts: np.ndarray  # (N, SHELVES_PER_BOOK) int32: readers per shelf in `shelves`
-    genre_counts: np.ndarray  # float32 (n, len(genres.GENRE_NAMES)): genre shelvings
+    genre_counts: np.ndarray  # int32 (n, len(genres.GENRE_NAMES)): readers per genre shelf
     sha256: str = ""
     _index: np.ndarray = field(default=None, repr=False)  # book_id -> row, -1 if absent
 
@@ -424,11 +424,11 @@ def _top_shelves(
 
 
 def _genre_counts(data_dir: Path, goodreads_ids: np.ndarray) -> np.ndarray:
-    """(n, n_genres) float32: how many readers shelved each book under each genre (all its
+    """(n, n_genres) int32: how many readers shelved each book under each genre (all its
     spellings summed); zeros when the tag files are absent."""
     import pandas as pd
 
-    out = np.zeros((len(goodreads_ids), len(genres.GENRE_NAMES)), dtype=np.float32)
+    out = np.zeros((len(goodreads_ids), len(genres.GENRE_NAMES)), dtype=np.int32)
     tags_path, book_tags_path = data_dir / TAGS_FILE, data_dir / BOOK_TAGS_FILE
     if not (tags_path.is_file() and book_tags_path.is_file()):
         return out
@@ -445,7 +445,7 @@ def _genre_counts(data_dir: Path, goodreads_ids: np.ndarray) -> np.ndarray:
     pos = np.minimum(pos, len(order) - 1)
     rows = order[pos]
     keep = (cols >= 0) & (goodreads_ids[rows] == book_tags["goodreads_book_id"].to_numpy())
-    np.add.at(out, (rows[keep], cols[keep]), book_tags["count"].to_numpy(np.float32)[keep])
+    np.add.at(out, (rows[keep], cols[keep]), book_tags["count"].to_numpy(np.int32)[keep])
     return out
 
 

@@ -2,9 +2,10 @@
 
 The packed file holds what a reader sees and what ranking reads (titles with their series
 notes, original titles, authors, year, language, Goodreads counts and average, the top
-shelves with their counts), never a rating. It is made from a data directory by
-``bookrec-tui data pack-catalogue`` (and by ``train``, beside the bundle it writes); strings
-are stored as UTF-8 blobs so the file stays small (~1 MB) and loads in milliseconds.
+shelves with their counts, the genre shelf counts), never a rating. It is made from a data
+directory by ``bookrec-tui data pack-catalogue`` (and by ``train``, beside the bundle it
+writes); strings are stored as UTF-8 blobs so the file stays small (~1 MB) and loads in
+milliseconds.
 
 Where the catalogue comes from (:func:`load_runtime_catalogue`): a data directory when one
 is given (``--data-dir``, ``$BOOKREC_DATA_DIR``) or was fetched (``bookrec-tui data fetch``),
@@ -27,7 +28,7 @@ from .fsutil import atomic_writer
 from .paths import DATA_ENV, default_download_dir
 
 PACKED_NAME = "bookrec-catalogue.npz"
-PACKED_VERSION = 1
+PACKED_VERSION = 2  # 2: genre shelf counts (genres.py)
 _SEPARATOR = "\x00"  # never in a title, author or shelf name (books.csv is text)
 LICENCE = (
     "Derived from goodbooks-10k by Zygmunt Zając (https://github.com/zygmuntz/goodbooks-10k), "
