@@ -58,6 +58,7 @@ def stub_recommender() -> SimpleNamespace:
         rating_stds=np.ones(n, np.float32),
         original_titles=title,
         languages=language,
+        shelf_counts=np.zeros((n, 8), np.int32),
         genre_counts=np.zeros((n, len(GENRE_NAMES)), np.int32),
     )
     return SimpleNamespace(catalogue=catalogue, scorer=TasteScorer(group.astype(np.int64)))
