@@ -91,6 +91,10 @@ class TitleIndex:
         self.series = [_first_of_series_name(t) for t in titles]
         self.original_len = np.array([len(t) for t in self.original], dtype=np.float64)
         self.first_author = [normalise(str(a)) for a in catalogue.first_authors]
+        # The name without initials: "tolkien" for "J.R.R. Tolkien", "rowling" for J.K.'s.
+        self.author_surname = [
+            " ".join(w for w in a.split() if len(w) > 1) for a in self.first_author
+        ]
         self.with_author = [f"{p} {a}" for p, a in zip(self.plain, authors, strict=True)]
         self.full_len = np.array([len(t) for t in self.full], dtype=np.float64)
         self.author_len = np.array([len(t) for t in self.with_author], dtype=np.float64)
@@ -184,14 +188,10 @@ class TitleIndex:
         ranking = np.where(series > 0, np.maximum(sims, series + EXACT_BONUS), sims)
         # "stephen king": the author's books (those the trigrams shortlisted, which for a
         # name are the author's) match as well as an exact title; popularity orders them.
-        by_author = process.cdist(
-            [q],
-            [self.first_author[r] for r in rows],
-            scorer=fuzz.ratio,
-            processor=None,
-            score_cutoff=AUTHOR_MATCH,
-            workers=1,
-        )[0]
+        by_author = np.maximum(
+            self._exact(q, self.first_author, rows, AUTHOR_MATCH),
+            self._exact(q, self.author_surname, rows, AUTHOR_MATCH),
+        )
         sims = np.where(by_author > 0, np.maximum(sims, 100.0), sims)
         ranking = np.maximum(ranking, sims)
         score = ranking + self.prior[rows] - self.penalty[rows]

@@ -74,6 +74,10 @@ def test_an_author_query_lists_their_best_known_books(rec):
     titles = [h.title for h in hits]
     assert all("Stephen King" in h.authors for h in hits)
     assert any(t.startswith("The Shining") for t in titles[:3]) and "The Stand" in titles
+    # A surname alone, or with initials, names the author too.
+    for query in ("tolkien", "jrr tolkien"):
+        top = rec.search(query, 5)
+        assert all("Tolkien" in h.authors for h in top) and top[0].title == "The Hobbit", top
 
 
 @pytest.mark.parametrize(
