@@ -82,10 +82,19 @@ class ReaderSession:
     def ratings(self) -> dict[int, int]:
         return self.profile.ratings
 
+    @property
+    def not_to_recommend(self) -> set[int]:
+        """Books never to recommend beyond the rated ones: those onboarding heard the reader
+        has not read (their choice to skip), and those they read with no opinion.
+        TODO(lists): read-no-opinion answers belong in the profile (Profile.mark_read)."""
+        read = {b for b, a in self.onboarding_answers.items() if a == READ_NO_OPINION}
+        return self.profile.not_read | read
+
     def recommendations(self, n: int = 10, shelf: str | None = None) -> list[Recommendation]:
-        key = (tuple(sorted(self.ratings.items())), n, shelf, len(self.profile.not_read))
+        excluded = self.not_to_recommend
+        key = (tuple(sorted(self.ratings.items())), n, shelf, tuple(sorted(excluded)))
         if self._recs_cache is None or self._recs_cache[0] != key:
-            recs = self.rec.recommend(self.ratings, n=n, shelf=shelf, exclude=self.profile.not_read)
+            recs = self.rec.recommend(self.ratings, n=n, shelf=shelf, exclude=excluded)
             self._recs_cache = (key, recs)
         return self._recs_cache[1]
 
@@ -234,7 +243,7 @@ class ReaderSession:
                 f"{self.title(book_id)} is simply popular and well loved; rate a few "
                 "books and I can explain better."
             )
-        recs = self.rec.recommend(self.ratings, n=200, exclude=self.profile.not_read)
+        recs = self.rec.recommend(self.ratings, n=200, exclude=self.not_to_recommend)
         match = next((r for r in recs if r.book_id == book_id), None)
         if book_id in self.ratings:
             return Reply(f"You rated {self.title(book_id)} {self.ratings[book_id]}★ yourself.")

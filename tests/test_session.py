@@ -95,6 +95,10 @@ def test_onboarding_read_no_opinion_is_not_a_rating_and_is_never_asked_again(ses
     for _ in range(5):
         assert session.handle("n").books[0] not in asked
         asked = set(session.onboarding_answers)
+    for stars in ("5", "4", "4"):
+        session.handle(stars)
+    recs = session.handle("recs 50").books
+    assert first not in recs and second not in recs  # read, so never recommended
 
 
 def test_onboarding_starts_from_what_the_profile_knows(session):
