@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -95,6 +96,7 @@ class Recommender:
         self.scorer = FoldInScorer(bundle)
         self._index: TitleIndex | None = None
         self._questions: QuestionPicker | None = None
+        self._index_lock = threading.Lock()  # built once, by whichever thread asks first
         # Book "taste" vectors for cosine look-ups: the rating head's book embeddings, which
         # training always shapes (the ranking ones may stay at their zero start).
         emb = bundle.rate_emb[1:]
@@ -126,9 +128,15 @@ class Recommender:
     # ------------------------------------------------------------------ helpers
     @property
     def index(self) -> TitleIndex:
-        if self._index is None:
-            self._index = TitleIndex(self.catalogue)
+        with self._index_lock:
+            if self._index is None:
+                self._index = TitleIndex(self.catalogue)
         return self._index
+
+    @property
+    def index_ready(self) -> bool:
+        """Whether search is instant now (the index is built on first use, ~0.5 s)."""
+        return self._index is not None
 
     def _profile_arrays(self, ratings: Mapping[int, float]) -> tuple[np.ndarray, np.ndarray]:
         rows, stars = [], []

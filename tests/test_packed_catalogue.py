@@ -104,3 +104,19 @@ def test_the_built_wheel_carries_the_catalogue_and_the_model(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert f"bookrec_tui/shipped_model/{PACKED_NAME}" in names
     assert "bookrec_tui/shipped_model/bookrec-bundle.npz" in names
+    assert "bookrec_tui/shipped_model/bookrec-maps.npz" in names
+
+
+def test_shipped_map_projections_belong_to_the_shipped_model(isolated_home):
+    """The first map of a fresh install is read, not computed (it took minutes on a busy
+    2-core machine). After retraining: bookrec-tui data pack-maps --out models"""
+    from bookrec_tui.booksmap import METHODS, SHIPPED_MAPS, bundle_key, projection
+    from bookrec_tui.bundle import Bundle
+
+    bundle = Bundle.load(shipped_bundle_path())
+    with np.load(shipped_bundle_path().parent / SHIPPED_MAPS) as z:
+        assert str(z["key"]) == bundle_key(bundle), "stale: run bookrec-tui data pack-maps"
+        shipped = {m: z[m] for m in METHODS}
+    for method in METHODS:
+        assert np.array_equal(projection(bundle, method), shipped[method])
+    assert not list((isolated_home / "cache").glob("map-*"))  # nothing was computed

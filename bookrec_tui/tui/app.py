@@ -148,10 +148,13 @@ class BookrecApp(App[int]):
         try:
             rec = Recommender.load(model_dir=self.model_dir, data_dir=self.data_dir)
             profile = Profile.open(self.profile_name, self.profile_dir)
-            _ = rec.index  # build the search index off the event loop
             if not profile.ratings:
-                _ = rec.questions  # and onboarding's, which a new reader meets first
+                _ = rec.questions  # onboarding's, which a new reader meets first
             self.call_from_thread(self._loaded, ReaderSession(rec, profile))
+            # The search index comes after the first question is on screen (half the
+            # start-up work); suggestions wait for it, a typed line's search waits at most
+            # for the rest of this build.
+            _ = rec.index
         except DataMissingError as exc:
             self.call_from_thread(self._no_data, str(exc))
         except BookrecError as exc:
@@ -351,8 +354,10 @@ class BookrecApp(App[int]):
         """Fill the suggestions for ``text``. Runs on the event loop on purpose: a search is
         ~1.5 ms (trigram shortlist + rapidfuzz), far cheaper than a thread hand-off."""
         self._suggest_timer = None
-        hits = self.session.rec.search(text, 6) if self.session else []
-        c = self.session.rec.catalogue if self.session else None
+        if self.session is None or not self.session.rec.index_ready:
+            return  # still building the index: suggestions come with the next key
+        hits = self.session.rec.search(text, 6)
+        c = self.session.rec.catalogue
         rows = [
             (h.book_id, f"{h.title} — {c.author_line(h.book_id)}")
             for h in hits
@@ -398,11 +403,7 @@ class BookrecApp(App[int]):
         if method == "tsne" and not tsne_available():
             self.say(TSNE_MISSING + " Type `map` for it.", "error")
             return
-        self.say(
-            "Drawing the map of all books…"
-            + (" (t-SNE: about half a minute the first time)" if method == "tsne" else ""),
-            "bot",
-        )
+        self.say("Drawing the map of all books…", "bot")
         self.build_map(method)
 
     @work(thread=True, exclusive=True, group="map")
