@@ -452,7 +452,7 @@ class ReaderSession:
             return Reply(
                 f"Undone: the import ({len(undone.ratings_before)} ratings, "
                 f"{len(undone.to_read_added)} to-read books) is taken back. You have "
-                f"{len(self.ratings)} ratings.",
+                f"{len(self.ratings)} rating{'s' if len(self.ratings) != 1 else ''}.",
                 changed=True,
             )
         book_id, before = undone
