@@ -568,6 +568,14 @@ def cmd_data(args) -> int:
         catalogue = load_catalogue(base)
         path = pack_catalogue(catalogue, args.out / PACKED_NAME)
         print(f"wrote {path}: {len(catalogue):,} books, {path.stat().st_size / 1e6:.1f} MB")
+        from .bundle import BUNDLE_NAME, Bundle
+        from .opening import OPENING_NAME, write_opening
+        from .recommender import Recommender
+
+        if (args.out / BUNDLE_NAME).is_file():
+            rec = Recommender(Bundle.load(args.out / BUNDLE_NAME), catalogue)
+            opening = write_opening(rec, args.out / OPENING_NAME)
+            print(f"wrote {opening}: a new reader's first question")
         return 0
     ds = load_dataset(base)
     print(

@@ -48,3 +48,17 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
 
 def profiles_dir() -> Path:
     return user_home() / "profiles"
+
+
+def shipped_model_dir() -> Path:
+    """The folder of the model packaged with bookrec-tui (its bundle, catalogue, maps).
+
+    Installed, it is the package ``bookrec_tui.shipped_model``; in a source checkout that is
+    imported directly (not installed) it is the repository's ``models/`` folder.
+    """
+    from importlib import resources
+
+    try:
+        return Path(str(resources.files("bookrec_tui.shipped_model")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "models"

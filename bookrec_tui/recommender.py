@@ -15,7 +15,6 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from .data import Catalogue
 from .errors import BookrecError, ModelError
 from .metrics import top_n
 from .onboarding import QuestionPicker
+from .paths import shipped_model_dir
 from .scoring import FoldInScorer
 from .search import MATCH_THRESHOLD, RIVAL_MARGIN, RIVAL_POPULARITY, TitleIndex
 
@@ -62,15 +62,8 @@ _EXPLICIT_ID = re.compile(r"^\s*id\s*:\s*(\d+)\s*$", re.IGNORECASE)
 
 
 def shipped_bundle_path() -> Path:
-    """The bundle packaged with bookrec-tui (trained on all of goodbooks-10k v1).
-
-    Installed, it is the package ``bookrec_tui.shipped_model``; in a source checkout that is
-    imported directly (not installed) it is the repository's ``models/`` folder.
-    """
-    try:
-        return Path(str(resources.files("bookrec_tui.shipped_model") / BUNDLE_NAME))
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "models" / BUNDLE_NAME
+    """The bundle packaged with bookrec-tui (trained on all of goodbooks-10k v1)."""
+    return shipped_model_dir() / BUNDLE_NAME
 
 
 def default_bundle_path(model_dir: str | os.PathLike[str] | None = None) -> Path:

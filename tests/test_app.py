@@ -293,3 +293,17 @@ async def test_help_fits_a_small_terminal_by_scrolling_and_chat_help_lists_the_k
         box.scroll_end(animate=False)
         await pilot.pause()
         assert box.scroll_y == box.max_scroll_y
+
+
+@pytest.mark.asyncio
+async def test_a_new_reader_sees_the_first_question_at_once_and_early_answers_count(
+    real_data_dir, tmp_path
+):
+    app = BookrecApp(data_dir=str(real_data_dir), profile="new", profile_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert app.session is None and "Have you read" in transcript(app)  # not loaded yet
+        first = app._opening_book
+        app.submit_line("5")  # answered before the model is ready
+        await loaded(pilot)
+        assert app.session.ratings == {first: 5}
+        assert transcript(app).count("Have you read") == 2  # the opening, then the next one

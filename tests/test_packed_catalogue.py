@@ -105,6 +105,7 @@ def test_the_built_wheel_carries_the_catalogue_and_the_model(tmp_path):
     assert f"bookrec_tui/shipped_model/{PACKED_NAME}" in names
     assert "bookrec_tui/shipped_model/bookrec-bundle.npz" in names
     assert "bookrec_tui/shipped_model/bookrec-maps.npz" in names
+    assert "bookrec_tui/shipped_model/bookrec-opening.json" in names
 
 
 def test_shipped_map_projections_belong_to_the_shipped_model(isolated_home):
@@ -120,3 +121,13 @@ def test_shipped_map_projections_belong_to_the_shipped_model(isolated_home):
     for method in METHODS:
         assert np.array_equal(projection(bundle, method), shipped[method])
     assert not list((isolated_home / "cache").glob("map-*"))  # nothing was computed
+
+
+def test_shipped_opening_is_the_sessions_first_question(monkeypatch):
+    """The app shows it before the model loads. After retraining or changing onboarding:
+    bookrec-tui data pack-catalogue --out models"""
+    from bookrec_tui.opening import OPENING_NAME, first_question, read_opening
+
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    shipped = read_opening(shipped_bundle_path().parent / OPENING_NAME)
+    assert shipped == first_question(Recommender.load()), "stale: run data pack-catalogue"

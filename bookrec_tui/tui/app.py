@@ -116,6 +116,8 @@ class BookrecApp(App[int]):
         self.missing_data = False
         self._maps: dict = {}  # method -> BookMap, built once per run (and cached on disk)
         self._suggest_timer = None  # debounces the suggestion search while typing
+        self._opening_book: int | None = None  # the shipped first question, shown early
+        self._early_lines: list[str] = []  # typed under it before the session was ready
 
     # ----------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -137,8 +139,30 @@ class BookrecApp(App[int]):
 
     def on_mount(self) -> None:
         self.query_one("#prompt", Input).focus()
-        self.say("Loading the recommender…", "bot")
         self.load_recommender()
+        opening = self._opening()
+        if opening is None:
+            self.say("Loading the recommender…", "bot")
+            return
+        # A new reader with the shipped model: the first question is on screen at once,
+        # while the model loads; what they type meanwhile is kept and answered after.
+        self._opening_book = opening["book_id"]
+        self.say(opening["text"], "bot")
+
+    def _opening(self) -> dict | None:
+        """The shipped first question, when this run will ask exactly it: the shipped
+        model, and a profile that does not exist yet."""
+        import os
+
+        from ..opening import OPENING_NAME, read_opening
+        from ..paths import profiles_dir, shipped_model_dir
+
+        if self.model_dir or os.environ.get("BOOKREC_MODEL_DIR"):
+            return None
+        profile = (self.profile_dir or profiles_dir()) / f"{self.profile_name}.json"
+        if profile.exists():
+            return None
+        return read_opening(shipped_model_dir() / OPENING_NAME)
 
     # ----------------------------------------------------------------- loading
     @work(thread=True, exclusive=True, group="load")
@@ -158,16 +182,30 @@ class BookrecApp(App[int]):
         except DataMissingError as exc:
             self.call_from_thread(self._no_data, str(exc))
         except BookrecError as exc:
-            self.call_from_thread(self.say, str(exc), "error")
+            self.call_from_thread(self._load_failed, str(exc))
+
+    def _load_failed(self, message: str) -> None:
+        self._opening_book, self._early_lines = None, []
+        self.say(message, "error")
 
     def _loaded(self, session: ReaderSession) -> None:
         self.session = session
         self.missing_data = False
+        early, self._early_lines = self._early_lines, []
+        n = len(session.ratings)
+        if self._opening_book is not None and n == 0:
+            first = session.start_onboarding()
+            if first.books != [self._opening_book]:  # a stale opening file: ask this one
+                self.show(first)
+            self._opening_book = None
+            self.refresh_panels()
+            for line in early:
+                self.submit_line(line, echo=False)
+            return
         transcript = self.query_one("#transcript")
         transcript.remove_children()
         if session.profile.warning:
             self.say(session.profile.warning, "error")
-        n = len(session.ratings)
         if n == 0:
             self.show(session.start_onboarding())
         else:
@@ -180,6 +218,7 @@ class BookrecApp(App[int]):
 
     def _no_data(self, message: str) -> None:
         self.missing_data = True
+        self._opening_book, self._early_lines = None, []
         self.query_one("#transcript").remove_children()
         self.say(
             f"{message}\nType `fetch` to download goodbooks-10k now (the public release), or "
@@ -264,9 +303,16 @@ class BookrecApp(App[int]):
         recs_list.set_books(rows)
 
     # ----------------------------------------------------------------- input
-    def submit_line(self, line: str, book_id: int | None = None) -> None:
+    def submit_line(self, line: str, book_id: int | None = None, echo: bool = True) -> None:
         """Handle one line, as typed (or picked from the palette)."""
-        self.say(line, "user")
+        if echo:
+            self.say(line, "user")
+        if self.session is None and self._opening_book is not None:
+            if line.strip().lower().lstrip("/") in ("quit", "exit", "q"):
+                self.exit(0)
+            else:
+                self._early_lines.append(line)  # answered as soon as the session is up
+            return
         low = line.strip().lower().lstrip("/")
         if low in ("fetch", "data fetch") and (self.missing_data or self.session is None):
             self.fetch_data()
