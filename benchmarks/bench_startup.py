@@ -27,6 +27,7 @@ from pathlib import Path
 from stats import percentiles
 
 QUESTION = "Have you read"
+READY = "Your shelf ("  # the side panel's count: the model is loaded, the session is up
 
 
 def cpu_seconds(pid: int) -> float:
@@ -35,10 +36,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def launch_and_wait(command: str, size: tuple[int, int], timeout: float) -> tuple[float, float]:
+def launch_and_wait(
+    command: str, size: tuple[int, int], timeout: float
+) -> tuple[float, float, float]:
     """(wall seconds, app CPU seconds) from launching ``command`` in tmux to the first
-    question on screen. The CPU figure is what the app itself spent, so it moves less
-    with the machine's load than the wall time does."""
+    question on screen, and the wall seconds until the model is loaded behind it. The CPU
+    figure is what the app itself spent, so it moves less with the machine's load than the
+    wall time does."""
     session = "startup"
     # A private tmux server per launch: no one else's sessions, no race with the last one's exit.
     tmux = ["tmux", "-L", f"bookrec-startup-{os.getpid()}-{time.monotonic_ns()}"]
@@ -54,13 +58,16 @@ def launch_and_wait(command: str, size: tuple[int, int], timeout: float) -> tupl
             text=True,
         ).stdout.split()[0]
     )
+    asked = None
     try:
         while time.perf_counter() - started < timeout:
             pane = subprocess.run(
                 [*tmux, "capture-pane", "-p", "-t", session], capture_output=True, text=True
             ).stdout
-            if QUESTION in pane:
-                return time.perf_counter() - started, cpu_seconds(pid)
+            if QUESTION in pane and asked is None:
+                asked = time.perf_counter() - started, cpu_seconds(pid)
+            if asked is not None and READY in pane:
+                return (*asked, time.perf_counter() - started)
             time.sleep(0.01)
         raise TimeoutError(f"no question after {timeout} s:\n{pane}")
     finally:
@@ -87,8 +94,9 @@ def main() -> None:
         for profile in (home / "profiles").glob("*.json"):
             profile.unlink()  # a new reader every run: the first question is asked
         times.append(launch_and_wait(command, (width, height), args.timeout))
-    cpu = [c for _, c in times]
-    times = [t for t, _ in times]
+    cpu = [c for _, c, _ in times]
+    ready = [r for _, _, r in times]
+    times = [t for t, _, _ in times]
     warm = times[1:] or times
     print(
         json.dumps(
@@ -100,6 +108,7 @@ def main() -> None:
                 "warm_s": [round(t, 3) for t in warm],
                 "warm": percentiles(warm),
                 "app_cpu_s": [round(c, 3) for c in cpu[1:] or cpu],
+                "model_ready_s": [round(r, 3) for r in ready[1:] or ready],
                 "machine": f"{platform.node()} {os.cpu_count()} cpus",
                 "load_average": os.getloadavg()[0],
                 "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
