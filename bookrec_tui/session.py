@@ -483,6 +483,8 @@ class ReaderSession:
             if answered is not None:
                 return answered
         cmd = parse(line)
+        if cmd.kind == "rate" and cmd.text and self._is_a_title(line, cmd.text):
+            cmd = Command("search", text=" ".join(line.split()))  # "like water for chocolate"
         if self.onboarding_book is not None and cmd.kind == "rate" and not cmd.text:
             return self._answer_onboarding(str(cmd.stars)) or self._dispatch(cmd)
         if self.onboarding_book is not None and cmd.kind not in ("empty",):
@@ -499,6 +501,20 @@ class ReaderSession:
         ):
             return self.rate(self.pending[2][int(cmd.text) - 1], int(cmd.stars or 0))
         return self._dispatch(cmd)
+
+    def _is_a_title(self, line: str, rated_text: str) -> bool:
+        """Is the whole line, rating words included, a book's title ("Love in the Time of
+        Cholera", "Like Water for Chocolate")? Then its first word is not a rating verb."""
+        from .search import normalise
+
+        wanted = normalise(line)
+        if not wanted or wanted == normalise(rated_text):  # only stars around the title
+            return False
+        hits = self.rec.search(line, 1)
+        return bool(hits) and wanted in (
+            normalise(hits[0].title),
+            normalise(self.rec.catalogue.short_title(hits[0].book_id)),
+        )
 
     def _choose(self, cmd: Command) -> Reply:
         action, stars, options = self.pending  # type: ignore[misc]

@@ -273,3 +273,11 @@ def test_import_preview_counts_add_up_and_volumes_match_volumes(session, tmp_pat
     assert reply.kind == "error" and "`yes`" not in reply.text
     session.handle("yes")
     assert session.ratings == {}
+
+
+def test_a_title_that_starts_like_a_rating_is_searched_not_rated(session):
+    for title in ("love in the time of cholera", "Like Water for Chocolate"):
+        reply = session.handle(title)
+        assert reply.kind == "search" and not reply.changed, title
+    assert session.ratings == {}
+    assert session.handle("loved love in the time of cholera").changed
