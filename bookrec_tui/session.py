@@ -38,6 +38,7 @@ Tell me about books you've read and I'll suggest what to read next.
   more like <title>                                  books like that one
   why <title>                                        why it was recommended
   recs [n] [genre]     e.g. recs 20 · recs fantasy   recommendations
+  onboard              questions: 1-5 · 0 read, no opinion · n not read · s skip
   loved it · 3 stars    after `details <title>`: rate the book just discussed
   details <title>      undo      forget <title>      shelf      help      quit
   import <goodreads_library_export.csv>              bring in your Goodreads ratings

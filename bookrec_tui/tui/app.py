@@ -63,7 +63,7 @@ class BookrecCommands(Provider):
         ("Export my ratings…", "export ", "Write your ratings to a CSV file"),
         ("Undo", "undo", "Undo the last change to your shelf (Ctrl+Z)"),
         ("Switch profile…", "profile ", "Continue as another reader"),
-        ("Rate some popular books", "onboard", "Start the onboarding questions"),
+        ("Questions about books you have read", "onboard", "Start the onboarding questions"),
         ("Help", "help", "What you can type, and the keys (F1)"),
         ("Quit", "quit", "Leave (your shelf is saved)"),
     )
