@@ -1,6 +1,8 @@
 """The runtime bundle: the trained model's weights as plain numpy arrays in one ``.npz``.
 
-Loaded with ``allow_pickle=False``; nothing executable is ever read. The fingerprint ties a
+Saved uncompressed, so loading maps the arrays from disk instead of reading them (a
+million-book bundle opens in milliseconds; see npz.py); older compressed bundles still load,
+read into memory. Nothing executable is ever read (no pickles). The fingerprint ties a
 bundle to the books file it was trained against, so a mismatch is caught at load time.
 """
 
@@ -14,6 +16,7 @@ import numpy as np
 
 from .errors import ModelError
 from .fsutil import atomic_writer
+from .npz import MappedNpz
 
 FORMAT_VERSION = 1
 BUNDLE_NAME = "bookrec-bundle.npz"
@@ -61,7 +64,7 @@ class Bundle:
     def save(self, path: Path) -> None:
         meta = {**self.meta, "format_version": FORMAT_VERSION, "dim": self.dim}
         with atomic_writer(Path(path)) as handle:
-            np.savez_compressed(
+            np.savez(  # uncompressed: memory-mapped at load (npz.MappedNpz)
                 handle,
                 **{name: getattr(self, name) for name in ARRAYS},
                 scalars=np.array([self.mu, self.alpha, self.user_bias_reg], dtype=np.float64),
@@ -77,7 +80,7 @@ class Bundle:
                 "or reinstall bookrec-tui to get the shipped model."
             )
         try:
-            with np.load(path, allow_pickle=False) as z:
+            with MappedNpz(path) as z:
                 meta = json.loads(str(z["meta"]))
                 if meta.get("format_version") != FORMAT_VERSION:
                     raise ModelError(
@@ -93,4 +96,7 @@ class Bundle:
             raise ModelError(
                 f"{path}: not a readable bookrec bundle ({exc}). Retrain with `bookrec-tui train`."
             ) from exc
-        return cls(**arrays, mu=mu, alpha=alpha, user_bias_reg=reg, meta=meta)
+        bundle = cls(**arrays, mu=mu, alpha=alpha, user_bias_reg=reg, meta=meta)
+        stat = path.stat()  # names this file's contents for caches of derived tables
+        bundle.origin = f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+        return bundle

@@ -10,6 +10,8 @@ rec.next_question({book_id: stars, other_id: None})   # adaptive onboarding
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import re
 import threading
@@ -23,8 +25,9 @@ from .bundle import BUNDLE_NAME, Bundle
 from .data import Catalogue
 from .errors import BookrecError, ModelError
 from .metrics import top_n
+from .npz import cached_arrays
 from .onboarding import QuestionPicker
-from .paths import shipped_model_dir
+from .paths import cache_dir, shipped_model_dir
 from .scoring import FoldInScorer
 from .search import MATCH_THRESHOLD, RIVAL_MARGIN, RIVAL_POPULARITY, TitleIndex
 
@@ -90,18 +93,41 @@ class Recommender:
         self._index: TitleIndex | None = None
         self._questions: QuestionPicker | None = None
         self._index_lock = threading.Lock()  # built once, by whichever thread asks first
-        # Book "taste" vectors for cosine look-ups: the rating head's book embeddings, which
-        # training always shapes (the ranking ones may stay at their zero start).
-        emb = bundle.rate_emb[1:]
-        # Incoming links, sorted by target, so "who links to this book" is a slice.
-        flat = bundle.nbr_ids[1:].ravel()
-        order = np.argsort(flat, kind="stable")
-        self._in_target = flat[order]
-        self._in_source = (order // max(bundle.nbr_ids.shape[1], 1)).astype(np.int64)
-        self._in_weight = bundle.nbr_w[1:].ravel()[order].astype(np.float64)
-        self.unit_embeddings = (
-            emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)
-        ).astype(np.float32)
+
+    # Derived tables are made on first use, not at start-up: at a million books the
+    # incoming links alone are a sort of 100 million entries.
+    @functools.cached_property
+    def unit_embeddings(self) -> np.ndarray:
+        """Book "taste" vectors for cosine look-ups: the rating head's book embeddings, which
+        training always shapes (the ranking ones may stay at their zero start)."""
+        emb = self.bundle.rate_emb[1:]
+        return (emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)).astype(
+            np.float32
+        )
+
+    @functools.cached_property
+    def _links_in(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Incoming links sorted by target (target ids, source rows, weights), so "who links
+        to this book" is a slice. Kept in the cache folder per bundle file: at a million
+        books it is a sort of 100 million links, done once."""
+        b = self.bundle
+
+        def build() -> dict[str, np.ndarray]:
+            flat = b.nbr_ids[1:].ravel()
+            order = np.argsort(flat, kind="stable")
+            return {
+                "target": flat[order],
+                "source": (order // max(b.nbr_ids.shape[1], 1)).astype(np.int32),
+                "weight": b.nbr_w[1:].ravel()[order].astype(np.float32),
+            }
+
+        origin = getattr(b, "origin", None)
+        if origin:
+            key = hashlib.sha256(origin.encode()).hexdigest()[:20]
+            links = cached_arrays(cache_dir() / f"links-in-{key}", build)
+        else:
+            links = build()
+        return links["target"], links["source"], links["weight"]
 
     @classmethod
     def load(
@@ -221,15 +247,16 @@ class Recommender:
             for r in top
         ]
 
-    def _incoming(self, row: int) -> slice:
-        """Slice of ``_in_source``/``_in_weight`` for the books that link to ``row``."""
-        lo, hi = np.searchsorted(self._in_target, [row + 1, row + 2])
-        return slice(int(lo), int(hi))
+    def _incoming(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """Source rows and weights of the links into ``row``."""
+        target, source, weight = self._links_in
+        lo, hi = np.searchsorted(target, [row + 1, row + 2])
+        return source[lo:hi], weight[lo:hi]
 
     def linked_rows(self, row: int) -> np.ndarray:
         """Rows linked to ``row`` either way (its links, and the books linking to it)."""
         ids = self.bundle.nbr_ids[row + 1]
-        return np.union1d(ids[ids > 0] - 1, self._in_source[self._incoming(row)])
+        return np.union1d(ids[ids > 0] - 1, self._incoming(row)[0])
 
     def _link_strength(self, row: int) -> np.ndarray:
         """How strongly each book is linked to ``row``, both ways (its readers go on to it,
@@ -239,8 +266,7 @@ class Recommender:
         strength = np.zeros(len(self.catalogue), dtype=np.float64)
         ids, w = b.nbr_ids[row + 1], b.nbr_w[row + 1]
         strength[ids[ids > 0] - 1] += w[ids > 0]
-        incoming = self._incoming(row)
-        np.add.at(strength, self._in_source[incoming], self._in_weight[incoming])
+        np.add.at(strength, *self._incoming(row))
         return strength
 
     def next_question(self, answers: Mapping[int, int | None]) -> int | None:

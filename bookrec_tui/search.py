@@ -20,6 +20,8 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from .data import SERIES_NOTE, Catalogue
+from .npz import cached_arrays
+from .paths import cache_dir
 
 _NON_WORD = re.compile(r"[^\w\s]+")
 _OMNIBUS = re.compile(
@@ -28,6 +30,8 @@ _OMNIBUS = re.compile(
 
 
 MIN_COVERAGE = 0.35  # share of the query's character trigrams a match must contain
+#: Bump when what goes into the trigram index changes (normalise, the document text).
+INDEX_VERSION = 1
 POPULARITY_POINTS = 8.0  # the most-rated book gets this many points, a 1-rating book none
 EXACT_BONUS = 10.0  # a (nearly) exact title beats any looser token match
 AUTHOR_MATCH = 90  # fuzz.ratio of the query to an author's name to list their books
@@ -69,78 +73,57 @@ def normalise(text: str) -> str:
     Little words go because fuzzy token matching otherwise pairs "lord of the rngs" with any
     title that has "of the" in it.
     """
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    if not text.isascii():  # (ASCII has no accents: most titles skip this)
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
     words = _NON_WORD.sub(" ", text.lower()).split()
     kept = [w for w in words if w not in _STOPWORDS]
     return " ".join(kept or words)
 
 
 class TitleIndex:
+    """Search over a catalogue's titles and authors.
+
+    Opening it is cheap at any size: the trigram index is built once per catalogue and kept
+    in the cache folder as memory-mapped arrays (:class:`TrigramIndex`), and the strings the
+    scorer compares are made for a row the first time a shortlist returns it
+    (:class:`_RowTexts`), so a million titles are not normalised at start-up.
+    """
+
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
-        titles = [str(t) for t in catalogue.titles]
-        authors = [normalise(str(a)) for a in catalogue.authors]
-        self.full = [normalise(t) for t in titles]  # keeps the series note: "percy jackson"
-        self.plain = [normalise(SERIES_NOTE.sub("", t)) for t in titles]  # "the hunger games"
+        self._texts = texts = _RowTexts(catalogue)
+        self.full = texts.full  # keeps the series note: "percy jackson"
+        self.plain = texts.plain  # without it: "the hunger games"
         # Without the subtitle: "sapiens" for "Sapiens: A Brief History of Humankind".
-        self.core = [normalise(SERIES_NOTE.sub("", t).split(":")[0]) for t in titles]
-        self.original = [normalise(str(t)) for t in catalogue.original_titles]
+        self.core = texts.core
+        self.original = texts.original
         # A series is searched by its name through its first book: "harry potter" is
         # Harry Potter #1 (before "Harry Potter: Film Wizardry", which only has the name).
-        self.series = [_first_of_series_name(t) for t in titles]
-        self.original_len = np.array([len(t) for t in self.original], dtype=np.float64)
-        self.first_author = [normalise(str(a)) for a in catalogue.first_authors]
+        self.series = texts.series
+        self.original_len = texts.original_len
+        self.first_author = texts.first_author
         # The name without initials: "tolkien" for "J.R.R. Tolkien", "rowling" for J.K.'s.
-        self.author_surname = [
-            " ".join(w for w in a.split() if len(w) > 1) for a in self.first_author
-        ]
-        self.with_author = [f"{p} {a}" for p, a in zip(self.plain, authors, strict=True)]
-        self.full_len = np.array([len(t) for t in self.full], dtype=np.float64)
-        self.author_len = np.array([len(t) for t in self.with_author], dtype=np.float64)
+        self.author_surname = texts.author_surname
+        self.with_author = texts.with_author
+        self.full_len, self.author_len = texts.full_len, texts.author_len
+        self.penalty = texts.penalty
         counts = np.log10(np.maximum(catalogue.ratings_counts.astype(np.float64), 1.0))
         self.prior = POPULARITY_POINTS * counts / max(counts.max(), 1.0)
-        self.penalty = np.array([4.0 if _OMNIBUS.search(t) else 0.0 for t in titles])
-        self._build_trigrams(
-            [
-                f"{f} {a} {o}" if o != p else f"{f} {a}"
-                for f, a, o, p in zip(self.full, authors, self.original, self.plain, strict=True)
-            ]
-        )
-
-    def _build_trigrams(self, docs: list[str]) -> None:
-        vocab: dict[str, int] = {}
-        pairs: list[tuple[int, int]] = []
-        sizes = np.zeros(len(docs), dtype=np.float64)
-        for doc, text in enumerate(docs):
-            grams = _trigrams(text)
-            sizes[doc] = max(len(grams), 1)
-            pairs.extend((vocab.setdefault(g, len(vocab)), doc) for g in grams)
-        arr = np.array(pairs, dtype=np.int64).reshape(-1, 2)
-        order = np.argsort(arr[:, 0], kind="stable")
-        self._gram_ids = vocab
-        self._postings = arr[order, 1]
-        self._starts = np.searchsorted(arr[order, 0], np.arange(len(vocab) + 1))
-        self._doc_norm = np.sqrt(sizes)
+        self.trigrams = TrigramIndex.for_catalogue(catalogue, texts.index_documents)
 
     def shortlist(self, query: str, k: int = 300) -> np.ndarray:
         """Rows sharing the most character trigrams with ``query`` (cosine), best first,
-        among those holding at least MIN_COVERAGE of the query's trigrams.
+        among those holding at least MIN_COVERAGE of the query's trigrams; the scorer's
+        strings for those rows are made here.
 
         The coverage floor keeps junk from matching: WRatio gives "[2J ü [2J ü" 86 against
         "American Sniper ... U.S. Military History" through the lone "u", yet the title
         holds 1 of its 6 trigrams. Real typos keep half or more ("the martain": 0.5).
         """
-        grams = _trigrams(query)
-        ids = [self._gram_ids[g] for g in grams if g in self._gram_ids]
-        if not ids:
-            return np.array([], dtype=np.int64)
-        hits = np.concatenate([self._postings[self._starts[i] : self._starts[i + 1]] for i in ids])
-        shared = np.bincount(hits, minlength=len(self._doc_norm))
-        score = np.where(shared >= MIN_COVERAGE * len(grams), shared / self._doc_norm, 0.0)
-        k = min(k, int((score > 0).sum()))
-        top = np.argpartition(-score, k - 1)[:k] if k else np.array([], dtype=np.int64)
-        return top
+        rows = self.trigrams.shortlist(_trigrams(query), MIN_COVERAGE, k)
+        self._texts.fill(rows)
+        return rows
 
     @staticmethod
     def _similarity(query: str, choices: list[str], lengths: np.ndarray) -> np.ndarray:
@@ -224,3 +207,129 @@ def _first_of_series_name(title: str) -> str:
 def _trigrams(text: str) -> set[str]:
     padded = f"  {text} "
     return {padded[i : i + 3] for i in range(len(padded) - 2)}
+
+
+class _RowTexts:
+    """What the scorer compares for each row (normalised title with and without its series
+    note and subtitle, original title, series name, first author, title + author, their
+    lengths, the omnibus penalty), made the first time a shortlist returns the row and kept
+    in plain arrays, so start-up does nothing per title."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.titles, self.authors = catalogue.titles, catalogue.authors
+        self.original_titles = catalogue.original_titles
+        n = len(catalogue)
+        self.known = np.zeros(n, dtype=bool)
+        names = ("full", "plain", "core", "original", "series", "first_author", "author_surname")
+        for name in names:
+            setattr(self, name, np.empty(n, dtype=object))
+        self.with_author = np.empty(n, dtype=object)
+        self.full_len, self.author_len = np.zeros(n), np.zeros(n)
+        self.original_len, self.penalty = np.zeros(n), np.zeros(n)
+
+    def fill(self, rows: np.ndarray) -> None:
+        rows = np.asarray(rows, dtype=np.int64)
+        for r in np.unique(rows[~self.known[rows]]).tolist():
+            title, authors = str(self.titles[r]), str(self.authors[r])
+            self.full[r] = normalise(title)
+            self.plain[r] = normalise(SERIES_NOTE.sub("", title))
+            self.core[r] = normalise(SERIES_NOTE.sub("", title).split(":")[0])
+            self.original[r] = normalise(str(self.original_titles[r]))
+            self.series[r] = _first_of_series_name(title)
+            self.first_author[r] = normalise(authors.split(",")[0].strip())
+            self.author_surname[r] = " ".join(w for w in self.first_author[r].split() if len(w) > 1)
+            self.with_author[r] = f"{self.plain[r]} {normalise(authors)}"
+            self.full_len[r] = len(self.full[r])
+            self.author_len[r] = len(self.with_author[r])
+            self.original_len[r] = len(self.original[r])
+            self.penalty[r] = 4.0 if _OMNIBUS.search(title) else 0.0
+            self.known[r] = True
+
+    def index_documents(self) -> list[str]:
+        """Every row's searchable text for the trigram index: normalised title with its
+        series note and author, and the original title where it differs."""
+        docs = []
+        for t, a, o in zip(self.titles, self.authors, self.original_titles, strict=True):
+            title = str(t)
+            full, author, original = normalise(title), normalise(str(a)), normalise(str(o))
+            plain = normalise(SERIES_NOTE.sub("", title))
+            docs.append(f"{full} {author} {original}" if original != plain else f"{full} {author}")
+        return docs
+
+
+def _gram_codes(grams) -> np.ndarray:
+    """Each 3-character gram as one int64 (21 bits per code point)."""
+    cps = np.array([[ord(c) for c in g] for g in grams], dtype=np.int64).reshape(-1, 3)
+    return (cps[:, 0] << 42) | (cps[:, 1] << 21) | cps[:, 2]
+
+
+class TrigramIndex:
+    """An inverted index from character trigrams to documents, in flat numpy arrays.
+
+    ``codes`` (sorted gram codes), ``starts`` (where each gram's documents begin in
+    ``postings``), ``postings`` (document rows) and ``doc_norm`` (sqrt of each document's
+    distinct gram count). Built vectorised, stored as ``.npy`` files in the cache folder and
+    opened memory-mapped, so a warm start reads almost nothing.
+    """
+
+    FILES = ("codes", "starts", "postings", "doc_norm")
+
+    def __init__(self, codes, starts, postings, doc_norm) -> None:
+        self.codes, self.starts, self.postings, self.doc_norm = codes, starts, postings, doc_norm
+
+    @classmethod
+    def build(cls, docs: list[str]) -> TrigramIndex:
+        padded = [f"  {d} " for d in docs]
+        lengths = np.fromiter((len(p) for p in padded), dtype=np.int64, count=len(padded))
+        text = np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32)
+        text = text.astype(np.int64)
+        doc = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
+        ends = np.cumsum(lengths)
+        # Gram i spans positions i..i+2: it belongs to one document when i + 2 < its end.
+        valid = np.arange(len(text)) + 2 < ends[doc] if len(text) else np.zeros(0, bool)
+        valid = np.flatnonzero(valid)
+        code = (text[valid] << 42) | (text[valid + 1] << 21) | text[valid + 2]
+        del text
+        codes, gram = np.unique(code, return_inverse=True)
+        del code
+        n_docs = max(len(docs), 1)
+        key = np.sort(gram.astype(np.int64) * n_docs + doc[valid])
+        del gram, doc, valid
+        key = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key
+        postings = (key % n_docs).astype(np.int32)
+        starts = np.searchsorted(key // n_docs, np.arange(len(codes) + 1)).astype(np.int64)
+        sizes = np.bincount(postings, minlength=len(docs)).astype(np.float64)
+        return cls(codes, starts, postings, np.sqrt(np.maximum(sizes, 1.0)))
+
+    @classmethod
+    def for_catalogue(cls, catalogue: Catalogue, docs) -> TrigramIndex:
+        """The catalogue's index from the cache folder, built (from ``docs()``) and saved
+        there the first time. Catalogues without a fingerprint are built each time."""
+        if not catalogue.sha256:
+            return cls.build(docs())
+        folder = cache_dir() / f"title-index-v{INDEX_VERSION}-{catalogue.sha256[:20]}"
+        arrays = cached_arrays(folder, lambda: vars(cls.build(docs())))
+        index = cls(*(arrays[name] for name in cls.FILES))
+        if len(index.doc_norm) != len(catalogue):  # a stale folder: build in memory
+            return cls.build(docs())
+        return index
+
+    def shortlist(self, grams: set[str], min_coverage: float, k: int) -> np.ndarray:
+        """Up to ``k`` documents holding at least ``min_coverage`` of ``grams``, scored by
+        shared grams over the document's norm (cosine), best first."""
+        if not grams:
+            return np.array([], dtype=np.int64)
+        wanted = _gram_codes(grams)
+        pos = np.minimum(np.searchsorted(self.codes, wanted), len(self.codes) - 1)
+        ids = pos[self.codes[pos] == wanted]
+        if len(ids) == 0:
+            return np.array([], dtype=np.int64)
+        hits = np.concatenate([self.postings[self.starts[i] : self.starts[i + 1]] for i in ids])
+        shared = np.bincount(hits, minlength=len(self.doc_norm))
+        rows = np.flatnonzero(shared >= min_coverage * len(grams))
+        if len(rows) == 0:
+            return np.array([], dtype=np.int64)
+        score = shared[rows] / self.doc_norm[rows]
+        k = min(k, len(rows))
+        top = np.argpartition(-score, k - 1)[:k]
+        return rows[top[np.argsort(-score[top], kind="stable")]].astype(np.int64)
