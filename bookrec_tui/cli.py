@@ -187,6 +187,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--dim", type=positive_int, help="embedding dimension (default: the tuned value)"
     )
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument(
+        "--catalogue",
+        choices=("goodbooks", "goodreads"),
+        default="goodbooks",
+        help="goodbooks: goodbooks-10k CSVs; goodreads: the UCSD Goodreads files "
+        "(goodreads_interactions.csv, book_id_map.csv, goodreads_books.json.gz, ...) in "
+        "--data-dir (default goodbooks)",
+    )
+    p.add_argument(
+        "--min-ratings",
+        type=int,
+        default=1,
+        help="goodreads: keep works with at least this many star ratings (default 1)",
+    )
+    p.add_argument(
+        "--max-books",
+        type=int,
+        help="goodreads: keep only the N most-read works, e.g. 100000 (default: all)",
+    )
     _add_data_dir(p)
 
     p = sub.add_parser(
@@ -495,12 +514,15 @@ def cmd_train(args) -> int:
     from .progress import console, progress_bar
     from .training import save_outputs, train_bundle
 
-    books_dir = args.books.parent if args.books else None
-    if args.books and args.books.name != "books.csv":
-        raise BookrecError(
-            "--books must point at a file named books.csv (tags are read beside it)."
-        )
-    dataset = load_dataset(_data_dir(args), ratings_path=args.ratings, books_dir=books_dir)
+    if args.catalogue == "goodreads":
+        dataset = _goodreads_dataset(args, console)
+    else:
+        books_dir = args.books.parent if args.books else None
+        if args.books and args.books.name != "books.csv":
+            raise BookrecError(
+                "--books must point at a file named books.csv (tags are read beside it)."
+            )
+        dataset = load_dataset(_data_dir(args), ratings_path=args.ratings, books_dir=books_dir)
     console.print(
         f"{len(dataset.ratings):,} ratings from {dataset.ratings.n_users:,} readers "
         f"({dataset.ratings.schema} schema, {dataset.ratings.duplicates_dropped:,} "
@@ -524,12 +546,33 @@ def cmd_train(args) -> int:
             )
 
         bundle, model = train_bundle(dataset, cfg, progress)
-    paths = save_outputs(bundle, model, args.out, dataset.catalogue)
+    source = "goodreads" if args.catalogue == "goodreads" else "goodbooks-10k"
+    paths = save_outputs(bundle, model, args.out, dataset.catalogue, source)
     console.print(
         f"trained in {bundle.meta['training']['seconds']:.0f}s; wrote "
         + ", ".join(str(p) for p in paths.values())
     )
     return 0
+
+
+def _goodreads_dataset(args, console):
+    """The UCSD Goodreads files in --data-dir, subsampled as asked (see bookgraph.py)."""
+    from .bookgraph import Subsample, load_bookgraph
+    from .paths import resolve_data_dir
+
+    if args.ratings or args.books:
+        raise BookrecError("--ratings/--books are for goodbooks; goodreads reads --data-dir.")
+    data_dir = resolve_data_dir(_data_dir(args))
+    subsample = Subsample(min_ratings=args.min_ratings, max_books=args.max_books)
+    with console.status("reading the Goodreads data") as status:
+        graph = load_bookgraph(data_dir, subsample, progress=status.update)
+    s = graph.stats
+    console.print(
+        f"{s['works_kept']:,} of {s['works_in_data']:,} works kept; {s['ratings']:,} ratings "
+        f"({s['edition_duplicates_merged']:,} on a second edition of a work merged), "
+        f"{s['read_unrated']:,} read without a rating (not used by this model)"
+    )
+    return graph.dataset
 
 
 def cmd_evaluate(args) -> int:

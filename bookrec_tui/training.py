@@ -12,7 +12,7 @@ from .bundle import BUNDLE_NAME, Bundle
 from .data import Catalogue, Dataset
 from .interactions import UserItems
 from .model import TrainConfig, export_bundle, train_model
-from .packed_catalogue import PACKED_NAME, pack_catalogue
+from .packed_catalogue import GOODBOOKS, PACKED_NAME, pack_catalogue
 
 KERAS_NAME = "bookrec.keras"
 
@@ -44,7 +44,11 @@ def train_bundle(dataset: Dataset, cfg: TrainConfig, progress=None) -> tuple[Bun
 
 
 def save_outputs(
-    bundle: Bundle, model, out_dir: Path, catalogue: Catalogue | None = None
+    bundle: Bundle,
+    model,
+    out_dir: Path,
+    catalogue: Catalogue | None = None,
+    source: str = GOODBOOKS,
 ) -> dict[str, Path]:
     """The bundle, the Keras model, the training metrics and (given) the catalogue packed
     beside the bundle, so the folder runs the app with no data directory."""
@@ -61,7 +65,7 @@ def save_outputs(
     tmp.replace(paths["keras"])
     paths["metrics"].write_text(json.dumps(bundle.meta, indent=2, default=_np_default))
     if catalogue is not None:
-        paths["catalogue"] = pack_catalogue(catalogue, out_dir / PACKED_NAME)
+        paths["catalogue"] = pack_catalogue(catalogue, out_dir / PACKED_NAME, source)
     return paths
 
 
