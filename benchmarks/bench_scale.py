@@ -1,0 +1,376 @@
+"""Scale benchmarks on synthetic catalogues (bookrec_tui/synthetic.py): 10k, 100k, 1M books.
+
+    python benchmarks/bench_scale.py [--sizes 10000,100000,1000000] [--train-readers N]
+                                     [--repeat N] [--app] [--keep DIR]
+
+Each size runs in fresh processes, so memory is freed between sizes and every figure is
+one process's own:
+
+* build: generate the catalogue and readers, train the model that is on main (on at most
+  --train-readers readers, all books; seconds per epoch are then extrapolated linearly in
+  readers and marked so), or say why it cannot; write the bundle and the catalogue.
+  Where training cannot run, the bundle gets random weights in the shapes the shipped
+  bundle has per book, so the runtime figures still describe a bundle of that size.
+* serve (twice): open the bundle and catalogue as the app does, then time recommend
+  (readers' real synthetic profiles, 5-50 ratings), similar and search (typo'd titles).
+  The first run builds the search index cache; the second is the warm start that counts.
+* app (--app): a headless Textual start from process launch until the recommender is
+  loaded and the first question is on screen.
+
+Prints one JSON object per line: first the machine, then one per size. Milliseconds unless
+the name says otherwise; RSS is the process's peak resident memory (ru_maxrss).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from stats import percentiles  # benchmarks/stats.py (scripts run from this folder)
+
+HERE = Path(__file__).resolve().parent
+CLOSED_FORM_LIMIT_BYTES = 4e9  # beyond this an n x n float64 solve is not attempted here
+
+
+def _rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _current_rss_mb() -> float:
+    with open("/proc/self/statm") as handle:
+        return round(int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+
+
+def _rss_split_mb() -> dict:
+    """Resident memory now, split into private (anonymous) pages and pages of mapped files
+    (the bundle, catalogue and index: clean, shared with the page cache, reclaimable)."""
+    fields = {}
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            key, _, value = line.partition(":")
+            if key in ("RssAnon", "RssFile"):
+                fields[key] = round(int(value.split()[0]) / 1024, 1)
+    return {"anon_mb": fields.get("RssAnon"), "file_mb": fields.get("RssFile")}
+
+
+def model_needs_closed_form() -> bool:
+    """Whether the model on main solves a dense books x books system while training."""
+    import inspect
+
+    import bookrec_tui.model as model
+
+    return "gram_matrix" in inspect.getsource(model)
+
+
+def shaped_bundle(catalogue, seed: int = 0):
+    """A bundle of ``catalogue``'s size with random weights, in the shapes the shipped
+    bundle has per book (per-book tables scaled to n rows, everything else copied)."""
+    import dataclasses
+
+    from bookrec_tui.bundle import ARRAYS, Bundle
+    from bookrec_tui.recommender import shipped_bundle_path
+
+    rng = np.random.default_rng(seed)
+    ref = Bundle.load(shipped_bundle_path())
+    n_ref, n = len(ref.book_ids), len(catalogue)
+    arrays = {}
+    for name in ARRAYS:
+        a = np.asarray(getattr(ref, name))
+        shape = list(a.shape)
+        if name == "book_ids":
+            arrays[name] = np.asarray(catalogue.book_ids, dtype=a.dtype)
+            continue
+        if shape and shape[0] in (n_ref, n_ref + 1):
+            shape[0] += n - n_ref
+        if np.issubdtype(a.dtype, np.integer):
+            arrays[name] = rng.integers(0, n + 1, shape).astype(a.dtype)
+        elif a.shape == tuple(shape):
+            arrays[name] = a.copy()  # not per book: keep the trained values
+        else:
+            scale = float(np.std(a)) or 0.05
+            arrays[name] = (rng.standard_normal(shape, dtype=np.float32) * scale).astype(a.dtype)
+    rest = {
+        f.name: getattr(ref, f.name) for f in dataclasses.fields(Bundle) if f.name not in ARRAYS
+    }
+    rest["meta"] = {"books_sha256": catalogue.sha256, "random_weights": True}
+    return Bundle(**arrays, **rest)
+
+
+def build(n: int, out: Path, train_readers: int) -> dict:
+    from bookrec_tui.synthetic import SyntheticConfig, make_dataset
+
+    t = time.perf_counter()
+    ds = make_dataset(SyntheticConfig(n))
+    result: dict = {
+        "books": n,
+        "readers": ds.ratings.n_users,
+        "ratings": len(ds.ratings),
+        "generate_s": round(time.perf_counter() - t, 1),
+        "generate_peak_rss_mb": _rss_mb(),
+        "closed_form_gb": round(n * n * 8 / 1e9, 2),
+    }
+    bundle = None
+    if model_needs_closed_form() and n * n * 8 > CLOSED_FORM_LIMIT_BYTES:
+        result["train"] = {
+            "skipped": f"the model on main solves a dense {n:,} x {n:,} closed form "
+            f"({n * n * 8 / 1e9:,.0f} GB in float64)"
+        }
+    else:
+        bundle = _train(ds, train_readers, result)
+    if bundle is None:
+        bundle = shaped_bundle(ds.catalogue)
+        result["bundle_weights"] = "random, in the shipped bundle's per-book shapes"
+    else:
+        result["bundle_weights"] = "trained"
+    from bookrec_tui.bundle import BUNDLE_NAME
+    from bookrec_tui.packed_catalogue import PACKED_NAME, pack_catalogue
+
+    out.mkdir(parents=True, exist_ok=True)
+    bundle.save(out / BUNDLE_NAME)
+    pack_catalogue(ds.catalogue, out / PACKED_NAME, source="synthetic")
+    result["bundle_mb"] = round((out / BUNDLE_NAME).stat().st_size / 2**20, 1)
+    result["catalogue_mb"] = round((out / PACKED_NAME).stat().st_size / 2**20, 1)
+    _save_profiles(ds, out / "profiles.json")
+    result["build_peak_rss_mb"] = _rss_mb()
+    return result
+
+
+def _train(ds, train_readers: int, result: dict):
+    from bookrec_tui.data import Dataset
+    from bookrec_tui.model import TrainConfig
+    from bookrec_tui.training import train_bundle
+
+    users = np.unique(ds.ratings.user_ids)
+    share = 1.0
+    if train_readers and train_readers < len(users):
+        chosen = np.random.default_rng(1).choice(users, train_readers, replace=False)
+        ratings = ds.ratings.subset(np.isin(ds.ratings.user_ids, chosen))
+        ds = Dataset(ds.catalogue, ratings, ds.ratings_path)
+        share = train_readers / len(users)
+    cfg = TrainConfig()
+    cfg.epochs = 1
+    if hasattr(cfg, "rating_epochs"):
+        cfg.rating_epochs = 0
+    if hasattr(cfg, "validation_readers"):
+        cfg.validation_readers = 0
+    rss_before = _current_rss_mb()
+    t = time.perf_counter()
+    try:
+        bundle, _model = train_bundle(ds, cfg)
+    except MemoryError as exc:
+        result["train"] = {"failed": f"MemoryError: {exc}"}
+        return None
+    seconds = time.perf_counter() - t
+    result["train"] = {
+        "readers_used": int(len(np.unique(ds.ratings.user_ids))),
+        "ratings_used": len(ds.ratings),
+        "epochs": cfg.epochs,
+        "seconds_total": round(seconds, 1),
+        "seconds_per_epoch_measured": round(seconds / cfg.epochs, 1),
+        "seconds_per_epoch_all_readers": round(seconds / cfg.epochs / share, 1),
+        "extrapolated": share < 1.0,
+        "rss_before_mb": rss_before,
+        "peak_rss_mb": _rss_mb(),
+        "note": "one joint epoch, no rating-head or validation epochs; total includes "
+        "building the model's link table",
+    }
+    return bundle
+
+
+def _save_profiles(ds, path: Path, n: int = 300) -> None:
+    """Up to ``n`` synthetic readers' ratings (5 to 50 of them) for the serve stage."""
+    r = ds.ratings
+    order = np.argsort(r.user_ids, kind="stable")
+    users, starts, counts = np.unique(r.user_ids[order], return_index=True, return_counts=True)
+    ok = np.flatnonzero(counts >= 5)
+    rng = np.random.default_rng(2)
+    profiles = []
+    for i in rng.choice(ok, min(n, len(ok)), replace=False):
+        rows = order[starts[i] : starts[i] + min(counts[i], 50)]
+        profiles.append(
+            {int(b): int(s) for b, s in zip(r.book_ids[rows], r.stars[rows], strict=True)}
+        )
+    path.write_text(json.dumps(profiles))
+
+
+def _timed(call, items) -> dict:
+    """Wall-clock and process CPU time per call. On a shared machine the CPU time is the
+    closer estimate of what the call costs on an idle core (it leaves out waiting for a
+    core; it still carries cache and memory-bandwidth contention)."""
+    wall, cpu = [], []
+    for item in items:
+        t, c = time.perf_counter(), time.process_time()
+        call(item)
+        cpu.append(time.process_time() - c)
+        wall.append(time.perf_counter() - t)
+    return {"wall": percentiles(wall), "cpu": percentiles(cpu)}
+
+
+def _typo(text: str, rng) -> str:
+    words = text.lower().split(" (")[0]
+    if len(words) > 4:
+        i = int(rng.integers(1, len(words) - 1))
+        words = words[:i] + words[i + 1 :]  # drop a letter
+    return words
+
+
+def serve(out: Path, repeat: int) -> dict:
+    t = time.perf_counter()
+    from bookrec_tui.recommender import Recommender
+
+    import_s = time.perf_counter() - t
+    t = time.perf_counter()
+    rec = Recommender.load(model_dir=out)
+    load_s = time.perf_counter() - t
+    rss_loaded = _rss_split_mb()
+    t = time.perf_counter()
+    rec.search("warm up")
+    index_s = time.perf_counter() - t
+    result = {
+        "import_s": round(import_s, 3),
+        "load_s": round(load_s, 3),
+        "rss_after_load": rss_loaded,
+        "search_index_s": round(index_s, 3),
+    }
+    profiles = [
+        {int(k): v for k, v in p.items()} for p in json.loads((out / "profiles.json").read_text())
+    ]
+    result["recommend"] = _timed(
+        lambda p: rec.recommend(p, n=20), [profiles[i % len(profiles)] for i in range(repeat)]
+    )
+    rng = np.random.default_rng(3)
+    ids = rec.catalogue.book_ids
+    result["similar"] = _timed(lambda b: rec.similar(int(b), 10), rng.choice(ids, repeat))
+    titles = [str(rec.catalogue.titles[i]) for i in rng.integers(0, len(ids), repeat)]
+    queries = [_typo(title, rng) for title in titles]
+    found = []
+    result["search"] = _timed(lambda q: found.append(rec.search(q, 10)), queries)
+    hits = sum(any(h.title == t for h in f) for f, t in zip(found, titles, strict=True))
+    result["search_typo_title_in_top10"] = round(hits / len(queries), 3)
+    result["rss_at_end"] = _rss_split_mb()
+    result["peak_rss_mb"] = _rss_mb()
+    result["tensorflow_imported"] = "tensorflow" in sys.modules
+    return result
+
+
+APP_CHILD = r"""
+import time, sys, asyncio, resource, tempfile, pathlib
+t0 = float(sys.argv[1])
+from bookrec_tui.tui.app import BookrecApp
+app = BookrecApp(model_dir=sys.argv[2], profile_dir=pathlib.Path(tempfile.mkdtemp()))
+async def main():
+    async with app.run_test(size=(120, 40)) as pilot:
+        first_frame = time.time() - t0
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.session is not None
+        ready = time.time() - t0
+        print(first_frame, ready, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+asyncio.run(main())
+"""
+
+
+def app_start(out: Path, runs: int = 3) -> dict:
+    firsts, readies, rss = [], [], []
+    for _ in range(runs):
+        res = subprocess.run(
+            [sys.executable, "-c", APP_CHILD, str(time.time()), str(out)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if res.returncode != 0:
+            return {"failed": res.stderr[-500:]}
+        first, ready, peak = (float(x) for x in res.stdout.split()[-3:])
+        firsts.append(first)
+        readies.append(ready)
+        rss.append(peak)
+    return {
+        "first_frame": percentiles(firsts),
+        "interactive": percentiles(readies),
+        "peak_rss_mb": max(rss),
+    }
+
+
+def _child(*args: str) -> dict:
+    res = subprocess.run(
+        [sys.executable, str(Path(__file__)), *args], capture_output=True, text=True
+    )
+    if res.returncode != 0:
+        return {"failed": res.stderr[-1500:]}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--train-readers", type=int, default=20000)
+    parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--app", action="store_true", help="also time a headless app start")
+    parser.add_argument("--keep", type=Path, help="keep each size's bundle under DIR/N")
+    parser.add_argument("--stage", choices=("build", "serve"), help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stage == "build":
+        print(json.dumps(build(args.n, args.out, args.train_readers)))
+        return 0
+    if args.stage == "serve":
+        print(json.dumps(serve(args.out, args.repeat)))
+        return 0
+    print(
+        json.dumps(
+            {
+                "machine": {
+                    "platform": platform.platform(),
+                    "python": platform.python_version(),
+                    "cpus": os.cpu_count(),
+                    "load_average": os.getloadavg(),
+                },
+                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                "command": " ".join(sys.argv),
+            }
+        ),
+        flush=True,
+    )
+    for n in (int(s) for s in args.sizes.split(",")):
+        base = args.keep or Path(tempfile.mkdtemp(prefix="bench-scale-"))
+        out = base / str(n)
+        result = {
+            "books": n,
+            "build": _child(
+                "--stage",
+                "build",
+                "--n",
+                str(n),
+                "--out",
+                str(out),
+                "--train-readers",
+                str(args.train_readers),
+            ),
+        }
+        if "failed" not in result["build"]:
+            result["serve_first"] = _child("--stage", "serve", "--out", str(out), "--repeat", "20")
+            result["serve"] = _child(
+                "--stage", "serve", "--out", str(out), "--repeat", str(args.repeat)
+            )
+            if args.app:
+                result["app"] = app_start(out)
+        print(json.dumps(result), flush=True)
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
