@@ -273,7 +273,9 @@ async def main():
         first_frame = time.time() - t0
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert app.session is not None
+        if app.session is None:  # say what the app said instead
+            said = [str(w.render()) for w in app.query("#transcript > *")]
+            sys.exit("no session; the app said: " + " | ".join(said))
         ready = time.time() - t0
         print(first_frame, ready, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 asyncio.run(main())
