@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -261,6 +261,7 @@ class ImportPlan:
     unmatched: list[ShelfEntry]  # rated books not in the catalogue
     conflicts: dict[int, tuple[int, int]]  # book_id -> (stars in profile, stars in export)
     by_rule: dict[str, int]  # matched rated books per matching rule
+    seen: dict[int, int] = field(default_factory=dict)  # the shelf this plan was made against
 
     @property
     def empty(self) -> bool:
@@ -299,6 +300,7 @@ def plan_import(path: Path, catalogue: Catalogue, existing: dict[int, int]) -> I
             b: (existing[b], s) for b, s in ratings.items() if b in existing and existing[b] != s
         },
         by_rule=by_rule,
+        seen=dict(existing),
     )
 
 
