@@ -34,6 +34,9 @@ fetched (`bookrec-tui data fetch`); train and evaluate need that directory's rat
 """
 
 
+DEFAULT_REPORT = Path("runs/evaluation.json")
+
+
 def _add_data_dir(p: argparse.ArgumentParser, top: bool = False) -> None:
     # Sub-commands accept the flag too; SUPPRESS keeps them from resetting the top-level value.
     p.add_argument(
@@ -212,7 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate", help="seed, cold-start and real-reader protocols, all methods side by side"
     )
     p.add_argument(
-        "--out", type=Path, default=Path("runs/evaluation.json"), help="JSON report path"
+        "--out",
+        type=Path,
+        help=f"JSON report path (default: {DEFAULT_REPORT}, its folder created if need be)",
     )
     p.add_argument(
         "--users", type=positive_int, default=2000, help="held-out readers (default 2000)"
@@ -296,6 +301,16 @@ def _load_catalogue(args):
 
     bundle_path = default_bundle_path(getattr(args, "model_dir", None))
     return load_runtime_catalogue(bundle_path, _data_dir(args))
+
+
+def _open_profile(name: str):
+    """The reader's profile; a damaged file (kept as a backup) is reported on stderr."""
+    from .profile import Profile
+
+    profile = Profile.open(name)
+    if profile.warning:
+        print(f"bookrec-tui: {profile.warning}", file=sys.stderr)
+    return profile
 
 
 def _book(rec, text: str, what: str) -> int:
@@ -416,10 +431,9 @@ def cmd_similar(args) -> int:
 
 def cmd_import(args) -> int:
     from .goodreads import plan_import
-    from .profile import Profile
 
     catalogue = _load_catalogue(args)
-    profile = Profile.open(_profile_name(args))
+    profile = _open_profile(_profile_name(args))
     plan = plan_import(args.path, catalogue, profile.ratings)
     n_rated = len(plan.ratings) + len(plan.unmatched)
     print(f"{args.path}: {len(plan.entries)} books, {n_rated} rated.")
@@ -458,27 +472,31 @@ def cmd_import(args) -> int:
             print("Nothing imported.")
             return 1
     ratings = plan.ratings_to_write(args.replace)
-    profile.import_books(ratings, plan.shelved)
+    skipped = profile.import_books(ratings, plan.shelved, seen=plan.seen)
     print(
-        f"Imported {len(ratings)} ratings and {len(plan.shelved)} to-read books into "
+        f"Imported {len(ratings) - skipped} ratings and {len(plan.shelved)} to-read books into "
         f"profile '{_profile_name(args)}' ({len(profile.ratings)} ratings in total)."
+        + (f" {skipped} rated since the preview kept their new rating." if skipped else "")
     )
     return 0
 
 
 def cmd_map(args) -> int:
     from .booksmap import build_map
+    from .fsutil import check_output_file
     from .map_image import render_png, require_matplotlib
-    from .profile import Profile
     from .progress import console, progress_bar
 
     require_matplotlib()
+    check_output_file(args.out)
     rec = _load_recommender(args)
     if args.rate:
         ratings, whose = dict(_parse_rate(rec, spec) for spec in args.rate), "given with --rate"
     else:
         name = _profile_name(args)
-        ratings, whose = Profile.open(name).ratings, f"profile '{name}'"
+        mine = _open_profile(name).ratings
+        ratings = {b: s for b, s in mine.items() if b in rec.catalogue}
+        whose = f"profile '{name}'"
     with progress_bar(f"map ({args.method})", None) as update:
         book_map = build_map(rec.bundle, rec.catalogue, args.method, update)
     recs = [r.book_id for r in rec.recommend(ratings, n=args.recs)] if args.recs else []
@@ -492,13 +510,13 @@ def cmd_map(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .fsutil import atomic_writer
-    from .profile import Profile, write_ratings_csv
+    from .fsutil import atomic_writer, check_output_file
+    from .profile import write_ratings_csv
 
+    if args.out is not None:
+        check_output_file(args.out)
     catalogue = _load_catalogue(args)
-    profile = Profile.open(_profile_name(args))
-    if profile.warning:
-        print(f"bookrec-tui: {profile.warning}", file=sys.stderr)
+    profile = _open_profile(_profile_name(args))
     if args.out is None:
         write_ratings_csv(profile, catalogue, sys.stdout)
         return 0
@@ -510,10 +528,12 @@ def cmd_export(args) -> int:
 
 def cmd_train(args) -> int:
     from .data import load_dataset
+    from .fsutil import check_output_folder
     from .model import TrainConfig
     from .progress import console, progress_bar
     from .training import save_outputs, train_bundle
 
+    check_output_folder(args.out)
     if args.catalogue == "goodreads":
         dataset = _goodreads_dataset(args, console)
     else:
@@ -577,7 +597,12 @@ def _goodreads_dataset(args, console):
 
 def cmd_evaluate(args) -> int:
     from .evaluation_run import run_evaluation
+    from .fsutil import check_output_file
 
+    if args.out is None:
+        args.out = DEFAULT_REPORT
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+    check_output_file(args.out)
     return run_evaluation(args)
 
 
@@ -669,6 +694,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `bookrec-tui export | head`: the reader has what they wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as exc:  # a full disk, a folder that vanished: say so, no traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"bookrec-tui: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -6,34 +6,89 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from .errors import BookrecError
+
 _TEMP_SUFFIX = ".tmp"
+
+
+class OutputError(BookrecError):
+    """A file cannot be written where asked (a folder, a device, a missing folder...)."""
+
+
+def _existing_mode(target: Path) -> int | None:
+    """Permission bits of the regular file at ``target``; None when there is none. Refuses
+    anything else (a folder, a device node, a FIFO): replacing it would destroy it."""
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISDIR(st.st_mode):
+        raise OutputError(f"{target} is a folder; give a file name to write to.")
+    if not stat.S_ISREG(st.st_mode):
+        raise OutputError(
+            f"{target} is not a regular file (a device or pipe); refusing to replace it."
+        )
+    return stat.S_IMODE(st.st_mode)
+
+
+def check_output_file(path: Path) -> None:
+    """Raise :class:`OutputError` unless a file can be written at ``path``: its folder exists
+    and is writable, and nothing but a regular file (or a symlink to one) is there. Checked
+    before slow work so a typo in ``--out`` does not cost a training run."""
+    target = Path(os.path.realpath(path))
+    _existing_mode(target)
+    folder = target.parent
+    if not folder.is_dir():
+        raise OutputError(f"The folder {Path(path).parent} does not exist; create it first.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"Cannot write into {folder}: permission denied.")
+
+
+def check_output_folder(path: Path) -> None:
+    """Like :func:`check_output_file` for a folder that will hold several files: it may be
+    created, but only inside a folder that exists."""
+    target = Path(os.path.realpath(path))
+    if target.exists():
+        if not target.is_dir():
+            raise OutputError(f"{path} is not a folder.")
+        if not os.access(target, os.W_OK | os.X_OK):
+            raise OutputError(f"Cannot write into {path}: permission denied.")
+        return
+    if not target.parent.is_dir():
+        raise OutputError(f"The folder {Path(path).parent} does not exist; create it first.")
 
 
 @contextlib.contextmanager
 def atomic_writer(path: Path, mode: str = "wb", private: bool = False) -> Iterator[IO]:
     """Write to a temporary file beside ``path``, fsync it, then rename over ``path``.
 
-    A crash at any moment leaves either the old file or the new one, never a torn one. The
-    file is readable by others (0644) like any file a program writes, unless ``private``
-    (0600: a reader's profile).
+    A crash at any moment leaves either the old file or the new one, never a torn one. A
+    symlink at ``path`` stays a symlink: its target is written. An existing file keeps its
+    permissions; a new one is readable by others (0644) like any file a program writes,
+    unless ``private`` (0600: a reader's profile). Anything but a regular file at ``path``
+    (a folder, a device) is refused with :class:`OutputError`.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TEMP_SUFFIX, dir=path.parent)
+    target = Path(os.path.realpath(path))
+    perms = _existing_mode(target)
+    if perms is None:
+        perms = 0o600 if private else 0o644
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=_TEMP_SUFFIX, dir=target.parent)
     try:
-        os.fchmod(fd, 0o600 if private else 0o644)
+        os.fchmod(fd, perms)
         encoding = None if "b" in mode else "utf-8"
         with os.fdopen(fd, mode, encoding=encoding) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -72,7 +127,9 @@ def cached_sha256(path: Path, memo_file: Path | None) -> str:
     if memo_file is not None and memo_file.exists():
         try:
             memo = json.loads(memo_file.read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
+            memo = {}
+        if not isinstance(memo, dict):
             memo = {}
         hit = memo.get(key)
         if isinstance(hit, list) and hit[:2] == stamp and len(hit) == 3:

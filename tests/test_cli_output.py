@@ -1,0 +1,100 @@
+"""`--out` targets, damaged profiles and bad numbers on the command line (tiny data, in
+process: these are about files and messages, not recommendations)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from bookrec_tui.cli import main
+
+
+@pytest.fixture
+def home(isolated_home, tiny_data, monkeypatch):
+    monkeypatch.setenv("BOOKREC_DATA_DIR", str(tiny_data))
+    profiles = isolated_home / "profiles"
+    profiles.mkdir()
+    (profiles / "default.json").write_text(json.dumps({"ratings": {"1": 5, "2": 3}}))
+    return isolated_home
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_export_refuses_a_fifo_and_leaves_it_be(home, tmp_path, capsys):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert main(["export", "--out", str(fifo)]) == 2
+    assert "not a regular file" in one_line_error(capsys)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_export_refuses_a_folder(home, tmp_path, capsys):
+    assert main(["export", "--out", str(tmp_path)]) == 2
+    assert "is a folder" in one_line_error(capsys)
+
+
+def test_export_writes_through_a_symlink_and_keeps_permissions(home, tmp_path, capsys):
+    real = tmp_path / "keep" / "ratings.csv"
+    real.parent.mkdir()
+    real.write_text("old\n")
+    real.chmod(0o600)
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    assert main(["export", "--out", str(link)]) == 0
+    assert link.is_symlink()
+    assert real.read_text().splitlines()[0] == "book_id,title,authors,rating"
+    assert stat.S_IMODE(real.stat().st_mode) == 0o600
+
+
+def test_export_into_a_missing_folder_is_refused_not_created(home, tmp_path, capsys):
+    out = tmp_path / "no" / "such" / "x.csv"
+    assert main(["export", "--out", str(out)]) == 2
+    assert "does not exist" in one_line_error(capsys)
+    assert not (tmp_path / "no").exists()
+
+
+def test_a_failing_write_is_one_line_not_a_traceback(home, tmp_path, capsys, monkeypatch):
+    import errno
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x.csv"))
+
+    monkeypatch.setattr("bookrec_tui.fsutil.tempfile.mkstemp", full)
+    assert main(["export", "--out", str(tmp_path / "x.csv")]) == 1
+    assert "No space left on device" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize("command", [["train"], ["evaluate"]])
+def test_train_and_evaluate_check_out_before_any_work(home, tmp_path, capsys, command):
+    file_in_the_way = tmp_path / "file"
+    file_in_the_way.write_text("x")
+    target = file_in_the_way if command == ["train"] else tmp_path
+    assert main([*command, "--out", str(target)]) == 2
+    assert str(target) in one_line_error(capsys)
+
+
+def test_import_on_a_damaged_profile_says_so(home, tmp_path, capsys):
+    (home / "profiles" / "default.json").write_text('{"ratings": {"1": 5')
+    export = tmp_path / "export.csv"
+    export.write_text('Book Id,Title,Author,My Rating\n1001,"Saga 1","Ann Author",4\n')
+    assert main(["import", str(export), "--yes"]) == 0
+    err = capsys.readouterr().err
+    assert "could not be read" in err and "broken-" in err
+    assert list((home / "profiles").glob("default.broken-*.json"))
+
+
+@pytest.mark.parametrize("n", ["0", "-100000", "lots"])
+def test_n_must_be_a_positive_whole_number(home, capsys, n):
+    with pytest.raises(SystemExit) as exited:
+        main(["search", "saga", "-n", n])
+    assert exited.value.code == 2
+    assert "-n" in capsys.readouterr().err
