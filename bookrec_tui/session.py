@@ -6,15 +6,16 @@ and sends lines typed by the reader; tests and the fuzzer drive it directly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .chat import Command, parse
 from .errors import BookrecError
 from .onboarding import READ_NO_OPINION
-from .profile import ImportStep, Profile
+from .profile import ImportStep, Profile, UndoConflict
 from .recommender import BookHit, Recommendation, Recommender
 from .search import MATCH_THRESHOLD
 
@@ -77,11 +78,34 @@ class ReaderSession:
         # The book just discussed (details, a rating, "more like", "why", an onboarding
         # question): what "loved it" or "3 stars" alone is about.
         self.focus: int | None = None
+        self._known_ratings: tuple[dict[int, int], dict[int, int]] | None = None
 
     # ----------------------------------------------------------------- state
     @property
     def ratings(self) -> dict[int, int]:
-        return self.profile.ratings
+        """The reader's ratings of books in this catalogue. Ratings of other ids (a changed
+        catalogue, a hand-edited file) stay in the profile file but are left out here."""
+        raw = self.profile.ratings
+        if self._known_ratings is None or self._known_ratings[0] is not raw:
+            catalogue = self.rec.catalogue
+            known = {b: s for b, s in raw.items() if b in catalogue}
+            self._known_ratings = (raw, known if len(known) < len(raw) else raw)
+        return self._known_ratings[1]
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the reader should know about their profile before anything else."""
+        found = [self.profile.warning] if self.profile.warning else []
+        unknown = sorted(set(self.profile.ratings) - set(self.ratings))
+        if unknown:
+            shown = ", ".join(str(b) for b in unknown[:5])
+            found.append(
+                f"{len(unknown)} rating{'s' if len(unknown) != 1 else ''} in your profile "
+                f"{'are' if len(unknown) != 1 else 'is'} for books not in this catalogue "
+                f"(book id {shown}{', …' if len(unknown) > 5 else ''}); "
+                "they stay in the file but are left out here."
+            )
+        return found
 
     @property
     def not_to_recommend(self) -> set[int]:
@@ -378,10 +402,17 @@ class ReaderSession:
         if not answer or answer[0] not in ("yes", "y"):
             return None  # the reader moved on: the import is dropped, the line handled
         ratings = plan.ratings_to_write(replace_conflicts=answer[1:] == ["replace"])
-        self.profile.import_books(ratings, plan.shelved)
+        skipped = self.profile.import_books(ratings, plan.shelved, seen=plan.seen)
+        kept = (
+            f" {skipped} book{'s' if skipped != 1 else ''} you rated since the preview kept "
+            "your new rating."
+            if skipped
+            else ""
+        )
         return Reply(
-            f"Imported {len(ratings)} ratings and {len(plan.shelved)} to-read books. You "
-            f"now have {len(self.ratings)} ratings. (`undo` takes the whole import back.)",
+            f"Imported {len(ratings) - skipped} ratings and {len(plan.shelved)} to-read books."
+            f"{kept} You now have {len(self.ratings)} ratings. (`undo` takes the whole import "
+            "back.)",
             changed=True,
         )
 
@@ -446,7 +477,16 @@ class ReaderSession:
         return c.row(book_id), neighbours, info
 
     def undo(self) -> Reply:
-        undone = self.profile.undo()
+        try:
+            undone = self.profile.undo()
+        except UndoConflict as exc:
+            now = f"{exc.stars_now}★" if exc.stars_now else "unrated"
+            return Reply(
+                f"Not undone: {self.title(exc.book_id)} was changed in another window since "
+                f"({now} now); it stays as it is.",
+                kind="error",
+                changed=True,
+            )
         if undone is None:
             return Reply("Nothing to undo.", kind="error")
         if isinstance(undone, ImportStep):
@@ -464,15 +504,21 @@ class ReaderSession:
     # ----------------------------------------------------------------- dispatch
     def handle(self, line: str) -> Reply:
         """One line from the reader -> a reply. Never raises."""
+        return self.guarded(self._handle, line)
+
+    def guarded(self, action: Callable[..., Reply], *args: Any) -> Reply:
+        """``action(*args)``, with any error turned into an error reply (a failed save says
+        plainly that it was not saved). For every path from a face into the session."""
         try:
-            return self._handle(line)
+            return action(*args)
         except BookrecError as exc:
-            return Reply(str(exc), kind="error")
+            return Reply(str(exc), kind="error", changed=True)
         except Exception as exc:  # noqa: BLE001 - a reply beats a traceback on screen
             return Reply(
-                f"Sorry, something went wrong ({type(exc).__name__}). Your shelf is "
-                "saved. Type `help` to see what I understand.",
+                f"Sorry, something went wrong ({type(exc).__name__}). "
+                "Type `help` to see what I understand.",
                 kind="error",
+                changed=True,
             )
 
     def _handle(self, line: str) -> Reply:

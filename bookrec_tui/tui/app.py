@@ -204,8 +204,8 @@ class BookrecApp(App[int]):
             return
         transcript = self.query_one("#transcript")
         transcript.remove_children()
-        if session.profile.warning:
-            self.say(session.profile.warning, "error")
+        for warning in session.warnings:
+            self.say(warning, "error")
         if n == 0:
             self.show(session.start_onboarding())
         else:
@@ -337,7 +337,7 @@ class BookrecApp(App[int]):
             action = cmd.kind if cmd.kind in BOOK_ACTIONS else "details"
             if action == "rate" and not cmd.stars:
                 action = "details"
-            self.show(self.session.act(action, book_id, cmd.stars))
+            self.show(self.session.guarded(self.session.act, action, book_id, cmd.stars))
             return
         if cmd.kind == "import" and cmd.text:
             self.run_import(line)  # reading and matching a big export takes a moment
@@ -480,7 +480,7 @@ class BookrecApp(App[int]):
         if s is None or not isinstance(self.screen, MapScreen):
             return
         self.say(f"{s.title(event.book_id)} {event.stars}", "user")
-        reply = s.rate(event.book_id, event.stars)
+        reply = s.guarded(s.rate, event.book_id, event.stars)
         self.show(reply)
         self.screen.set_marks(s.map_marks())
         self.notify(
@@ -499,21 +499,22 @@ class BookrecApp(App[int]):
         label = s.title(event.book_id)
         if event.action == "rate":
             self.say(f"{label} {event.stars}", "user")
-            self.show(s.rate(event.book_id, int(event.stars or 0)))
+            reply = s.guarded(s.rate, event.book_id, int(event.stars or 0))
+            self.show(reply)
             # A rated recommendation leaves the list for the shelf: the cursor follows it
             # there, so the next key (m, w, another star) still means this book.
             shelf = self.query_one("#shelf", BookList)
-            if event.source is not shelf and event.source.id == "recs":
+            if reply.kind != "error" and event.source is not shelf and event.source.id == "recs":
                 shelf.focus()
                 shelf.show_book(event.book_id)
         elif event.action == "more":
             self.say(f"more like {label}", "user")
-            self.show(s.more_like(event.book_id))
+            self.show(s.guarded(s.more_like, event.book_id))
         elif event.action == "why":
             self.say(f"why {label}", "user")
-            self.show(s.why(event.book_id))
+            self.show(s.guarded(s.why, event.book_id))
         else:
-            self.show(s.details(event.book_id))
+            self.show(s.guarded(s.details, event.book_id))
 
     # ----------------------------------------------------------------- actions
     def action_help(self) -> None:

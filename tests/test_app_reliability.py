@@ -1,0 +1,58 @@
+"""The app when saves fail and profiles hold books the catalogue lacks (Pilot, real data)."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+
+import pytest
+from test_app import loaded, transcript
+
+from bookrec_tui import profile as profile_module
+from bookrec_tui.profile import Profile
+from bookrec_tui.tui.app import BookrecApp
+from bookrec_tui.tui.widgets import BookList
+
+
+@pytest.mark.asyncio
+async def test_a_failed_side_panel_save_does_not_crash_the_app(
+    real_data_dir, tmp_path, monkeypatch
+):
+    (tmp_path / "r.json").write_text(json.dumps({"ratings": {"1": 5, "2": 4, "3": 5}}))
+    real = profile_module.atomic_writer
+
+    @contextlib.contextmanager
+    def full_disk(*args, **kwargs):
+        with real(*args, **kwargs) as handle:
+            yield handle
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    app = BookrecApp(data_dir=str(real_data_dir), profile="r", profile_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        monkeypatch.setattr(profile_module, "atomic_writer", full_disk)
+        recs = app.query_one("#recs", BookList)
+        recs.focus()
+        recs.highlighted = 0
+        top = recs.current_book()
+        await pilot.press("4")
+        await pilot.pause()
+        assert app.is_running
+        assert "not saved" in transcript(app)
+        assert top not in app.session.ratings
+        assert app.query_one("#shelf", BookList).option_count == 3
+    assert Profile.open("r", tmp_path).ratings == {1: 5, 2: 4, 3: 5}
+
+
+@pytest.mark.asyncio
+async def test_a_rating_for_an_unknown_book_is_warned_about_not_crashed_on(real_data_dir, tmp_path):
+    ratings = {"1": 5, "2": 4, "3": 5, "987654": 2}
+    (tmp_path / "r.json").write_text(json.dumps({"ratings": ratings}))
+    app = BookrecApp(data_dir=str(real_data_dir), profile="r", profile_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        assert "987654" in transcript(app) and "not in this catalogue" in transcript(app)
+        assert app.query_one("#shelf", BookList).option_count == 3
+        assert app.query_one("#recs", BookList).option_count == 20
+    assert json.loads((tmp_path / "r.json").read_text())["ratings"] == ratings
