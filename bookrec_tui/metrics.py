@@ -6,10 +6,15 @@ import numpy as np
 
 
 def top_n(scores: np.ndarray, exclude: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the ``n`` highest scores, best first, never one of ``exclude``."""
+    """Indices of the ``n`` highest scores, best first, never one of ``exclude``: fewer
+    than ``n`` when fewer are left."""
     s = np.asarray(scores, dtype=np.float64).copy()
-    s[np.asarray(exclude, dtype=np.int64)] = -np.inf
-    n = min(n, len(s))
+    banned = np.zeros(len(s), dtype=bool)
+    banned[np.asarray(exclude, dtype=np.int64)] = True
+    s[banned] = -np.inf
+    n = min(n, len(s) - int(banned.sum()))
+    if n <= 0:
+        return np.zeros(0, dtype=np.int64)
     part = np.argpartition(-s, n - 1)[:n]
     return part[np.argsort(-s[part], kind="stable")]
 
