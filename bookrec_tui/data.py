@@ -71,10 +71,68 @@ def _require(path: Path, what: str) -> None:
         )
 
 
+#: Book and user ids must fit int32 (the arrays' type) and a book-id look-up table: a
+#: stray huge id would wrap silently or allocate gigabytes.
+MAX_ID = 2**31 - 1
+MAX_BOOK_ID = 10_000_000
+
+
+def _not_utf8(path: Path, head: bytes) -> DataError:
+    utf16 = head.startswith((b"\xff\xfe", b"\xfe\xff"))
+    return DataError(
+        f"{path}: not UTF-8 text{' (it is UTF-16)' if utf16 else ''}. Save it as UTF-8 CSV "
+        "(or use the goodbooks-10k file as downloaded)."
+    )
+
+
 def _read_header(path: Path) -> list[str]:
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        first = handle.readline()
+    with open(path, "rb") as handle:
+        head = handle.readline(1 << 16)
+    try:
+        first = head.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _not_utf8(path, head) from None
     return [name.strip().strip('"').lower() for name in first.strip().split(",")]
+
+
+def _read_csv(path: Path, what: str, **kwargs):
+    """``pandas.read_csv`` with every way a file can be unreadable turned into one
+    DataError naming the file and what to do."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path, encoding="utf-8-sig", **kwargs)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path} is empty. Use the goodbooks-10k {what}.") from None
+    except UnicodeDecodeError:
+        with open(path, "rb") as handle:
+            raise _not_utf8(path, handle.read(4)) from None
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise DataError(
+            f"{path}: could not parse as CSV ({str(exc)[:200]}). Is this {what}?"
+        ) from exc
+
+
+def _check_id_range(values: np.ndarray, column: str, path: Path, top: int) -> None:
+    bad = (values < 1) | (values > top)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{path}: line {row + 2}, column '{column}': {values[row]} is outside 1..{top:,}. "
+            "Fix or remove that line."
+        )
+
+
+def _read_cache(path: Path, reader):
+    """``reader(path)``, or None when the cache is missing or damaged in any way (it is
+    then deleted, and the caller rebuilds it from the source files)."""
+    if not path.exists():
+        return None
+    try:
+        return reader(path)
+    except Exception:  # noqa: BLE001 - a cache is only an optimisation: rebuild it
+        path.unlink(missing_ok=True)
+        return None
 
 
 def _check_integer_column(df, column: str, path: Path) -> None:
@@ -122,8 +180,6 @@ class Ratings:
 
 def parse_ratings(path: Path) -> Ratings:
     """Parse a ratings CSV in either schema, validate it and drop duplicate pairs (keep last)."""
-    import pandas as pd
-
     path = Path(path)
     _require(path, "Ratings file")
     header = tuple(_read_header(path))
@@ -136,10 +192,7 @@ def parse_ratings(path: Path) -> Ratings:
             + (f" (missing column(s): {', '.join(sorted(missing))})" if missing else "")
             + ". Use the goodbooks-10k ratings.csv."
         )
-    try:
-        df = pd.read_csv(path, usecols=["user_id", "book_id", "rating"], encoding="utf-8-sig")
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"{path}: could not parse as CSV ({exc}). Is this ratings.csv?") from exc
+    df = _read_csv(path, "ratings.csv", usecols=["user_id", "book_id", "rating"])
     if df.empty:
         raise DataError(f"{path}: no ratings in the file. Use the goodbooks-10k ratings.csv.")
     for column in ("user_id", "book_id", "rating"):
@@ -154,10 +207,8 @@ def parse_ratings(path: Path) -> Ratings:
         )
     users = df["user_id"].to_numpy(np.int64)
     books = df["book_id"].to_numpy(np.int64)
-    bad_id = (users < 1) | (books < 1)
-    if bad_id.any():
-        row = int(np.flatnonzero(bad_id)[0])
-        raise DataError(f"{path}: line {row + 2}: user_id and book_id must be positive.")
+    _check_id_range(users, "user_id", path, MAX_ID)
+    _check_id_range(books, "book_id", path, MAX_BOOK_ID)
     # Keep the last row of each (user, book) pair: unique over the reversed keys.
     key = users * (int(books.max()) + 1) + books
     _, first_in_reversed = np.unique(key[::-1], return_index=True)
@@ -177,19 +228,25 @@ def load_ratings(path: Path, use_cache: bool = True) -> Ratings:
     _require(path, "Ratings file")
     digest = cached_sha256(path, _memo_file() if use_cache else None)
     cached = cache_dir() / f"ratings-v{CACHE_VERSION}-{digest[:20]}.npz"
-    if use_cache and cached.exists():
-        try:
-            with np.load(cached, allow_pickle=False) as z:
-                return Ratings(
-                    z["user_ids"],
-                    z["book_ids"],
-                    z["stars"],
-                    int(z["duplicates_dropped"]),
-                    str(z["schema"]),
-                    digest,
-                )
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache is rebuilt below
+
+    def read(path: Path) -> Ratings:
+        with np.load(path, allow_pickle=False) as z:
+            ratings = Ratings(
+                z["user_ids"],
+                z["book_ids"],
+                z["stars"],
+                int(z["duplicates_dropped"]),
+                str(z["schema"]),
+                digest,
+            )
+        n = len(ratings.stars)
+        if not (len(ratings.user_ids) == len(ratings.book_ids) == n > 0):
+            raise ValueError("columns of different lengths")
+        return ratings
+
+    hit = _read_cache(cached, read) if use_cache else None
+    if hit is not None:
+        return hit
     ratings = parse_ratings(path)
     ratings = Ratings(
         ratings.user_ids,
@@ -371,7 +428,10 @@ class Catalogue:
         from .npz import MappedNpz
 
         with MappedNpz(path) as z:
-            return cls(**{f: z[f] for f in cls._FIELDS}, sha256=str(z["sha256"]))
+            catalogue = cls(**{f: z[f] for f in cls._FIELDS}, sha256=str(z["sha256"]))
+        if any(len(getattr(catalogue, f)) != len(catalogue) for f in cls._FIELDS):
+            raise ValueError("columns of different lengths")
+        return catalogue
 
 
 SHELVES_PER_BOOK = 8
@@ -401,8 +461,8 @@ def _top_shelves(
     empty = np.array([""] * len(goodreads_ids)), np.zeros((len(goodreads_ids), per_book), np.int32)
     if not (tags_path.is_file() and book_tags_path.is_file()):
         return empty
-    tags = pd.read_csv(tags_path, encoding="utf-8-sig")
-    book_tags = pd.read_csv(book_tags_path, encoding="utf-8-sig")
+    tags = _read_csv(tags_path, TAGS_FILE)
+    book_tags = _read_csv(book_tags_path, BOOK_TAGS_FILE)
     for frame, cols, p in (
         (tags, ("tag_id", "tag_name"), tags_path),
         (book_tags, ("goodreads_book_id", "tag_id", "count"), book_tags_path),
@@ -459,14 +519,9 @@ def _genre_counts(data_dir: Path, goodreads_ids: np.ndarray) -> np.ndarray:
 
 
 def parse_catalogue(data_dir: Path) -> Catalogue:
-    import pandas as pd
-
     path = Path(data_dir) / BOOKS_FILE
     _require(path, "Books file")
-    try:
-        books = pd.read_csv(path, encoding="utf-8-sig", dtype={"isbn": str})
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"{path}: could not parse as CSV ({exc}). Is this books.csv?") from exc
+    books = _read_csv(path, BOOKS_FILE, dtype={"isbn": str})
     if {"id", "book_id"} <= set(books.columns) and "goodreads_book_id" not in books.columns:
         # The older Kaggle release of books.csv: `id` is the goodbooks id and `book_id` the
         # Goodreads one (same rows and ids as v2 otherwise).
@@ -476,8 +531,11 @@ def parse_catalogue(data_dir: Path) -> Catalogue:
         raise DataError(
             f"{path}: missing column(s) {', '.join(missing)}. Use the goodbooks-10k books.csv."
         )
+    if books.empty:
+        raise DataError(f"{path} has a header but no books. Use the goodbooks-10k books.csv.")
     for column in ("book_id", "goodreads_book_id"):
         _check_integer_column(books, column, path)
+    _check_id_range(books["book_id"].to_numpy(np.int64), "book_id", path, MAX_BOOK_ID)
     if books["book_id"].duplicated().any():
         row = int(np.flatnonzero(books["book_id"].duplicated().to_numpy())[0])
         raise DataError(f"{path}: line {row + 2}: book_id {books['book_id'].iloc[row]} repeats.")
@@ -529,11 +587,9 @@ def load_catalogue(data_dir: Path, use_cache: bool = True) -> Catalogue:
     books_sha = parts[0]
     key = "-".join(p[:12] for p in parts)
     cached = cache_dir() / f"catalogue-v{CACHE_VERSION}-{genres.DEFINITION_KEY}-{key}.npz"
-    if use_cache and cached.exists():
-        try:
-            return Catalogue.load_npz(cached)
-        except (OSError, ValueError, KeyError):
-            pass
+    hit = _read_cache(cached, Catalogue.load_npz) if use_cache else None
+    if hit is not None:
+        return hit
     catalogue = parse_catalogue(data_dir)
     catalogue.sha256 = books_sha
     if use_cache:
