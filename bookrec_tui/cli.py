@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -251,6 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--base-url", help="mirror to download from instead of GitHub")
     f.add_argument("--dest", type=Path, help="target folder (default: the data dir)")
     f.add_argument("--retries", type=positive_int, default=3, help="tries per file (default 3)")
+    f.add_argument(
+        "--deadline",
+        type=positive_int,
+        default=900,
+        metavar="SECONDS",
+        help="give up after this long, all attempts together (default 900)",
+    )
     i = dsub.add_parser("info", help="where the data is and what it holds")
     _add_data_dir(i)
     c = dsub.add_parser(
@@ -612,7 +621,9 @@ def cmd_data(args) -> int:
         from .paths import resolve_data_dir
 
         dest = args.dest or resolve_data_dir(None)
-        fetch_goodbooks(dest, base_url=args.base_url, retries=args.retries)
+        fetch_goodbooks(
+            dest, base_url=args.base_url, retries=args.retries, deadline_s=args.deadline
+        )
         print(f"goodbooks-10k is ready in {dest}")
         return 0
     from .data import load_catalogue, load_dataset
@@ -681,10 +692,30 @@ COMMANDS = {
 }
 
 
+@contextlib.contextmanager
+def _sigterm_unwinds(active: bool):
+    """While active, SIGTERM unwinds like Ctrl+C, so temporary and ``.part`` files are
+    removed on the way out (the default action kills the process where it stands)."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = None
+    if active:
+        with contextlib.suppress(ValueError):  # only the main thread may set handlers
+            previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return (COMMANDS[args.command] if args.command else cmd_app)(args)
+        with _sigterm_unwinds(active=args.command is not None):  # the app handles its own
+            return (COMMANDS[args.command] if args.command else cmd_app)(args)
     except BookrecError as exc:
         print(f"bookrec-tui: {exc}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import http.client
 import os
 import shutil
 import tempfile
@@ -40,6 +41,9 @@ MAX_ARCHIVE_BYTES = 512 << 20
 MAX_MEMBER_BYTES = 1 << 30
 MAX_TOTAL_BYTES = 2 << 30
 MAX_RATIO = 200  # uncompressed / compressed, per member
+#: Overall time allowed for a download, all attempts together: a server trickling a byte
+#: every few seconds never trips the per-read socket timeout, so this bounds it.
+DEFAULT_DEADLINE_S = 900.0
 
 Progress = Callable[[int, int | None], None]
 
@@ -58,21 +62,39 @@ def download(
     retries: int = 3,
     progress: Progress | None = None,
     timeout: float = 30.0,
+    deadline_s: float = DEFAULT_DEADLINE_S,
 ) -> Path:
-    """Download ``url`` to ``dest`` atomically, verifying the SHA-256; retry on failure."""
+    """Download ``url`` to ``dest`` atomically, verifying the SHA-256; retry on failure, all
+    within ``deadline_s`` seconds. The ``.part`` file is removed whatever stops it (an
+    error, Ctrl+C, SIGTERM turned into an exception by the CLI)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     last: Exception | None = None
+    give_up_at = time.monotonic() + deadline_s
+
+    def check_deadline() -> None:
+        if time.monotonic() > give_up_at:
+            raise FetchError(
+                f"Downloading {url} took longer than {deadline_s:.0f} s; stopped. Try again "
+                "later or from a mirror (--base-url). " + _offline_hint()
+            )
+
     for attempt in range(1, retries + 1):
+        check_deadline()
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
         try:
             digest = hashlib.sha256()
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+            read_timeout = max(min(timeout, give_up_at - time.monotonic()), 0.1)
+            with (
+                os.fdopen(fd, "wb") as out,
+                urllib.request.urlopen(url, timeout=read_timeout) as resp,
+            ):
                 total = resp.headers.get("Content-Length")
                 total_n = int(total) if total and total.isdigit() else None
                 if total_n and total_n > MAX_ARCHIVE_BYTES:
                     raise FetchError(f"{url} is {total_n:,} bytes, more than expected; refusing.")
                 got = 0
-                while chunk := resp.read(1 << 16):
+                while chunk := resp.read1(1 << 16):
+                    check_deadline()
                     got += len(chunk)
                     if got > MAX_ARCHIVE_BYTES:
                         raise FetchError(f"{url} is larger than {MAX_ARCHIVE_BYTES:,} bytes.")
@@ -93,14 +115,23 @@ def download(
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
-        except (OSError, ValueError, urllib.error.URLError, ConnectionError) as exc:
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            # URLError and ConnectionError are OSErrors; HTTPException covers malformed
+            # replies (a garbage status line, a broken chunked body).
             last = exc
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             if attempt < retries:
-                time.sleep(min(2.0 ** (attempt - 1) * 0.5, 5.0))
+                time.sleep(
+                    min(2.0 ** (attempt - 1) * 0.5, 5.0, max(give_up_at - time.monotonic(), 0))
+                )
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
     raise FetchError(
-        f"Could not download {url} after {retries} attempt(s): {last}. " + _offline_hint()
+        f"Could not download {url} after {retries} attempt(s): "
+        f"{type(last).__name__}: {str(last)[:200]}. " + _offline_hint()
     )
 
 
@@ -174,6 +205,7 @@ def fetch_goodbooks(
     expected_sha256: str | None = ARCHIVE_SHA256,
     progress: Progress | None = None,
     file_sha256: dict[str, str] | None = None,
+    deadline_s: float = DEFAULT_DEADLINE_S,
 ) -> list[Path]:
     """Download the release archive into ``dest`` and unpack its CSVs there."""
     dest = Path(dest)
@@ -185,10 +217,15 @@ def fetch_goodbooks(
 
             with progress_bar(f"downloading {ARCHIVE_NAME}", None) as update:
                 download(
-                    url, archive, expected_sha256, retries, lambda got, total: update(got, total)
+                    url,
+                    archive,
+                    expected_sha256,
+                    retries,
+                    lambda got, total: update(got, total),
+                    deadline_s=deadline_s,
                 )
         else:
-            download(url, archive, expected_sha256, retries, progress)
+            download(url, archive, expected_sha256, retries, progress, deadline_s=deadline_s)
         written = safe_extract(archive, dest, file_sha256=file_sha256)
     shutil.rmtree(dest / "__MACOSX", ignore_errors=True)
     return written
