@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from rapidfuzz import fuzz
 
 from .data import Catalogue
 from .errors import BookrecError
+from .profile import EXPORT_COLUMNS, unquote_formula
 from .search import normalise
 
 KNOWN_COLUMNS = (
@@ -62,6 +65,11 @@ KNOWN_COLUMNS = (
     "bcid",
 )
 TITLE_MATCH_MIN = 92  # rapidfuzz ratio on normalised titles, with the same author surname
+#: Bigger than any real library export (a 20,000-book library with reviews is ~30 MB).
+MAX_EXPORT_BYTES = 256 << 20
+#: Control characters (C0 but tab/newline, DEL, C1) and bidi overrides: never printed raw
+#: (an ESC in a title would retitle or clear the reader's terminal).
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 class GoodreadsError(BookrecError):
@@ -77,6 +85,7 @@ class ShelfEntry:
     isbn13: str
     rating: int  # 0 = not rated
     shelf: str  # read, to-read, currently-reading, ...
+    catalogue_id: int | None = None  # goodbooks book_id (the app's own export carries it)
 
 
 def _clean_isbn(value: str) -> str:
@@ -84,12 +93,54 @@ def _clean_isbn(value: str) -> str:
 
 
 def _parse_rating(text: str) -> int:
-    """'4', '4.0' -> 4; anything else (blank, 'nan', 'inf', '99', 'five') -> 0, unrated."""
+    """'4', '4.0' -> 4; anything else (blank, 'nan', 'inf', '99', 'five', 'true', '4.7': not
+    whole stars) -> 0, unrated: a rating is never invented."""
     try:
         value = float(text or 0)
     except ValueError:
         return 0
-    return int(round(value)) if 1 <= value <= 5 else 0
+    return int(value) if value in (1.0, 2.0, 3.0, 4.0, 5.0) else 0
+
+
+def _read_export_bytes(path: Path) -> bytes:
+    """The file's bytes: a regular file only (a FIFO would block, /dev/zero never end), and
+    at most MAX_EXPORT_BYTES."""
+    try:
+        with open(path, "rb", buffering=0) as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise GoodreadsError(
+                    f"{path} is not a regular file (a pipe or device); save the export to a "
+                    "file first."
+                )
+            if info.st_size > MAX_EXPORT_BYTES:
+                raise GoodreadsError(
+                    f"{path} is {info.st_size:,} bytes, more than any Goodreads export "
+                    f"({MAX_EXPORT_BYTES:,}); is it the right file?"
+                )
+            return handle.read(MAX_EXPORT_BYTES + 1)[:MAX_EXPORT_BYTES]
+    except OSError as exc:
+        raise GoodreadsError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
+
+
+def _decode(raw: bytes) -> str:
+    """Text of an export in UTF-8 (with or without BOM), UTF-16 (with BOM, or plain ASCII
+    text with NULs between) or, failing UTF-8, Windows-1252/Latin-1 (older spreadsheets)."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw.decode("utf-16", errors="replace")
+    head = raw[:400]
+    if len(head) >= 4 and head[1::2].count(0) > 0.8 * len(head[1::2]):
+        return raw.decode("utf-16-le", errors="replace")
+    if len(head) >= 4 and head[0::2].count(0) > 0.8 * len(head[0::2]):
+        return raw.decode("utf-16-be", errors="replace")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 def _fix_fused_header(rows: list[list[str]]) -> list[list[str]]:
@@ -112,11 +163,7 @@ def parse_export(path: Path) -> list[ShelfEntry]:
     """Every book in a Goodreads export (rated or not). Raises GoodreadsError when the file
     is empty or not a Goodreads export."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise GoodreadsError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
-    text = raw.decode("utf-8-sig", errors="replace")
+    text = _UNPRINTABLE.sub("", _decode(_read_export_bytes(path)))
     # Reviews can be long: lift the csv module's 128 KiB cell limit to the file's size.
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
     reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
@@ -129,38 +176,55 @@ def parse_export(path: Path) -> list[ShelfEntry]:
             f"{path} is empty: export your library from Goodreads "
             "(My Books > Import and export > Export library)."
         )
-    rows = _fix_fused_header(rows)
+    own = tuple(h.strip().lower() for h in rows[0][: len(EXPORT_COLUMNS)]) == EXPORT_COLUMNS
+    if not own:
+        rows = _fix_fused_header(rows)
     header = [h.strip().lower() for h in rows[0]]
-    col = {name: i for i, name in enumerate(header)}
+    if own:  # `bookrec-tui export` output: importing it back restores a profile
+        header = ["catalogue id", "title", "author", "my rating", *header[len(EXPORT_COLUMNS) :]]
+    col: dict[str, list[int]] = {}  # a name may repeat: the first non-empty cell wins
+    for i, name in enumerate(header):
+        col.setdefault(name, []).append(i)
     if not {"title", "my rating"} <= set(col):
         raise GoodreadsError(
             f"{path} does not look like a Goodreads export (no 'Title' and 'My Rating' "
             "columns). Export it from Goodreads: My Books > Import and export."
         )
+    needed = max(col["title"][0], col["my rating"][0]) + 1
 
     def get(row: list[str], name: str) -> str:
-        i = col.get(name)
-        return row[i].strip() if i is not None and i < len(row) else ""
+        for i in col.get(name, ()):
+            if i < len(row) and row[i].strip():
+                return row[i].strip()
+        return ""
 
     entries = []
     for row in rows[1:]:
         title = get(row, "title")
-        if not title:
+        if not title or len(row) < needed:  # a row cut short (a truncated file) is skipped
             continue
+        if own:
+            title = unquote_formula(title)
         rating = _parse_rating(get(row, "my rating"))
-        book_id = get(row, "book id")
+        book_id, own_id = get(row, "book id"), get(row, "catalogue id")
         entries.append(
             ShelfEntry(
-                goodreads_id=int(book_id) if book_id.isascii() and book_id.isdigit() else None,
+                goodreads_id=_whole(book_id),
                 title=title,
-                author=get(row, "author"),
+                author=unquote_formula(get(row, "author")) if own else get(row, "author"),
                 isbn10=_clean_isbn(get(row, "isbn")),
                 isbn13=_clean_isbn(get(row, "isbn13")),
                 rating=rating,
                 shelf=get(row, "exclusive shelf") or ("read" if rating else ""),
+                catalogue_id=_whole(own_id),
             )
         )
     return entries
+
+
+def _whole(text: str) -> int | None:
+    """A positive id from a cell ('12'), or None (blank, '12a', 40 digits)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def isbn13_to_isbn10(isbn13: str) -> str:
@@ -220,6 +284,8 @@ class CatalogueMatcher:
         }
 
     def match(self, e: ShelfEntry) -> Match:
+        if e.catalogue_id is not None and e.catalogue_id in self.catalogue:
+            return Match(e, e.catalogue_id, "book id")
         if e.goodreads_id is not None and e.goodreads_id in self.by_gr:
             return Match(e, self.by_gr[e.goodreads_id], "goodreads id")
         for isbn in (e.isbn10, isbn13_to_isbn10(e.isbn13)):

@@ -393,6 +393,18 @@ class Profile:
 
 
 EXPORT_COLUMNS = ("book_id", "title", "authors", "rating")
+#: A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """``cell`` with a leading quote when a spreadsheet would run it as a formula."""
+    return "'" + cell if cell[:1] in FORMULA_STARTS else cell
+
+
+def unquote_formula(cell: str) -> str:
+    """Undo :func:`spreadsheet_safe` (importing an export back)."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in FORMULA_STARTS else cell
 
 
 def write_ratings_csv(profile: Profile, catalogue: Catalogue, handle: IO[str]) -> int:
@@ -405,7 +417,8 @@ def write_ratings_csv(profile: Profile, catalogue: Catalogue, handle: IO[str]) -
     for book_id, stars in rows:
         if book_id in catalogue:
             row = catalogue.row(book_id)
-            writer.writerow([book_id, catalogue.titles[row], catalogue.authors[row], stars])
+            title, authors = (str(catalogue.titles[row]), str(catalogue.authors[row]))
+            writer.writerow([book_id, spreadsheet_safe(title), spreadsheet_safe(authors), stars])
         else:
             writer.writerow([book_id, "", "", stars])
     return len(rows)
