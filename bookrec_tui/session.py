@@ -511,14 +511,13 @@ class ReaderSession:
         plainly that it was not saved). For every path from a face into the session."""
         try:
             return action(*args)
-        except BookrecError as exc:
-            return Reply(str(exc), kind="error", changed=True)
+        except BookrecError as exc:  # a failed save changed nothing in memory either
+            return Reply(str(exc), kind="error")
         except Exception as exc:  # noqa: BLE001 - a reply beats a traceback on screen
             return Reply(
                 f"Sorry, something went wrong ({type(exc).__name__}). "
                 "Type `help` to see what I understand.",
                 kind="error",
-                changed=True,
             )
 
     def _handle(self, line: str) -> Reply:

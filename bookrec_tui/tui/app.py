@@ -117,7 +117,9 @@ class BookrecApp(App[int]):
         self._maps: dict = {}  # method -> BookMap, built once per run (and cached on disk)
         self._suggest_timer = None  # debounces the suggestion search while typing
         self._opening_book: int | None = None  # the shipped first question, shown early
-        self._early_lines: list[str] = []  # typed under it before the session was ready
+        # Lines typed before the session was ready (under that question, or while loading):
+        # answered in order as soon as it is.
+        self._early_lines: list[str] = []
 
     # ----------------------------------------------------------------- layout
     def compose(self) -> ComposeResult:
@@ -206,15 +208,17 @@ class BookrecApp(App[int]):
         transcript.remove_children()
         for warning in session.warnings:
             self.say(warning, "error")
-        if n == 0:
+        if n == 0 and not early:
             self.show(session.start_onboarding())
-        else:
+        elif n:
             self.say(
                 f"Welcome back! {n} book{'s' if n != 1 else ''} on your shelf. "
                 "Type `recs`, rate more books, or `help`.",
                 "bot",
             )
         self.refresh_panels()
+        for line in early:  # typed while we loaded, in order (the transcript was cleared)
+            self.submit_line(line)
 
     def _no_data(self, message: str) -> None:
         self.missing_data = True
@@ -327,7 +331,11 @@ class BookrecApp(App[int]):
                     "error",
                 )
             else:
-                self.say("Still loading; one moment. (Type `quit` to leave.)", "error")
+                self._early_lines.append(line)
+                self.say(
+                    "Still loading; I'll do that as soon as I'm ready. (Type `quit` to leave.)",
+                    "bot",
+                )
             return
         if low in ("onboard", "start", "questions"):
             self.show(self.session.start_onboarding())
