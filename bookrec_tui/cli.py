@@ -371,17 +371,14 @@ def cmd_recommend(args) -> int:
     ratings: dict[int, int] = {}
     not_read: set[int] = set()
     if getattr(args, "profile", None):
-        from .profile import Profile
-
-        profile = Profile.open(args.profile)
-        if profile.warning:
-            print(f"bookrec-tui: {profile.warning}", file=sys.stderr)
+        profile = _open_profile(args.profile)
         if not profile.path.exists():
             raise BookrecError(
                 f"No profile '{args.profile}' yet ({profile.path}): rate books in the app "
                 f"with `bookrec-tui --profile {args.profile}`, or import a Goodreads export."
             )
-        ratings, not_read = dict(profile.ratings), set(profile.not_read)
+        ratings = {b: s for b, s in profile.ratings.items() if b in rec.catalogue}
+        not_read = set(profile.not_read)
     given = dict(_parse_rate(rec, spec) for spec in args.rate)
     ratings.update(given)
     recs = rec.recommend(ratings, n=args.n, shelf=args.shelf, exclude=not_read)
@@ -642,8 +639,10 @@ def cmd_data(args) -> int:
         return 0
     base = resolve_data_dir(_data_dir(args))
     if args.data_command == "pack-catalogue":
+        from .fsutil import check_output_folder
         from .packed_catalogue import PACKED_NAME, pack_catalogue
 
+        check_output_folder(args.out)
         catalogue = load_catalogue(base)
         path = pack_catalogue(catalogue, args.out / PACKED_NAME)
         print(f"wrote {path}: {len(catalogue):,} books, {path.stat().st_size / 1e6:.1f} MB")

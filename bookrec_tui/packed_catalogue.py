@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -108,10 +107,10 @@ def load_packed_catalogue(path: Path) -> Catalogue:
                     fields[name] = z[name]
     except DataError:
         raise
-    except (OSError, ValueError, KeyError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
+    except Exception as exc:  # noqa: BLE001 - empty (EOFError), an .npy (AttributeError), zlib...
         raise DataError(
-            f"{path}: not a readable packed catalogue ({exc}). Reinstall bookrec-tui, or point "
-            "--data-dir at goodbooks-10k."
+            f"{path}: not a readable packed catalogue ({type(exc).__name__}: {str(exc)[:200]}). "
+            "Reinstall bookrec-tui, or point --data-dir at goodbooks-10k."
         ) from exc
     if any(len(v) != meta["books"] for v in fields.values()):
         raise DataError(f"{path}: its columns disagree in length; the file is damaged.")

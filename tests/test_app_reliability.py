@@ -56,3 +56,14 @@ async def test_a_rating_for_an_unknown_book_is_warned_about_not_crashed_on(real_
         assert app.query_one("#shelf", BookList).option_count == 3
         assert app.query_one("#recs", BookList).option_count == 20
     assert json.loads((tmp_path / "r.json").read_text())["ratings"] == ratings
+
+
+def test_an_app_that_crashed_exits_non_zero(monkeypatch):
+    from bookrec_tui.tui import app as app_module
+
+    def crash(self):
+        self._return_code = 1  # what Textual sets when an unhandled exception ends the app
+        return None
+
+    monkeypatch.setattr(app_module.BookrecApp, "run", crash)
+    assert app_module.run_app() == 1

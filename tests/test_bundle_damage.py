@@ -132,3 +132,13 @@ def test_the_cli_says_it_in_one_line(tmp_path, case, real_data_dir):
     assert out.returncode == 2
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert "bookrec-bundle.npz" in out.stderr
+
+
+@pytest.mark.parametrize("case", ["truncated", "empty", "npy"])
+def test_a_damaged_packed_catalogue_is_one_clear_error(tmp_path, case):
+    from bookrec_tui.errors import DataError
+    from bookrec_tui.packed_catalogue import load_packed_catalogue
+
+    path = damage(tmp_path, case)
+    with pytest.raises(DataError, match="not a readable packed catalogue"):
+        load_packed_catalogue(path)

@@ -73,11 +73,11 @@ def test_a_failing_write_is_one_line_not_a_traceback(home, tmp_path, capsys, mon
     assert "No space left on device" in one_line_error(capsys)
 
 
-@pytest.mark.parametrize("command", [["train"], ["evaluate"]])
+@pytest.mark.parametrize("command", [["train"], ["evaluate"], ["data", "pack-catalogue"]])
 def test_train_and_evaluate_check_out_before_any_work(home, tmp_path, capsys, command):
     file_in_the_way = tmp_path / "file"
     file_in_the_way.write_text("x")
-    target = file_in_the_way if command == ["train"] else tmp_path
+    target = tmp_path if command == ["evaluate"] else file_in_the_way
     assert main([*command, "--out", str(target)]) == 2
     assert str(target) in one_line_error(capsys)
 

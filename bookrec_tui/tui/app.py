@@ -542,5 +542,6 @@ class BookrecApp(App[int]):
 def run_app(
     data_dir: str | None = None, model_dir: str | None = None, profile: str = "default"
 ) -> int:
-    result = BookrecApp(data_dir=data_dir, model_dir=model_dir, profile=profile).run()
-    return int(result or 0)
+    app = BookrecApp(data_dir=data_dir, model_dir=model_dir, profile=profile)
+    result = app.run()
+    return app.return_code or int(result or 0)  # a crash sets return_code: never exit 0
