@@ -269,7 +269,8 @@ class Profile:
 
     def _update(self, change: Callable[[_Stored], T]) -> T:
         """Apply ``change`` to the profile as it is on disk now, under the lock, and save;
-        memory takes the new state only once it is written."""
+        memory takes the new state only once it is written (still under the lock, so two
+        threads of one app adopt their states in the order they were written)."""
         with self._locked():
             stored = self._load(locked=True)
             result = change(stored)
@@ -277,7 +278,7 @@ class Profile:
                 self._write(stored)
             except OSError as exc:
                 raise self._save_error(exc) from exc
-        self._adopt(stored)
+            self._adopt(stored)
         return result
 
     def _set_rating(self, book_id: int, stars: int | None) -> int | None:

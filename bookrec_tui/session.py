@@ -420,12 +420,13 @@ class ReaderSession:
         """Write the reader's ratings as CSV (book_id,title,authors,rating), atomically."""
         from pathlib import Path
 
-        from .fsutil import atomic_writer
+        from .fsutil import atomic_writer, check_output_file
         from .profile import write_ratings_csv
 
         if not path_text:
             return Reply("Export to which file? e.g. `export ~/my-ratings.csv`.", kind="error")
         path = Path(path_text.strip().strip("'\"")).expanduser()
+        check_output_file(path)  # no folder, device or missing folder: one clear error reply
         try:
             with atomic_writer(path, "w") as handle:
                 n = write_ratings_csv(self.profile, self.rec.catalogue, handle)

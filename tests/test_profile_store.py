@@ -212,3 +212,13 @@ def test_profile_names_with_control_characters_are_refused(tmp_path, name):
     with pytest.raises(ProfileError):
         Profile.open(name, tmp_path)
     assert list(Path(tmp_path).iterdir()) == []
+
+
+def test_undoing_an_import_leaves_books_rerated_since(tmp_path):
+    p = Profile.open("ann", tmp_path)
+    p.rate(1, 2)
+    p.import_books({1: 5, 2: 4, 3: 3}, {8})
+    Profile.open("ann", tmp_path).rate(2, 1)  # another window re-rates an imported book
+    p.undo()
+    assert Profile.open("ann", tmp_path).ratings == {1: 2, 2: 1}
+    assert p.to_read == set()

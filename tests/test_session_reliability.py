@@ -75,7 +75,7 @@ def test_yes_on_an_import_keeps_a_rating_given_after_the_preview(session, rec, t
     export = tmp_path / "goodreads_library_export.csv"
     export.write_text("\n".join(lines) + "\n")
     preview = session.handle(f"import {export}")
-    assert "3 rated books found" in preview.text
+    assert "3 found in the catalogue" in preview.text
     Profile.open("t", tmp_path).rate(2, 1)  # rated in another window after the preview
     reply = session.handle("yes")
     assert "kept your new rating" in reply.text
@@ -91,3 +91,10 @@ def test_ratings_of_books_missing_from_the_catalogue_are_kept_and_ignored(rec, t
     assert "Your shelf (3 books)" in session.handle("shelf").text
     session.handle("loved dune frank herbert")
     assert "999999" in json.loads((tmp_path / "t.json").read_text())["ratings"]
+
+
+def test_chat_export_refuses_a_missing_folder_and_a_device(session, tmp_path):
+    reply = session.handle(f"export {tmp_path}/no/such/x.csv")
+    assert reply.kind == "error" and "does not exist" in reply.text
+    assert not (tmp_path / "no").exists()
+    assert "not a regular file" in session.handle("export /dev/null").text
