@@ -501,8 +501,8 @@ def _genre_counts(data_dir: Path, goodreads_ids: np.ndarray) -> np.ndarray:
     tags_path, book_tags_path = data_dir / TAGS_FILE, data_dir / BOOK_TAGS_FILE
     if not (tags_path.is_file() and book_tags_path.is_file()):
         return out
-    tags = pd.read_csv(tags_path, encoding="utf-8-sig")
-    book_tags = pd.read_csv(book_tags_path, encoding="utf-8-sig")
+    tags = _read_csv(tags_path, TAGS_FILE)
+    book_tags = _read_csv(book_tags_path, BOOK_TAGS_FILE)
     book_tags = book_tags[book_tags["count"] > 0].drop_duplicates(["goodreads_book_id", "tag_id"])
     column_of_tag = pd.Series(
         genres.tag_genre_columns(tags["tag_name"].astype(str).map(clean_shelf_name).tolist()),

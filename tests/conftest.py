@@ -103,3 +103,27 @@ def exports_dir() -> Path:
             "goodreads-exports folder beside the goodbooks-10k data"
         )
     return EXPORTS_DIR
+
+
+@pytest.fixture
+def full_disk(monkeypatch) -> dict[str, bool]:
+    """Profile saves fail as on a full disk while ``full_disk["full"]`` is set (a read-only
+    folder fails the same way; these tests run as root here, which may write into
+    read-only folders)."""
+    import contextlib
+    import errno
+
+    from bookrec_tui import profile as profile_module
+
+    real = profile_module.atomic_writer
+    state = {"full": False}
+
+    @contextlib.contextmanager
+    def writer(*args, **kwargs):
+        with real(*args, **kwargs) as handle:
+            yield handle
+            if state["full"]:
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(profile_module, "atomic_writer", writer)
+    return state

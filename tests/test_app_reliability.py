@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
 
 import pytest
 from test_app import loaded, transcript
 
-from bookrec_tui import profile as profile_module
 from bookrec_tui.profile import Profile
 from bookrec_tui.tui.app import BookrecApp
 from bookrec_tui.tui.widgets import BookList
 
 
 @pytest.mark.asyncio
-async def test_a_failed_side_panel_save_does_not_crash_the_app(
-    real_data_dir, tmp_path, monkeypatch
-):
+async def test_a_failed_side_panel_save_does_not_crash_the_app(real_data_dir, tmp_path, full_disk):
     (tmp_path / "r.json").write_text(json.dumps({"ratings": {"1": 5, "2": 4, "3": 5}}))
-    real = profile_module.atomic_writer
-
-    @contextlib.contextmanager
-    def full_disk(*args, **kwargs):
-        with real(*args, **kwargs) as handle:
-            yield handle
-            raise OSError(errno.ENOSPC, "No space left on device")
-
     app = BookrecApp(data_dir=str(real_data_dir), profile="r", profile_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
-        monkeypatch.setattr(profile_module, "atomic_writer", full_disk)
+        full_disk["full"] = True
         recs = app.query_one("#recs", BookList)
         recs.focus()
         recs.highlighted = 0

@@ -134,29 +134,6 @@ def test_import_keeps_a_rating_given_after_the_preview(tmp_path):
     assert Profile.open("ann", tmp_path).ratings == {1: 4, 2: 5, 3: 1}
 
 
-@pytest.fixture
-def full_disk(monkeypatch):
-    """Every save fails as on a full disk (a read-only folder fails the same way; the tests
-    run as root here, which may write into read-only folders)."""
-    import contextlib
-    import errno
-
-    from bookrec_tui import profile as profile_module
-
-    real = profile_module.atomic_writer
-    state = {"full": False}
-
-    @contextlib.contextmanager
-    def writer(*args, **kwargs):
-        with real(*args, **kwargs) as handle:
-            yield handle
-            if state["full"]:
-                raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(profile_module, "atomic_writer", writer)
-    return state
-
-
 def test_a_failed_save_changes_nothing_and_says_so(tmp_path, full_disk):
     from bookrec_tui.profile import ProfileSaveError
 

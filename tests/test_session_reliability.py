@@ -3,13 +3,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
 
 import pytest
 
-from bookrec_tui import profile as profile_module
 from bookrec_tui.profile import Profile
 from bookrec_tui.recommender import Recommender
 from bookrec_tui.session import ReaderSession
@@ -23,23 +20,6 @@ def rec(real_data_dir) -> Recommender:
 @pytest.fixture
 def session(rec, tmp_path) -> ReaderSession:
     return ReaderSession(rec, Profile.open("t", tmp_path))
-
-
-@pytest.fixture
-def full_disk(monkeypatch):
-    """Saves fail as on a full disk once ``state["full"]`` is set."""
-    real = profile_module.atomic_writer
-    state = {"full": False}
-
-    @contextlib.contextmanager
-    def writer(*args, **kwargs):
-        with real(*args, **kwargs) as handle:
-            yield handle
-            if state["full"]:
-                raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(profile_module, "atomic_writer", writer)
-    return state
 
 
 def test_a_failed_save_is_reported_as_not_saved(session, tmp_path, full_disk):
