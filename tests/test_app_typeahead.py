@@ -12,10 +12,14 @@ from bookrec_tui.tui.app import BookrecApp
 
 
 @pytest.mark.asyncio
+@pytest.mark.parametrize("returning", [False, True], ids=["new-reader", "returning-reader"])
 async def test_lines_typed_while_loading_are_echoed_rated_and_saved(
-    real_data_dir, tmp_path, monkeypatch
+    real_data_dir, tmp_path, monkeypatch, returning
 ):
     from bookrec_tui.recommender import Recommender
+
+    if returning:  # no shipped first question: "Loading the recommender…" until ready
+        (tmp_path / "r.json").write_text('{"ratings": {"2": 3}}')
 
     ready = threading.Event()
     real_load = Recommender.load.__func__
@@ -40,5 +44,6 @@ async def test_lines_typed_while_loading_are_echoed_rated_and_saved(
         text = transcript(app)
         assert "loved the hobbit" in text and "hated twilight" in text  # still on screen
         assert "Noted: ★★★★★ The Hobbit" in text and "Noted: ★☆☆☆☆ Twilight" in text
-        assert len(app.session.ratings) == 2
-    assert sorted(Profile.open("r", tmp_path).ratings.values()) == [1, 5]
+        assert len(app.session.ratings) == 2 + returning
+    expected = [1, 3, 5] if returning else [1, 5]
+    assert sorted(Profile.open("r", tmp_path).ratings.values()) == expected
