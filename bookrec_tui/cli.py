@@ -532,6 +532,19 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _require_training_extra() -> None:
+    """Training and evaluation need TensorFlow and Keras (the ``train`` extra)."""
+    import importlib.util
+
+    from .model import TRAIN_HINT
+
+    missing = [m for m in ("tensorflow", "keras") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise BookrecError(
+            f"This needs {' and '.join(missing)}, which the app does not: {TRAIN_HINT}"
+        )
+
+
 def cmd_train(args) -> int:
     from .data import load_dataset
     from .fsutil import check_output_folder
@@ -539,6 +552,7 @@ def cmd_train(args) -> int:
     from .progress import console, progress_bar
     from .training import save_outputs, train_bundle
 
+    _require_training_extra()
     check_output_folder(args.out)
     if args.catalogue == "goodreads":
         dataset = _goodreads_dataset(args, console)
@@ -602,6 +616,7 @@ def _goodreads_dataset(args, console):
 
 
 def cmd_evaluate(args) -> int:
+    _require_training_extra()
     from .evaluation_run import run_evaluation
     from .fsutil import check_output_file
 

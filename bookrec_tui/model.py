@@ -67,6 +67,9 @@ class TrainConfig:
     seed: int = 42
 
 
+TRAIN_HINT = "pip install 'bookrec-tui[train]'"
+
+
 def _keras():
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

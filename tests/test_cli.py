@@ -187,3 +187,18 @@ def test_recommend_for_a_saved_profile_and_similar_marks_its_books(isolated_home
     assert "[on your shelf: 4★]" in similar.stdout  # The Hunger Games
     listed = json.loads(run("similar", "Catching Fire", "--profile", "alice", "--json").stdout)
     assert {s["book_id"]: s["your_rating"] for s in listed["similar"]}.get(1) == 4
+
+
+def test_train_and_evaluate_without_the_train_extra_say_how_to_get_it(tmp_path):
+    """`pip install .` brings no TensorFlow or Keras: training commands say which extra."""
+    blocked = (
+        "import sys; sys.modules['tensorflow'] = None; sys.modules['keras'] = None; "
+        "from bookrec_tui.cli import main; sys.exit(main(sys.argv[1:]))"
+    )
+    for command in (["train", "--out", str(tmp_path)], ["evaluate", "--only", "seed"]):
+        out = subprocess.run(
+            [sys.executable, "-c", blocked, *command], capture_output=True, text=True, timeout=60
+        )
+        assert out.returncode != 0 and "pip install 'bookrec-tui[train]'" in out.stderr, out
+        assert "Traceback" not in out.stderr
+        assert not any(tmp_path.iterdir())
