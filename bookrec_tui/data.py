@@ -12,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from . import genres
 from .errors import DataError, DataMissingError
 from .fsutil import atomic_writer, cached_sha256
 from .paths import DATA_ENV, cache_dir
+
+if TYPE_CHECKING:
+    from .works import Works
 
 CACHE_VERSION = 4  # 3: original titles, languages, shelf counts; 4: genre counts
 RATINGS_FILE = "ratings.csv"
@@ -337,6 +341,13 @@ class Catalogue:
     def first_authors(self) -> np.ndarray:
         """Each book's first-listed author ("J.K. Rowling" for "J.K. Rowling, Mary GrandPré")."""
         return np.array([_first_author(a) for a in self.authors])
+
+    @functools.cached_property
+    def works(self) -> Works:
+        """Series order and editions read from the titles (see :mod:`.works`)."""
+        from .works import Works
+
+        return Works(self.titles, self.first_authors)
 
     def first_author(self, book_id: int) -> str:
         # One row's, without building first_authors (a second per million books).

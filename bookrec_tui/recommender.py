@@ -24,7 +24,7 @@ import numpy as np
 from .bundle import BUNDLE_NAME, Bundle
 from .data import Catalogue
 from .errors import BookrecError, ModelError
-from .metrics import top_n
+from .listing import ListAssembler, ReaderBooks
 from .npz import cached_arrays
 from .onboarding import QuestionPicker
 from .paths import cache_dir, shipped_model_dir
@@ -32,6 +32,11 @@ from .scoring import FoldInScorer
 from .search import MATCH_THRESHOLD, RIVAL_MARGIN, RIVAL_POPULARITY, TitleIndex
 
 MODEL_ENV = "BOOKREC_MODEL_DIR"
+#: Pseudo-stars a book read without a rating brings to the fold-in (a weak positive).
+READ_STARS: int | None = 4
+#: Share of a recommendation's positive score one rated book must hold to be named in
+#: "because you ...".
+BECAUSE_SHARE = 0.3
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,8 @@ class Recommendation:
     authors: str
     score: float  # ranking score (higher first); comparable within one list only
     predicted_rating: float  # 1..5 stars
-    because: int | None  # book_id of the rated book that most explains it
+    because: int | None  # book_id of the rated book that drives it (None: similar readers)
+    note: str = ""  # "start of a series", "next in the series", or ""
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class BookHit:
     title: str
     authors: str
     score: float  # search: similarity 0..100; similar: blended link/taste/author score
+    note: str = ""  # "more like this": "start of a series", "next in the series", or ""
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,12 @@ class Recommender:
             links = build()
         return links["target"], links["source"], links["weight"]
 
+    @functools.cached_property
+    def lists(self) -> ListAssembler:
+        """Series, editions and author limits for the final lists (see :mod:`.listing`);
+        the series/editions table is read from the titles on first use (~0.2 s)."""
+        return ListAssembler(self.catalogue.works, self.catalogue.first_authors)
+
     @classmethod
     def load(
         cls,
@@ -169,6 +182,36 @@ class Recommender:
             stars.append(star)
         return np.array(rows, dtype=np.int64), np.array(stars, dtype=np.int64)
 
+    def reader_arrays(
+        self, ratings: Mapping[int, float], read: Iterable[int] = ()
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The fold-in's (rows, stars): the ratings, then books read without a rating as a
+        weak positive (pseudo-stars :data:`READ_STARS`, chosen on validation readers)."""
+        rows, stars = self._profile_arrays(ratings)
+        extra = [
+            self.catalogue.row(int(b))
+            for b in read
+            if int(b) in self.catalogue and int(b) not in ratings
+        ]
+        if not extra or READ_STARS is None:
+            return rows, stars
+        return (
+            np.concatenate([rows, np.array(extra, dtype=np.int64)]),
+            np.concatenate([stars, np.full(len(extra), READ_STARS, dtype=np.int64)]),
+        )
+
+    def reader_books(
+        self,
+        ratings: Mapping[int, float],
+        read: Iterable[int] = (),
+        hidden: Iterable[int] = (),
+        series_order: dict[str, bool] | None = None,
+    ) -> ReaderBooks:
+        c = self.catalogue
+        known = [c.row(int(b)) for b in (*ratings, *read) if int(b) in c]
+        blocked = [c.row(int(b)) for b in hidden if int(b) in c]
+        return ReaderBooks.of(known, blocked, series_order)
+
     # ------------------------------------------------------------------ API
     def recommend(
         self,
@@ -176,41 +219,65 @@ class Recommender:
         n: int = 20,
         shelf: str | None = None,
         exclude: Iterable[int] = (),
+        read: Iterable[int] = (),
+        series_order: dict[str, bool] | None = None,
+        author: str | None = None,
     ) -> list[Recommendation]:
-        """Top ``n`` unread books for a reader; never a book they rated or ``exclude``.
+        """Top ``n`` books for a reader, as the reader sees them (see :mod:`.listing`): never
+        one they rated, read (``read``, implied by a series or an omnibus) or ``exclude``
+        (hidden, not interested); series in order; no overlapping editions; at most three
+        by one author in ten, unless ``author`` asks for that author's books only.
 
         With no ratings this is the model's prior: popular, well-liked books.
         ``shelf`` keeps only books in that genre (e.g. "fantasy", "non-fiction"; see
         :mod:`.genres`); an unknown genre raises UnknownGenreError listing the known ones.
         """
-        rows, stars = self._profile_arrays(ratings)
+        read = [int(b) for b in read]
+        rows, stars = self.reader_arrays(ratings, read)
         scores = self.scorer.rank_scores(rows, stars) if len(rows) else self.popular_scores()
-        banned = [*rows.tolist(), *(self.catalogue.row(b) for b in exclude if b in self.catalogue)]
+        scores = scores.astype(np.float64)
         if shelf:
             allowed = self.catalogue.genre_rows(shelf)
             keep = np.full(len(scores), -np.inf)
             keep[allowed] = 0.0
             scores = scores + keep
-        top = top_n(scores, np.array(banned, dtype=np.int64), n)
-        top = top[np.isfinite(scores[top])]
-        predicted = self.scorer.predict_stars(rows, stars, top)
-        liked = stars >= 3
-        because = np.full(len(top), -1)
-        if liked.any():
-            idx = self.scorer.explain(rows[liked], stars[liked], top)
-            because = np.flatnonzero(liked)[idx]
+        if author is not None:
+            scores = np.where(self.catalogue.first_authors == author, scores, -np.inf)
+        reader = self.reader_books(ratings, read, exclude, series_order)
+        listed = self.lists.assemble(
+            scores, reader, n, series_cap=1, author_cap=None if author else 3
+        )
+        top = np.array([b.row for b in listed], dtype=np.int64)
+        n_rated = len(ratings)
+        predicted = self.scorer.predict_stars(rows[:n_rated], stars[:n_rated], top)
+        because = self.drivers(rows[:n_rated], stars[:n_rated], top)
         c = self.catalogue
         return [
             Recommendation(
-                book_id=int(c.book_ids[r]),
-                title=str(c.titles[r]),
-                authors=str(c.authors[r]),
-                score=float(scores[r]),
+                book_id=int(c.book_ids[b.row]),
+                title=str(c.titles[b.row]),
+                authors=str(c.authors[b.row]),
+                score=b.score,
                 predicted_rating=float(p),
-                because=int(c.book_ids[rows[b]]) if b >= 0 else None,
+                because=int(c.book_ids[rows[d]]) if d >= 0 else None,
+                note=b.note,
             )
-            for r, p, b in zip(top, predicted, because, strict=True)
+            for b, p, d in zip(listed, predicted, because, strict=True)
         ]
+
+    def drivers(self, rows: np.ndarray, stars: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """For each target, the index into ``rows`` of the liked book that drives it, or -1
+        when none holds :data:`BECAUSE_SHARE` of the target's positive score (the
+        recommendation then comes from readers with similar taste, not from one book)."""
+        out = np.full(len(targets), -1)
+        liked = np.flatnonzero(np.asarray(stars) >= 3)
+        if len(liked) == 0 or len(targets) == 0:
+            return out
+        contrib = np.maximum(self.scorer.contributions(rows, stars, targets), 0.0)
+        total = contrib.sum(axis=0)
+        best = liked[contrib[liked].argmax(axis=0)]
+        share = contrib[best, np.arange(len(targets))] / np.maximum(total, 1e-12)
+        return np.where((share >= BECAUSE_SHARE) & (total > 0), best, -1)
 
     def popular_scores(self) -> np.ndarray:
         """For a reader with no ratings: widely read and well rated (Goodreads-wide counts,
@@ -227,25 +294,44 @@ class Recommender:
         targets = np.array([self.catalogue.row(int(b)) for b in book_ids], dtype=np.int64)
         return self.scorer.predict_stars(rows, stars, targets)
 
-    def similar(self, book_id: int, n: int = 10) -> list[BookHit]:
-        """ "More like this", best first. The score blends the model's learned item-to-item
-        links (taken both ways, normalised to 0..1), the cosine of the books' taste
-        embeddings, and a bonus for the same author, so series and authors stay together
-        instead of drifting to whatever everyone reads."""
+    def similar(
+        self,
+        book_id: int,
+        n: int = 10,
+        ratings: Mapping[int, float] | None = None,
+        read: Iterable[int] = (),
+        hidden: Iterable[int] = (),
+        series_order: dict[str, bool] | None = None,
+    ) -> list[BookHit]:
+        """ "More like this", best first, as the reader sees it: the book counts as read
+        (its series continues from it), at most two entries of one series (the next unread
+        first) and three books by one author; nothing the reader rated, read or hid."""
         row = self.catalogue.row(int(book_id))
+        score = self.similar_scores(row)
+        reader = self.reader_books({**(ratings or {}), int(book_id): 5}, read, hidden, series_order)
+        listed = self.lists.assemble(score, reader, n, series_cap=2, author_cap=3)
+        c = self.catalogue
+        return [
+            BookHit(
+                int(c.book_ids[b.row]), str(c.titles[b.row]), str(c.authors[b.row]), b.score, b.note
+            )
+            for b in listed
+        ]
+
+    def similar_scores(self, row: int) -> np.ndarray:
+        """Raw "more like this" scores for every book. The score blends the model's learned
+        item-to-item links (taken both ways, normalised to 0..1), the cosine of the books'
+        taste embeddings, and a bonus for the same author, so series and authors stay
+        together instead of drifting to whatever everyone reads."""
         cosine = self.unit_embeddings @ self.unit_embeddings[row]
         link = self._link_strength(row)
         if link.max() > 0:
             link = np.maximum(link, 0.0) / link.max()
         authors = self.catalogue.first_authors
         author = authors == authors[row]
-        score = link + 0.3 * cosine + 0.8 * author
-        top = top_n(score, np.array([row]), n)
-        c = self.catalogue
-        return [
-            BookHit(int(c.book_ids[r]), str(c.titles[r]), str(c.authors[r]), float(score[r]))
-            for r in top
-        ]
+        score = (link + 0.3 * cosine + 0.8 * author).astype(np.float64)
+        score[row] = -np.inf
+        return score
 
     def _incoming(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         """Source rows and weights of the links into ``row``."""

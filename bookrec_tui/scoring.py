@@ -86,16 +86,29 @@ class FoldInScorer:
             pred = pred + (carried if targets is None else carried[targets])
         return np.clip(pred, 1.0, 5.0)
 
-    def explain(self, rows: np.ndarray, stars: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        """For each target, the index into ``rows`` of the rating that pushed it up most."""
+    def contributions(self, rows: np.ndarray, stars: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """(n ratings, t targets): how much each rating adds to each target's ranking score
+        (the user-tower term plus the item-to-item links; the scores' other parts do not
+        depend on the ratings)."""
         rows = np.asarray(rows, dtype=np.int64)
+        targets = np.asarray(targets, dtype=np.int64)
         if len(rows) == 0:
-            return np.full(len(targets), -1)
+            return np.zeros((0, len(targets)))
         stars = np.asarray(stars, dtype=np.int64)
-        contrib = self._inputs(rows, stars) @ self.out_emb[targets].T  # (n, t)
+        contrib = (self._inputs(rows, stars) @ self.out_emb[targets].T).astype(np.float64)
         contrib /= len(rows) ** self.b.alpha
         if self.b.nbr_ids.shape[1]:
             ids, w = self.neighbor_weights(rows, stars)
-            for col, t in enumerate(np.asarray(targets)):
-                contrib[:, col] += np.where(ids == t + 1, w, 0.0).sum(axis=1)
-        return contrib.argmax(axis=0)
+            column = np.full(self.n_books + 1, -1, dtype=np.int64)
+            column[targets + 1] = np.arange(len(targets))
+            cols = column[ids]
+            hit = cols >= 0
+            owner = np.broadcast_to(np.arange(len(rows))[:, None], ids.shape)
+            np.add.at(contrib, (owner[hit], cols[hit]), w[hit])
+        return contrib
+
+    def explain(self, rows: np.ndarray, stars: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """For each target, the index into ``rows`` of the rating that pushed it up most."""
+        if len(rows) == 0:
+            return np.full(len(targets), -1)
+        return self.contributions(rows, stars, targets).argmax(axis=0)

@@ -29,10 +29,12 @@ def write_books(path: Path, n_books: int) -> None:
     ]
     for b in range(1, n_books + 1):
         series = "Saga" if b <= n_books // 2 else "Chronicle"
-        author = "Ann Author" if b <= n_books // 2 else "Bob Writer"
+        # One author per book and no series note: the final lists' series and author
+        # limits would otherwise leave one book of each taste group.
+        author = f"{'Ann' if b <= n_books // 2 else 'Bob'} Writer{b}"
         lines.append(
             f"{b},{1000 + b},{1000 + b},{5000 + b},1,{100000000 + b},,{author},"
-            f'{1990 + b}.0,{series} {b},"{series} {b} ({series}, #{b})",eng,3.9,'
+            f'{1990 + b}.0,{series} {b},"{series} {b}",eng,3.9,'
             f"{1000 * (n_books - b + 1)}"
         )
     path.write_text("\n".join(lines) + "\n")
