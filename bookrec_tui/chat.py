@@ -2,7 +2,9 @@
 
 Forgiving on purpose: ``loved dune``, ``dune 5``, ``5 stars dune``, ``dune=4``, ``/recs 20``,
 ``recs fantasy``, ``more like the hobbit``, ``why dune``, ``undo``, ``forget dune``,
-``shelf``, ``map [tsne]``, ``help``, ``quit``. Anything else is treated as a search.
+``shelf``, ``map [tsne]``, ``help``, ``quit``, ``read dune`` (read, no opinion),
+``not interested dune``, ``more by ursula le guin``, ``any order discworld``.
+Anything else is treated as a search.
 """
 
 from __future__ import annotations
@@ -72,6 +74,14 @@ _PROFILE = re.compile(
     r"^(?:switch\s+(?:to\s+)?(?:profile\s+)?|use\s+profile\s+|profile\s+)([A-Za-z0-9_.-]+)$",
     re.IGNORECASE,
 )
+_READ = re.compile(
+    r"^(?:i\s*(?:'ve|\s+have)\s+|already\s+)?read(?:\s+it)?\s*:?\s+(.+)$", re.IGNORECASE
+)
+_HIDE = re.compile(
+    r"^(?:not\s+interested(?:\s+in)?|hide|no\s+thanks(?:\s+to)?)\b\s*:?\s*(.*)$", re.IGNORECASE
+)
+_MORE_BY = re.compile(r"^more\s+(?:by|from)\s+(.+)$", re.IGNORECASE)
+_ORDER = re.compile(r"^(in|any)[\s-]+order\s*:?\s*(.*)$", re.IGNORECASE)
 _RECS = re.compile(r"^(?:recs?|recommend(?:ations?)?|suggest)\b\s*(.*)$", re.IGNORECASE)
 _NUMBER = re.compile(r"[0-9]{1,3}")
 _MAP = re.compile(r"(?:book\s+)?map(?:\s+(pca|tsne|t-sne))?")
@@ -85,7 +95,8 @@ _WORD_CMD = re.compile(
 class Command:
     kind: str  # rate, half (stars: the whole stars below), more, why, recs, undo, forget,
     #            shelf, help, quit, details, search, choose, map (text: pca or tsne),
-    #            import / export (text: a path), profile (text: a name), empty
+    #            import / export (text: a path), profile (text: a name), read, hide,
+    #            more_by, order (n: 1 in order, 0 any order), empty
     text: str = ""  # a title or query; "" for "it"/"this" (the book just discussed)
     stars: int | None = None
     n: int | None = None  # recs count or list choice
@@ -121,6 +132,15 @@ def parse(line: str) -> Command:
     if m := _MAP.fullmatch(low):
         method = (m.group(1) or "pca").replace("-", "")
         return Command("map", text=method)
+    if m := _MORE_BY.match(text):
+        return Command("more_by", text=m.group(1).strip())
+    if m := _HIDE.match(text):
+        return Command("hide", text=m.group(1).strip())
+    if m := _READ.match(text):
+        return Command("read", text=m.group(1).strip())
+    if m := _ORDER.match(text):
+        # n: 1 = the series is read in order, 0 = in any order
+        return Command("order", text=m.group(2).strip(), n=int(m.group(1).lower() == "in"))
     if m := _MORE.match(text):
         return Command("more", text=_book(m.group(1)))
     if m := _RECS.match(text):

@@ -446,7 +446,8 @@ def cmd_import(args) -> int:
     print(
         f"  matched to the catalogue: {len(plan.ratings)} rated books ("
         + ", ".join(f"{n} by {rule}" for rule, n in sorted(plan.by_rule.items()))
-        + f"), {len(plan.shelved)} shelved but unrated (kept as to-read)"
+        + f"), {len(plan.read)} read without a rating (kept as read: never recommended), "
+        + f"{len(plan.shelved)} to read"
     )
     print(
         f"  not in the catalogue: {len(plan.unmatched)} rated books"
@@ -478,9 +479,10 @@ def cmd_import(args) -> int:
             print("Nothing imported.")
             return 1
     ratings = plan.ratings_to_write(args.replace)
-    skipped = profile.import_books(ratings, plan.shelved, seen=plan.seen)
+    skipped = profile.import_books(ratings, plan.shelved, seen=plan.seen, read=plan.read)
     print(
-        f"Imported {len(ratings) - skipped} ratings and {len(plan.shelved)} to-read books into "
+        f"Imported {len(ratings) - skipped} ratings, {len(plan.read)} read books and "
+        f"{len(plan.shelved)} to-read books into "
         f"profile '{_profile_name(args)}' ({len(profile.ratings)} ratings in total)."
         + (f" {skipped} rated since the preview kept their new rating." if skipped else "")
     )

@@ -72,6 +72,10 @@ MAX_EXPORT_BYTES = 256 << 20
 _UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+#: Goodreads exclusive shelves of books not read yet.
+TO_READ_SHELVES = frozenset({"to-read", "to read", "want-to-read", "want to read", ""})
+
+
 class GoodreadsError(BookrecError):
     pass
 
@@ -323,7 +327,8 @@ class ImportPlan:
 
     entries: list[ShelfEntry]
     ratings: dict[int, int]  # book_id -> stars, matched rated books
-    shelved: set[int]  # matched books shelved without a rating (to read)
+    shelved: set[int]  # matched books on the to-read shelf, unrated
+    read: set[int]  # matched books read (or being read) without a rating
     unmatched: list[ShelfEntry]  # rated books not in the catalogue
     conflicts: dict[int, tuple[int, int]]  # book_id -> (stars in profile, stars in export)
     by_rule: dict[str, int]  # matched rated books per matching rule
@@ -331,7 +336,7 @@ class ImportPlan:
 
     @property
     def empty(self) -> bool:
-        return not self.ratings and not self.shelved
+        return not self.ratings and not self.shelved and not self.read
 
     def ratings_to_write(self, replace_conflicts: bool = False) -> dict[int, int]:
         """The ratings to save: by default a book the reader already rated differently keeps
@@ -354,13 +359,21 @@ def plan_import(path: Path, catalogue: Catalogue, existing: dict[int, int]) -> I
     matches = CatalogueMatcher(catalogue).match_all(entries)
     rated = [m for m in matches if m.entry.rating and m.book_id is not None]
     ratings = matched_ratings(matches)
+    # Unrated books by exclusive shelf: to-read stays to read; read, currently-reading and
+    # any other shelf (did-not-finish...) mean the reader knows the book: read, no opinion.
+    unrated = {
+        m.book_id: m.entry.shelf.strip().lower()
+        for m in matches
+        if not m.entry.rating and m.book_id is not None and m.book_id not in ratings
+    }
     by_rule: dict[str, int] = {}
     for m in rated:
         by_rule[m.rule] = by_rule.get(m.rule, 0) + 1
     return ImportPlan(
         entries=entries,
         ratings=ratings,
-        shelved={m.book_id for m in matches if not m.entry.rating and m.book_id is not None},
+        shelved={b for b, shelf in unrated.items() if shelf in TO_READ_SHELVES},
+        read={b for b, shelf in unrated.items() if shelf not in TO_READ_SHELVES},
         unmatched=[m.entry for m in matches if m.entry.rating and m.book_id is None],
         conflicts={
             b: (existing[b], s) for b, s in ratings.items() if b in existing and existing[b] != s

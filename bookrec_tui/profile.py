@@ -46,7 +46,7 @@ STALE_TEMP_SECONDS = 600
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}\Z")  # \Z: "ann\n" must not pass
 #: Profile fields that are sets of book ids, saved as sorted lists. A new one needs a name
 #: here and a same-named ``set[int]`` field on :class:`Profile`; nothing else.
-BOOK_SETS = ("not_read", "to_read")
+BOOK_SETS = ("not_read", "to_read", "read", "hidden")
 _MAX_BOOK_ID = 2**31 - 1
 
 T = TypeVar("T")
@@ -108,6 +108,17 @@ class ImportStep:
     to_read_added: frozenset[int]
     not_read_removed: frozenset[int]
     ratings_written: dict[int, int] = field(default_factory=dict)
+    read_added: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True)
+class SetStep:
+    """A book marked read (no opinion) or hidden (not interested): undone by putting it
+    back as it was."""
+
+    book_id: int
+    name: str  # "read" or "hidden"
+    was_in: bool
 
 
 @dataclass
@@ -158,10 +169,14 @@ class Profile:
     ratings: dict[int, int] = field(default_factory=dict)
     not_read: set[int] = field(default_factory=set)  # onboarding answers "haven't read it"
     to_read: set[int] = field(default_factory=set)  # shelved, not rated (Goodreads import)
+    read: set[int] = field(default_factory=set)  # read, no opinion (never recommended)
+    hidden: set[int] = field(default_factory=set)  # "not interested" (never recommended)
     # Undoable changes of this session: (book, stars before, stars this copy wrote) per
     # rating, or a whole import. Undo reverts a book only while the disk still holds what
     # this copy wrote there.
-    history: list[tuple[int, int | None, int | None] | ImportStep] = field(default_factory=list)
+    history: list[tuple[int, int | None, int | None] | ImportStep | SetStep] = field(
+        default_factory=list
+    )
     warning: str | None = None  # set when the file on disk was unreadable (a backup was made)
     extra: dict[str, Any] = field(default_factory=dict)  # fields of a newer format, kept
 
@@ -311,14 +326,65 @@ class Profile:
         self._change(int(book_id), None)
         return True
 
+    @property
+    def series_order(self) -> dict[str, bool]:
+        """The reader's say on series (series key -> read in order?), kept in the file's
+        ``series_order`` object."""
+        raw = self.extra.get("series_order")
+        if not isinstance(raw, dict):
+            return {}
+        return {str(k): v for k, v in raw.items() if isinstance(v, bool)}
+
+    def set_series_order(self, series: str, in_order: bool) -> None:
+        def change(stored: _Stored) -> None:
+            raw = stored.extra.get("series_order")
+            raw = dict(raw) if isinstance(raw, dict) else {}
+            raw[str(series)] = bool(in_order)
+            stored.extra["series_order"] = raw
+
+        self._update(change)
+
+    def _set_member(self, name: str, book_id: int, member: bool) -> bool:
+        """Put ``book_id`` in (or take it out of) the set ``name`` ("read", "hidden") on
+        top of what is on disk now; returns whether it was in before."""
+
+        def change(stored: _Stored) -> bool:
+            books = stored.sets[name]
+            before = book_id in books
+            if member:
+                books.add(book_id)
+                if name == "read":
+                    stored.sets["to_read"].discard(book_id)
+                    stored.sets["not_read"].discard(book_id)
+            else:
+                books.discard(book_id)
+            return before
+
+        return self._update(change)
+
+    def mark_read(self, book_id: int) -> None:
+        """Read, no opinion: undoable."""
+        book_id = int(book_id)
+        self.history.append(SetStep(book_id, "read", self._set_member("read", book_id, True)))
+
+    def hide(self, book_id: int) -> None:
+        """Not interested: never recommended again; undoable."""
+        book_id = int(book_id)
+        self.history.append(SetStep(book_id, "hidden", self._set_member("hidden", book_id, True)))
+
     def mark_not_read(self, book_id: int) -> None:
         self._update(lambda stored: stored.sets["not_read"].add(int(book_id)))
 
     def import_books(
-        self, ratings: dict[int, int], to_read: set[int], seen: dict[int, int] | None = None
+        self,
+        ratings: dict[int, int],
+        to_read: set[int],
+        seen: dict[int, int] | None = None,
+        read: set[int] = frozenset(),
     ) -> int:
         """Add imported ratings (replacing existing ones for the same books) and shelved
-        books in one atomic save; :meth:`undo` takes the whole import back.
+        books (to read, and ``read`` without a rating) in one atomic save; :meth:`undo` takes
+        the whole import back.
 
         ``seen`` is the shelf the import was previewed against: a book whose rating on disk
         differs from it now was rated after the preview, and keeps that rating. Returns how
@@ -333,25 +399,31 @@ class Profile:
                 if seen is None or stored.ratings.get(int(b)) == seen.get(int(b))
             }
             not_read, to_read_now = stored.sets["not_read"], stored.sets["to_read"]
-            shelved = {int(b) for b in to_read} - set(stored.ratings) - set(imported)
+            read_now = stored.sets["read"]
+            known = set(stored.ratings) | set(imported)
+            read_new = {int(b) for b in read} - known
+            shelved = {int(b) for b in to_read} - known - read_new - read_now
             step = ImportStep(
                 ratings_before={b: stored.ratings.get(b) for b in imported},
                 to_read_added=frozenset(shelved - to_read_now),
-                not_read_removed=frozenset(not_read & set(imported)),
+                not_read_removed=frozenset(not_read & (set(imported) | read_new)),
                 ratings_written=imported,
+                read_added=frozenset(read_new - read_now),
             )
             stored.ratings.update(imported)
             to_read_now |= shelved
-            not_read -= set(imported)
+            read_now |= read_new
+            not_read -= set(imported) | read_new
             return len(ratings) - len(imported), step
 
         skipped, step = self._update(change)
         self.history.append(step)
         return skipped
 
-    def undo(self) -> tuple[int, int | None] | ImportStep | None:
+    def undo(self) -> tuple[int, int | None] | ImportStep | SetStep | None:
         """Revert the last change of this session: (book_id, restored stars) for a rating,
-        the :class:`ImportStep` for an import, or None when there is nothing to undo.
+        the :class:`ImportStep` for an import, the :class:`SetStep` for a book marked read or
+        hidden, or None when there is nothing to undo.
 
         A rating another copy has changed since is left as it is: for a single rating that
         raises :class:`UndoConflict` (and drops that step); an import is undone for every
@@ -370,9 +442,14 @@ class Profile:
                     else:
                         stored.ratings[book_id] = before
                 stored.sets["to_read"] -= step.to_read_added
+                stored.sets["read"] -= step.read_added
                 stored.sets["not_read"] |= step.not_read_removed - set(stored.ratings)
 
             self._update(revert_import)
+            self.history.pop()
+            return step
+        if isinstance(step, SetStep):
+            self._set_member(step.name, step.book_id, step.was_in)
             self.history.pop()
             return step
         book_id, before, wrote = step

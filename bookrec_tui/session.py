@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .chat import Command, parse
+from .chat import _NUMBER, Command, parse
 from .errors import BookrecError
 from .onboarding import READ_NO_OPINION
-from .profile import ImportStep, Profile, UndoConflict
+from .profile import ImportStep, Profile, SetStep, UndoConflict
 from .recommender import BookHit, Recommendation, Recommender
 from .search import MATCH_THRESHOLD
 
@@ -32,11 +32,13 @@ SKIP_KEYS = ("s", "skip")
 ONBOARDING_KEYS = frozenset(
     ("1", "2", "3", "4", "5", *READ_NO_OPINION_KEYS, *NOT_READ_KEYS, *SKIP_KEYS)
 )
+_EXAMPLE_VERB = {"rate": "loved", "hide": "not interested", "order": "in order"}
 HELP = """\
 Tell me about books you've read and I'll suggest what to read next.
   loved <title> · liked · ok · disliked · hated     rate 5..1 stars
   <title> 4   ·   4 stars <title>                    rate with a number
-  more like <title>                                  books like that one
+  read <title>         read it, no opinion   ·   not interested <title>   (x on a list)
+  more like <title>    more by <author>      ·   in order / any order <title>  (series)
   why <title>                                        why it was recommended
   recs [n] [genre]     e.g. recs 20 · recs fantasy   recommendations
   onboard              questions: 1-5 · 0 read, no opinion · n not read · s skip
@@ -48,8 +50,8 @@ Tell me about books you've read and I'll suggest what to read next.
 Just type a title to search. Slash forms (/recs) work too."""
 KEYS_HELP = (  # one paragraph: it wraps to the width it is shown in
     "Keys: Tab moves between the input and the lists. On a highlighted book: 1-5 rate it, "
-    "m more like this, w why, Enter details. In the input, ↑/↓ pick a suggestion and Enter "
-    "uses it. F1 help, F2 the book map, Ctrl+R recommendations, Ctrl+Z undo, Ctrl+P the "
+    "r read it (no opinion), x not interested, m more like this, w why, Enter details. In "
+    "the input, ↑/↓ pick a suggestion and Enter uses it. F1 help, F2 the book map, Ctrl+R recommendations, Ctrl+Z undo, Ctrl+P the "
     "command palette, Ctrl+Q quits."
 )
 
@@ -107,19 +109,28 @@ class ReaderSession:
             )
         return found
 
-    @property
-    def not_to_recommend(self) -> set[int]:
-        """Books never to recommend beyond the rated ones: those onboarding heard the reader
-        has not read (their choice to skip), and those they read with no opinion.
-        TODO(lists): read-no-opinion answers belong in the profile (Profile.mark_read)."""
-        read = {b for b, a in self.onboarding_answers.items() if a == READ_NO_OPINION}
-        return self.profile.not_read | read
+    def _reader(self) -> dict:
+        """What every list needs to know about the reader besides the ratings."""
+        p = self.profile
+        return {
+            "exclude": p.not_read | p.hidden,
+            "read": p.read,
+            "series_order": p.series_order,
+        }
 
     def recommendations(self, n: int = 10, shelf: str | None = None) -> list[Recommendation]:
-        excluded = self.not_to_recommend
-        key = (tuple(sorted(self.ratings.items())), n, shelf, tuple(sorted(excluded)))
+        p = self.profile
+        key = (
+            tuple(sorted(self.ratings.items())),
+            n,
+            shelf,
+            frozenset(p.not_read),
+            frozenset(p.read),
+            frozenset(p.hidden),
+            tuple(sorted(p.series_order.items())),
+        )
         if self._recs_cache is None or self._recs_cache[0] != key:
-            recs = self.rec.recommend(self.ratings, n=n, shelf=shelf, exclude=excluded)
+            recs = self.rec.recommend(self.ratings, n=n, shelf=shelf, **self._reader())
             self._recs_cache = (key, recs)
         return self._recs_cache[1]
 
@@ -133,12 +144,18 @@ class ReaderSession:
         return f"{c.titles[row]} — {c.author_line(book_id)}{', ' + year if year else ''}"
 
     def reason(self, r: Recommendation) -> str:
-        if r.because is None:
-            return "popular and well loved"
-        return (
-            f"because you {STAR_WORDS[self.ratings.get(r.because, 5)]} "
-            f"{self.rec.catalogue.short_title(r.because)}"
-        )
+        """Why a book is listed: its place in a series, and the rated book that drives it
+        (named only when one does: see Recommender.drivers)."""
+        if r.because is not None:
+            why = (
+                f"because you {STAR_WORDS[self.ratings.get(r.because, 5)]} "
+                f"{self.rec.catalogue.short_title(r.because)}"
+            )
+        elif self.ratings:
+            why = "readers with similar taste loved it"
+        else:
+            why = "popular and well loved"
+        return f"{r.note}, {why}" if r.note else why
 
     # ----------------------------------------------------------------- onboarding
     def start_onboarding(self) -> Reply:
@@ -191,10 +208,11 @@ class ReaderSession:
             self.profile.mark_not_read(book)
             return self._next_question()
         if low in READ_NO_OPINION_KEYS:
-            # TODO(lists): also keep it in the profile (Profile.mark_read) once that lands.
             self.onboarding_answers[book] = READ_NO_OPINION
+            self.profile.mark_read(book)
             follow = self._next_question()
             follow.text = f"Noted: you read {self.title(book)}.\n{follow.text}"
+            follow.changed = True
             return follow
         self.onboarding_answers[book] = int(low)
         rated = self.rate(book, int(low))
@@ -224,7 +242,7 @@ class ReaderSession:
         text = text.strip()
         if not text:
             return Reply(
-                f"Which book? e.g. `{action if action != 'rate' else 'loved'} dune`.", kind="error"
+                f"Which book? e.g. `{_EXAMPLE_VERB.get(action, action)} dune`.", kind="error"
             )
         found = self.rec.lookup(text)
         if found.book_id is not None:
@@ -250,13 +268,97 @@ class ReaderSession:
             return self.why(book_id)
         if action == "forget":
             return self.forget(book_id)
+        if action == "read":
+            return self.mark_read(book_id)
+        if action == "hide":
+            return self.hide(book_id)
+        if action == "order":
+            return self.series_order(book_id, bool(stars))
         return self.details(book_id)
 
+    def mark_read(self, book_id: int) -> Reply:
+        if book_id in self.ratings:
+            return Reply(f"You rated {self.title(book_id)} {self.ratings[book_id]}★ already.")
+        self.profile.mark_read(book_id)
+        return Reply(
+            f"Noted: you read {self.title(book_id)} (no rating). I won't recommend it, and it "
+            "counts a little towards your taste. `undo` takes it back.",
+            [book_id],
+            changed=True,
+        )
+
+    def hide(self, book_id: int) -> Reply:
+        self.profile.hide(book_id)
+        return Reply(
+            f"Not interested in {self.title(book_id)}: I won't suggest it again. `undo` takes "
+            "it back.",
+            changed=True,
+        )
+
+    def series_order(self, book_id: int, in_order: bool) -> Reply:
+        works = self.rec.catalogue.works
+        sid = int(works.series[self.rec.catalogue.row(book_id)])
+        if sid < 0:
+            return Reply(f"{self.title(book_id)} is not part of a series I know.", kind="error")
+        self.profile.set_series_order(works.series_keys[sid], in_order)
+        name = works.series_names[sid]
+        if in_order:
+            text = f"{name}: read in order. I'll suggest the next book you haven't read."
+        else:
+            text = f"{name}: read in any order. I'll suggest any of its books."
+        return Reply(text, changed=True)
+
+    def more_by(self, text: str, n: int = 10) -> Reply:
+        """The reader's next books by one author, in their order (series in order)."""
+        author = self._author(text)
+        if author is None:
+            return Reply(
+                f"I couldn't find an author matching “{text}”. Try the surname.", kind="error"
+            )
+        recs = self.rec.recommend(self.ratings, n=n, author=author, **self._reader())
+        if not recs:
+            return Reply(f"You have read everything by {author} that I know.")
+        lines = [f"More by {author}:"]
+        lines += [
+            f"  {i}. {self.book_line(r.book_id)}{' (' + r.note + ')' if r.note else ''}"
+            for i, r in enumerate(recs, 1)
+        ]
+        self.pending = ("details", None, [r.book_id for r in recs])
+        return Reply("\n".join(lines), [r.book_id for r in recs], kind="recs")
+
+    def _author(self, text: str) -> str | None:
+        """The first author a reader means: a name (or part of one) as written in the
+        catalogue, the most read of several; else the author of the book the text finds."""
+        c = self.rec.catalogue
+        words = text.strip().lower().split()
+        if not words:
+            return None
+        names = np.char.lower(c.first_authors.astype(str))
+        hit = np.ones(len(names), dtype=bool)
+        for word in words:
+            hit &= np.char.find(names, word) >= 0
+        if hit.any():
+            rows = np.flatnonzero(hit)
+            return str(c.first_authors[rows[np.argmax(c.ratings_counts[rows])]])
+        hits = [h for h in self.rec.search(text, 1) if h.score >= 60]
+        return c.first_author(hits[0].book_id) if hits else None
+
     def more_like(self, book_id: int, n: int = 10) -> Reply:
-        hits: list[BookHit] = self.rec.similar(book_id, n)
         self.focus = book_id
+        reader = self._reader()
+        hits: list[BookHit] = self.rec.similar(
+            book_id,
+            n,
+            ratings=self.ratings,
+            read=reader["read"],
+            hidden=reader["exclude"],
+            series_order=reader["series_order"],
+        )
         lines = [f"More like {self.title(book_id)}:"]
-        lines += [f"  {i}. {self.book_line(h.book_id)}" for i, h in enumerate(hits, 1)]
+        lines += [
+            f"  {i}. {self.book_line(h.book_id)}{' (' + h.note + ')' if h.note else ''}"
+            for i, h in enumerate(hits, 1)
+        ]
         self.pending = ("details", None, [h.book_id for h in hits])
         lines.append("(Reply `3` for details of the third, `3 5` to rate it 5 stars.)")
         return Reply("\n".join(lines), [h.book_id for h in hits], kind="similar")
@@ -268,7 +370,7 @@ class ReaderSession:
                 f"{self.title(book_id)} is simply popular and well loved; rate a few "
                 "books and I can explain better."
             )
-        recs = self.rec.recommend(self.ratings, n=200, exclude=self.not_to_recommend)
+        recs = self.rec.recommend(self.ratings, n=200, **self._reader())
         match = next((r for r in recs if r.book_id == book_id), None)
         if book_id in self.ratings:
             return Reply(f"You rated {self.title(book_id)} {self.ratings[book_id]}★ yourself.")
@@ -387,9 +489,9 @@ class ReaderSession:
         )
         return Reply(
             f"{path.name}: {rated_rows} rated books: {len(plan.ratings)} found in the "
-            f"catalogue, {len(plan.unmatched)} not in it{same_book}. Also {len(plan.shelved)} "
-            f"to-read books found.{conflicts} Type `yes` to import them (`undo` takes the "
-            "whole import back), `no` to cancel."
+            f"catalogue, {len(plan.unmatched)} not in it{same_book}. Also {len(plan.read)} "
+            f"read without a rating and {len(plan.shelved)} to-read books found.{conflicts} "
+            "Type `yes` to import them (`undo` takes the whole import back), `no` to cancel."
         )
 
     def _answer_import(self, line: str) -> Reply | None:
@@ -402,7 +504,7 @@ class ReaderSession:
         if not answer or answer[0] not in ("yes", "y"):
             return None  # the reader moved on: the import is dropped, the line handled
         ratings = plan.ratings_to_write(replace_conflicts=answer[1:] == ["replace"])
-        skipped = self.profile.import_books(ratings, plan.shelved, seen=plan.seen)
+        skipped = self.profile.import_books(ratings, plan.shelved, seen=plan.seen, read=plan.read)
         kept = (
             f" {skipped} book{'s' if skipped != 1 else ''} you rated since the preview kept "
             "your new rating."
@@ -410,9 +512,9 @@ class ReaderSession:
             else ""
         )
         return Reply(
-            f"Imported {len(ratings) - skipped} ratings and {len(plan.shelved)} to-read books."
-            f"{kept} You now have {len(self.ratings)} ratings. (`undo` takes the whole import "
-            "back.)",
+            f"Imported {len(ratings) - skipped} ratings, {len(plan.read)} read books and "
+            f"{len(plan.shelved)} to-read books.{kept} You now have {len(self.ratings)} "
+            "ratings. (`undo` takes the whole import back.)",
             changed=True,
         )
 
@@ -497,6 +599,11 @@ class ReaderSession:
                 f"{len(self.ratings)} rating{'s' if len(self.ratings) != 1 else ''}.",
                 changed=True,
             )
+        if isinstance(undone, SetStep):
+            what = "read" if undone.name == "read" else "not interested"
+            return Reply(
+                f"Undone: {self.title(undone.book_id)} is no longer marked {what}.", changed=True
+            )
         book_id, before = undone
         if before is None:
             return Reply(f"Undone: removed your rating of {self.title(book_id)}.", changed=True)
@@ -547,6 +654,14 @@ class ReaderSession:
             and 1 <= int(cmd.text) <= len(self.pending[2])
         ):
             return self.rate(self.pending[2][int(cmd.text) - 1], int(cmd.stars or 0))
+        # "hide 3" / "read 3" after a list: that book.
+        if (
+            cmd.kind in ("hide", "read")
+            and self.pending
+            and _NUMBER.fullmatch(cmd.text)
+            and 1 <= int(cmd.text) <= len(self.pending[2])
+        ):
+            return self.act(cmd.kind, self.pending[2][int(cmd.text) - 1], None)
         return self._dispatch(cmd)
 
     def _is_a_title(self, line: str, rated_text: str) -> bool:
@@ -597,6 +712,10 @@ class ReaderSession:
             return self.import_preview(cmd.text)
         if k == "half":
             return self.half_stars(cmd)
+        if k == "more_by":
+            if not cmd.text:
+                return Reply("More by whom? e.g. `more by ursula le guin`.", kind="error")
+            return self.more_by(cmd.text)
         if k == "map":
             return Reply(
                 "The book map opens in the app (`map` or F2); from a shell, "
@@ -609,6 +728,9 @@ class ReaderSession:
             "why": "why",
             "forget": "forget",
             "details": "details",
+            "read": "read",
+            "hide": "hide",
+            "order": "order",
         }[k]
         target = (
             self._resolve(cmd.text, action, cmd.stars)
@@ -617,7 +739,7 @@ class ReaderSession:
         )
         if isinstance(target, Reply):
             return target
-        reply = self.act(action, target, cmd.stars)
+        reply = self.act(action, target, cmd.n if k == "order" else cmd.stars)
         if cmd.unused and reply.kind != "error":
             reply.text += (
                 f"\n(I only took that you {STAR_WORDS[int(cmd.stars or 3)]} "

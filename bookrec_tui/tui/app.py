@@ -36,7 +36,8 @@ from .widgets import BookList, ChatMessage
 
 T = TypeVar("T")
 
-BOOK_ACTIONS = ("rate", "more", "why", "details", "forget")  # what a picked suggestion can do
+# What a picked suggestion can do.
+BOOK_ACTIONS = ("rate", "more", "why", "details", "forget", "read", "hide")
 SUGGEST_FOR = (*BOOK_ACTIONS, "search")  # commands whose text is a title worth suggesting
 SUGGEST_DELAY = 0.12  # seconds of no typing before suggestions are searched
 
@@ -521,6 +522,12 @@ class BookrecApp(App[int]):
         elif event.action == "why":
             self.say(f"why {label}", "user")
             self.show(s.guarded(s.why, event.book_id))
+        elif event.action == "read":
+            self.say(f"read {label}", "user")
+            self.show(s.guarded(s.mark_read, event.book_id))
+        elif event.action == "hide":
+            self.say(f"not interested in {label}", "user")
+            self.show(s.guarded(s.hide, event.book_id))
         else:
             self.show(s.guarded(s.details, event.book_id))
 

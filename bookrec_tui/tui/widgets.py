@@ -25,6 +25,8 @@ class BookList(OptionList):
         *(Binding(str(s), f"rate({s})", "rate", show=False) for s in range(2, 6)),
         Binding("m", "more", "more like this"),
         Binding("w", "why", "why?"),
+        Binding("r", "read", "read it"),
+        Binding("x", "hide", "not interested"),
         Binding("enter", "select", "details", show=True),
     ]
 
@@ -91,6 +93,12 @@ class BookList(OptionList):
 
     def action_why(self) -> None:
         self._post("why")
+
+    def action_read(self) -> None:
+        self._post("read")
+
+    def action_hide(self) -> None:
+        self._post("hide")
 
     def action_select(self) -> None:
         self._post("details")
