@@ -84,6 +84,7 @@ _OMNIBUS = re.compile(
 )
 _NOT_OMNIBUS = re.compile(r"\b(?:heart-shaped box|bird box|getting out of the box)\b", re.I)
 _WHOLE_SERIES = re.compile(r"\b(?:complete|trilogy)\b", re.IGNORECASE)
+_ADAPTATION = re.compile(r"graphic novel|movie tie-in|marvel illustrated", re.IGNORECASE)
 _COMPLETE_ALL = re.compile(r"\bcomplete\s+(?:novels|works)\b", re.IGNORECASE)
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -216,6 +217,7 @@ class Works:
             [k.split("|")[0] in ANY_ORDER_SERIES for k in self.series_keys], dtype=bool
         )
         self._editions_without_note(titles, authors, notes)
+        self._adaptations(titles)
         self.omnibuses = np.array(sorted(self.contains), dtype=np.int64)
         # Rows held by an omnibus, and which omnibuses hold each row.
         self.held_by: dict[int, list[int]] = defaultdict(list)
@@ -236,13 +238,18 @@ class Works:
             if row in self.contains or (note is not None and note.single and not note.partial):
                 continue  # its note said what it holds, or it is an entry ("Night Trilogy #1")
             outside = _NOTE.sub("", title)
-            if not _OMNIBUS.search(outside) or _NOT_OMNIBUS.search(outside):
+            if not (_OMNIBUS.search(outside) or " / " in outside) or _NOT_OMNIBUS.search(outside):
                 continue
             folded = f" {_fold(outside)} "
             held: set[int] = set()
             everything = bool(_COMPLETE_ALL.search(outside))
-            # "The Complete Sherlock Holmes", "Mark of the Lion Trilogy": a series by name.
+            # "The Complete Sherlock Holmes", "Mark of the Lion Trilogy", "Boxed Set: The
+            # Hobbit and The Lord of the Rings": a series by name, whole.
             whole_series = bool(_WHOLE_SERIES.search(outside))
+            if not whole_series and ":" in outside:
+                folded_series = f" {_fold(outside.split(':', 1)[1])} "
+            else:
+                folded_series = folded if whole_series else ""
             for other in by_author[authors[row]]:
                 if other == row:
                     continue
@@ -252,10 +259,9 @@ class Works:
                     everything
                     or (len(named) >= 4 and f" {named} " in folded)
                     or (
-                        whole_series
-                        and sid >= 0
+                        sid >= 0
                         and len(self.series_names[sid]) >= 4
-                        and f" {_fold(self.series_names[sid])} " in folded
+                        and f" {_fold(self.series_names[sid])} " in folded_series
                     )
                 ):
                     held.add(int(self.main[other]))
@@ -272,6 +278,22 @@ class Works:
                     flat |= self.contains[r]
                 flat.discard(row)
                 self.contains[row] = frozenset(flat)
+
+    def _adaptations(self, titles: list[str]) -> None:
+        """ "The Hobbit: Graphic Novel", "Dracula (Marvel Illustrated)": another edition of
+        the book with that title (the most rated one, whoever adapted it)."""
+        first: dict[str, int] = {}
+        adapted = []
+        for row, title in enumerate(titles):
+            base = _fold(re.split(r"[:(]| - ", title)[0])
+            if _ADAPTATION.search(title):
+                adapted.append((row, base))
+            elif base and base not in first and self.main[row] == row:
+                first[base] = row  # goodbooks lists the most rated books first
+        for row, base in adapted:
+            target = first.get(base.removeprefix("anne rice s "))
+            if target is not None and target != row and row not in self.contains:
+                self.main[row] = target
 
     # ----------------------------------------------------------------- queries
     def is_ordered(self, sid: int, overrides: dict[str, bool] | None = None) -> bool:

@@ -1,0 +1,43 @@
+"""Pilot: the keys on a listed book for "read it" and "not interested"."""
+
+from __future__ import annotations
+
+import pytest
+
+from bookrec_tui.profile import Profile
+from bookrec_tui.tui.app import BookrecApp
+from bookrec_tui.tui.widgets import BookList
+
+
+@pytest.mark.asyncio
+async def test_keys_mark_a_listed_book_read_or_hide_it_and_undo_brings_it_back(
+    real_data_dir, tmp_path
+):
+    profile = Profile.open("keys", tmp_path)
+    for book_id, stars in ((5107, 5), (2, 4), (7, 5)):  # Catcher in the Rye, HP 1, The Hobbit
+        profile.rate(book_id, stars)
+    app = BookrecApp(data_dir=str(real_data_dir), profile="keys", profile_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        recs = app.query_one("#recs", BookList)
+        assert recs.option_count == 20
+        recs.focus()
+        recs.highlighted = 0
+        first = recs.current_book()
+        await pilot.press("x")
+        await pilot.pause()
+        assert first in Profile.open("keys", tmp_path).hidden
+        assert first not in [recs.book_at(i) for i in range(recs.option_count)]
+        recs.highlighted = 0
+        second = recs.current_book()
+        await pilot.press("r")
+        await pilot.pause()
+        saved = Profile.open("keys", tmp_path)
+        assert second in saved.read and second not in saved.ratings
+        assert second not in [recs.book_at(i) for i in range(recs.option_count)]
+        app.query_one("#prompt").focus()
+        await pilot.press(*"undo", "enter")
+        await pilot.pause()
+        assert second not in Profile.open("keys", tmp_path).read
+        assert second in [recs.book_at(i) for i in range(recs.option_count)]

@@ -1,0 +1,173 @@
+"""Series, editions and the final list, on small made-up catalogues (one rule per test)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bookrec_tui.listing import NEXT, START, ListAssembler, ReaderBooks
+from bookrec_tui.works import Works, parse_series_note
+
+BOOKS = [
+    # row: title, first author
+    ("Magyk (Septimus Heap, #1)", "Angie Sage"),  # 0
+    ("Flyte (Septimus Heap, #2)", "Angie Sage"),  # 1
+    ("Physik (Septimus Heap, #3)", "Angie Sage"),  # 2
+    ("Queste (Septimus Heap, #4)", "Angie Sage"),  # 3
+    ("A Short Tale (Septimus Heap, #2.5)", "Angie Sage"),  # 4
+    ("Septimus Heap Box Set (Septimus Heap, #1-3)", "Angie Sage"),  # 5
+    ("Physik, Part 1 (Septimus Heap, #3, Part 1)", "Angie Sage"),  # 6
+    ("The Colour of Magic (Discworld, #1; Rincewind #1)", "Terry Pratchett"),  # 7
+    ("Mort (Discworld, #4; Death, #1)", "Terry Pratchett"),  # 8
+    ("Pride and Prejudice", "Jane Austen"),  # 9
+    ("Emma", "Jane Austen"),  # 10
+    ("The Complete Novels", "Jane Austen"),  # 11
+    ("Persuasion", "Jane Austen"),  # 12
+    ("Northanger Abbey", "Jane Austen"),  # 13
+    ("Standalone One", "Ann Other"),  # 14
+    ("Standalone Two", "Bo Other"),  # 15
+    ("Standalone Three", "Cy Other"),  # 16
+    ("Standalone Four", "Di Other"),  # 17
+    ("Tolkien 4-Book Boxed Set: The Hobbit and The Lord of the Rings", "J.R.R. Tolkien"),  # 18
+    ("The Hobbit", "J.R.R. Tolkien"),  # 19
+    ("The Fellowship of the Ring (The Lord of the Rings, #1)", "J.R.R. Tolkien"),  # 20
+    ("The Two Towers (The Lord of the Rings, #2)", "J.R.R. Tolkien"),  # 21
+]
+
+
+@pytest.fixture
+def works() -> Works:
+    return Works([t for t, _ in BOOKS], [a for _, a in BOOKS])
+
+
+@pytest.fixture
+def lists(works) -> ListAssembler:
+    return ListAssembler(works, np.array([a for _, a in BOOKS]))
+
+
+def scores_for(*rows: int) -> np.ndarray:
+    """A score vector ranking ``rows`` first, in that order, then everything else."""
+    s = np.linspace(0.0, -1.0, len(BOOKS))
+    for rank, r in enumerate(rows):
+        s[r] = 10.0 - rank
+    return s
+
+
+def shown(listed) -> list[int]:
+    return [b.row for b in listed]
+
+
+@pytest.mark.parametrize(
+    "title, name, lo, hi, extra, partial",
+    [
+        ("Catching Fire (The Hunger Games, #2)", "The Hunger Games", 2, 2, (), False),
+        ("Dune Messiah (Dune Chronicles #2)", "Dune Chronicles", 2, 2, (), False),
+        ("Boxset (Harry Potter, #1-7)", "Harry Potter", 1, 7, (), False),
+        ("Saga (Twilight, #1-4 + 3.5)", "Twilight", 1, 4, (3.5,), False),
+        ("Four (Divergent, #0.1 - 0.4)", "Divergent", 0.1, 0.4, (), False),
+        ("OotP (Harry Potter, #5, Part 1)", "Harry Potter", 5, 5, (), True),
+        ("Storm (Ice and Fire, #3: Part 2 of 2)", "Ice and Fire", 3, 3, (), True),
+        ("Stories (The Selection, #0.5, 2.5)", "The Selection", 0.5, 0.5, (2.5,), False),
+        ("Night Play (Dark-Hunter #5, Were-Hunter #1)", "Dark-Hunter", 5, 5, (), False),
+    ],
+)
+def test_series_notes_are_read_from_titles(title, name, lo, hi, extra, partial):
+    note = parse_series_note(title)
+    assert (note.name, note.lo, note.hi, note.extra, note.partial) == (
+        name,
+        lo,
+        hi,
+        extra,
+        partial,
+    )
+
+
+def test_no_series_note_no_series():
+    assert parse_series_note("Pride and Prejudice") is None
+    assert parse_series_note("#GIRLBOSS") is None
+
+
+def test_editions_know_what_they_hold(works):
+    assert works.contains[5] == {0, 1, 2}  # "#1-3" box set
+    assert works.main[6] == 2  # "#3, Part 1" collapses onto Physik
+    assert works.contains[11] == {9, 10, 12, 13}  # "The Complete Novels": all of Austen's
+    assert works.contains[18] == {19, 20, 21}  # named: The Hobbit, The Lord of the Rings
+
+
+def test_rating_a_later_entry_implies_the_earlier_ones(works):
+    assert works.implied_read([2]) == {0, 1, 2}
+    # ... but not in a series read in any order, and not when the reader says so
+    assert works.implied_read([8]) == {8}
+    key = works.series_keys[int(works.series[2])]
+    assert works.implied_read([2], {key: False}) == {2}
+
+
+def test_a_book_inside_a_rated_omnibus_counts_as_read(works):
+    assert {0, 1, 2} <= works.implied_read([5])
+    assert {9, 10, 12, 13} <= works.implied_read([11])
+
+
+def test_no_ratings_a_sequel_becomes_the_start_of_its_series(lists):
+    listed = lists.assemble(scores_for(3), ReaderBooks.of(), 3)
+    assert listed[0].row == 0 and listed[0].note == START and listed[0].scored_row == 3
+
+
+def test_the_next_unread_entry_stands_in_for_a_later_one(lists):
+    # read #1 and #2; the model likes #4 best: #3 is shown, labelled
+    listed = lists.assemble(scores_for(3, 14), ReaderBooks.of(known=[1]), 2)
+    assert shown(listed) == [2, 14] and listed[0].note == NEXT
+
+
+def test_never_an_entry_below_the_readers_progress(lists):
+    listed = lists.assemble(scores_for(0, 1, 14), ReaderBooks.of(known=[2]), 2)
+    assert 0 not in shown(listed) and 1 not in shown(listed)
+    assert shown(listed)[0] == 14
+
+
+def test_one_entry_per_series_in_recommendations_two_in_more_like_this(lists):
+    s = scores_for(0, 1, 2, 14)
+    assert shown(lists.assemble(s, ReaderBooks.of(), 2)) == [0, 14]
+    # more like Septimus #1 (counts as read): #2 then #3, in order
+    assert shown(lists.assemble(s, ReaderBooks.of(known=[0]), 3, series_cap=2)) == [1, 2, 14]
+
+
+def test_a_novella_waits_for_the_reader_to_get_there(lists):
+    assert shown(lists.assemble(scores_for(4), ReaderBooks.of(), 1)) == [0]
+    assert shown(lists.assemble(scores_for(4), ReaderBooks.of(known=[1]), 1)) == [4]
+
+
+def test_no_edition_overlapping_a_read_or_listed_book(lists):
+    # rated The Hobbit: the 4-book boxed set is out; rated Austen's Complete Novels: Emma too
+    assert 18 not in shown(lists.assemble(scores_for(18, 14), ReaderBooks.of(known=[19]), 2))
+    assert 10 not in shown(lists.assemble(scores_for(10, 14), ReaderBooks.of(known=[11]), 2))
+    # Pride and Prejudice listed: The Complete Novels may not follow it
+    listed = lists.assemble(scores_for(9, 11, 14), ReaderBooks.of(), 2)
+    assert shown(listed) == [9, 14]
+
+
+def test_a_partial_edition_collapses_onto_the_main_one(lists):
+    listed = lists.assemble(scores_for(6, 2, 14), ReaderBooks.of(known=[1]), 2)
+    assert shown(listed) == [2, 14]
+
+
+def test_hidden_books_are_never_listed_and_block_their_series(lists):
+    listed = lists.assemble(scores_for(14, 2), ReaderBooks.of(known=[0], blocked=[14, 1]), 2)
+    assert 14 not in shown(listed) and 1 not in shown(listed) and 2 not in shown(listed)
+
+
+def test_at_most_three_books_by_one_author_in_ten(lists):
+    s = scores_for(9, 10, 12, 13, 14)
+    assert shown(lists.assemble(s, ReaderBooks.of(), 4)) == [9, 10, 12, 14]
+    # asked for that author: no limit
+    assert shown(lists.assemble(s, ReaderBooks.of(), 4, author_cap=None)) == [9, 10, 12, 13]
+
+
+def test_any_order_series_are_left_as_scored(lists):
+    listed = lists.assemble(scores_for(8), ReaderBooks.of(), 1)
+    assert shown(listed) == [8] and listed[0].note == ""
+
+
+def test_minus_infinity_is_never_listed(lists):
+    s = np.full(len(BOOKS), -np.inf)
+    s[15] = 1.0
+    assert shown(lists.assemble(s, ReaderBooks.of(), 5)) == [15]

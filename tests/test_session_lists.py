@@ -1,0 +1,68 @@
+"""Chat commands about what the reader has read, does not want, and series order."""
+
+from __future__ import annotations
+
+import pytest
+
+from bookrec_tui.profile import Profile
+from bookrec_tui.recommender import Recommender
+from bookrec_tui.session import ReaderSession
+
+
+@pytest.fixture(scope="module")
+def rec(real_data_dir) -> Recommender:
+    return Recommender.load(data_dir=real_data_dir)
+
+
+@pytest.fixture
+def session(rec, tmp_path) -> ReaderSession:
+    s = ReaderSession(rec, Profile.open("t", tmp_path))
+    for line in ("loved the hobbit", "liked pride and prejudice", "loved the catcher in the rye"):
+        assert s.handle(line).changed
+    return s
+
+
+def test_read_without_a_rating_is_saved_and_leaves_the_list(session, tmp_path):
+    top = session.recommendations(10)[0]
+    reply = session.handle(f"read {top.title}")
+    assert reply.changed and "no rating" in reply.text
+    assert top.book_id in Profile.open("t", tmp_path).read
+    assert top.book_id not in {r.book_id for r in session.recommendations(10)}
+    assert top.book_id not in session.ratings  # no opinion: not a rating
+    session.handle("undo")
+    assert top.book_id not in Profile.open("t", tmp_path).read
+
+
+def test_not_interested_by_number_after_a_list_hides_it_for_good(session, tmp_path):
+    listed = session.handle("recs 10").books
+    reply = session.handle("not interested 2")
+    assert reply.changed and "won't suggest it again" in reply.text
+    assert listed[1] in Profile.open("t", tmp_path).hidden
+    assert listed[1] not in session.handle("recs 20").books
+    assert "no longer marked not interested" in session.handle("undo").text
+    assert listed[1] in session.handle("recs 10").books
+
+
+def test_more_by_an_author_lists_only_theirs_in_series_order(session):
+    reply = session.handle("more by rowling")
+    assert reply.kind == "recs" and "More by J.K. Rowling" in reply.text
+    lines = reply.text.splitlines()[1:]
+    assert len(lines) > 3 and all("J.K. Rowling" in line for line in lines)
+    hp = [line for line in lines if "(Harry Potter, #" in line]
+    assert len(hp) == 1 and "#1)" in hp[0] and "start of a series" in hp[0]
+
+
+def test_series_order_can_be_overridden_by_the_reader(session, tmp_path):
+    reply = session.handle("any order the fellowship of the ring")
+    assert reply.changed and "any order" in reply.text
+    assert any(not v for v in Profile.open("t", tmp_path).series_order.values()), (
+        "saved as read in any order"
+    )
+    assert "in order" in session.handle("in order the fellowship of the ring").text
+
+
+def test_reasons_say_similar_readers_when_no_single_book_drives_it(session):
+    text = session.handle("recs 20").text
+    assert "because you" in text or "readers with similar taste" in text
+    for line in text.splitlines()[1:]:
+        assert "because you" in line or "readers with similar taste" in line or "series" in line
