@@ -226,9 +226,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--only",
-        choices=("seed", "cold-start", "real-readers", "onboarding"),
-        help="run one protocol (default: all four; onboarding: questions a real reader "
-        "could answer among the first 10, and NDCG@10 after them)",
+        choices=("seed", "cold-start", "real-readers", "onboarding", "lists"),
+        help="run one protocol (default: all five; onboarding: questions a real reader "
+        "could answer among the first 10, and NDCG@10 after them; lists: series-aware "
+        "NDCG and the trust audit of the final lists)",
     )
     p.add_argument("--skip-seed-protocol", action="store_true", help="skip the 80/20 protocol")
     p.add_argument(

@@ -288,6 +288,7 @@ class EvalReport:
     cold_start: dict = field(default_factory=dict)
     real_readers: dict = field(default_factory=dict)
     onboarding: dict = field(default_factory=dict)
+    lists: dict = field(default_factory=dict)  # series-aware protocol and trust audit
     settings: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
 
@@ -298,6 +299,7 @@ class EvalReport:
                 "cold_start": self.cold_start,
                 "real_readers": self.real_readers,
                 "onboarding": self.onboarding,
+                "lists": self.lists,
                 "settings": self.settings,
                 "timings": self.timings,
                 "machine": machine_info(),
@@ -334,6 +336,20 @@ class EvalReport:
                 lines.append(
                     f"  {name:<28} | {m['read_of_first_10']:4.2f}  {m['rated_of_first_10']:4.2f}"
                     f"  | {m['ndcg@10_after']:.3f}"
+                )
+        for population, methods in self.lists.items():
+            lines.append(
+                f"Series-aware lists, {population}: NDCG@10, R@20 and per-slot rates of the top 20"
+            )
+            lines.append(
+                f"  {'method':<34} N@10   R@20   gap+read  gap    read   edition  crowd@10"
+            )
+            for name, m in methods.items():
+                lines.append(
+                    f"  {name:<34} {m['ndcg@10']:.3f}  {m['recall@20']:.3f}  "
+                    f"{m['sequel_gap + implied_read rate']:.3f}     {m['sequel_gap rate']:.3f}  "
+                    f"{m['implied_read rate']:.3f}  {m['edition_overlap rate']:.3f}    "
+                    f"{m['crowding rate']:.3f}"
                 )
         return "\n".join(lines)
 

@@ -36,7 +36,7 @@ from .scoring import FoldInScorer
 
 EASE_LAMBDAS = (300.0, 1000.0, 3000.0)
 DEFAULT_EASE_LAMBDA = 1000.0  # what the cold-start protocol's validation readers pick
-PROTOCOLS = ("seed", "cold-start", "real-readers", "onboarding")
+PROTOCOLS = ("seed", "cold-start", "real-readers", "onboarding", "lists")
 
 
 def _train_ours(items: UserItems, n_books: int, cfg: TrainConfig, label: str) -> FoldInScorer:
@@ -167,6 +167,53 @@ def run_onboarding(dataset, exports: Path, args, report: EvalReport) -> None:
         report.onboarding = evaluate_onboarding(rec, onboarding_askers(rec), shelves)
 
 
+def run_lists(
+    dataset,
+    cfg: TrainConfig,
+    n_users: int,
+    libraries: dict | None,
+    bundle_path: Path,
+    report: EvalReport,
+) -> None:
+    """Series-aware protocol and trust audit: raw top 20 beside the app's final lists, for
+    our model and EASE, on held-out goodbooks readers (models fit without them) and, when
+    exports are there, real Goodreads readers (the shipped bundle; 5 seeded orders each)."""
+    from .bundle import Bundle
+    from .list_audit import evaluate_lists
+    from .listing import ListAssembler
+    from .recommender import Recommender
+
+    cat = dataset.catalogue
+    assembler = ListAssembler(cat.works, cat.first_authors)
+    split = cold_start_split(dataset, n_users=n_users)
+    items = UserItems.build(split.train, cat)
+    with timed(report.timings, "lists: EASE (held-out split)"):
+        ease = EASE(gram_matrix(items, len(cat)), DEFAULT_EASE_LAMBDA)
+    with timed(report.timings, "lists: ours (held-out split)"):
+        ours = _train_ours(items, len(cat), cfg, "lists split")
+    methods = {"ours": ours.rank_scores, f"EASE (lambda={DEFAULT_EASE_LAMBDA:g})": ease.rank_scores}
+    with timed(report.timings, "lists: held-out readers"):
+        report.lists["held-out readers (k=10)"] = evaluate_lists(methods, split.test, assembler)
+    del ease
+    if libraries:
+        shipped = Recommender(Bundle.load(bundle_path), cat).scorer
+        full = UserItems.build(dataset.ratings, cat)
+        ease_all = EASE(gram_matrix(full, len(cat)), DEFAULT_EASE_LAMBDA)
+        orders = [
+            (rows[o], stars[o])
+            for rows, stars in libraries.values()
+            for o in (np.random.default_rng(rep).permutation(len(rows)) for rep in range(5))
+        ]
+        real = {
+            "ours (shipped bundle)": shipped.rank_scores,
+            f"EASE (lambda={DEFAULT_EASE_LAMBDA:g})": ease_all.rank_scores,
+        }
+        with timed(report.timings, "lists: real readers"):
+            report.lists[f"real readers ({len(libraries)} exports x 5 orders, k=10)"] = (
+                evaluate_lists(real, orders, assembler)
+            )
+
+
 def _exports_dir(args) -> Path | None:
     """--exports, else a goodreads-exports folder beside the data directory, if any."""
     from .paths import resolve_data_dir
@@ -189,7 +236,7 @@ def run_evaluation(args) -> int:
     if args.epochs:
         cfg.epochs = args.epochs
     on_exports = [p for p in ("real-readers", "onboarding") if p in protocols]
-    exports = _exports_dir(args) if on_exports else None
+    exports = _exports_dir(args) if on_exports or "lists" in protocols else None
     if on_exports and exports is None:
         if args.only:
             raise BookrecError(
@@ -226,6 +273,12 @@ def run_evaluation(args) -> int:
         run_real_readers(dataset, libraries, bundle, lam, report)
     if "onboarding" in protocols:
         run_onboarding(dataset, exports, args, report)
+    if "lists" in protocols:
+        libraries = (
+            real_reader_libraries(exports, dataset.catalogue, args.min_rated) if exports else None
+        )
+        bundle = default_bundle_path(getattr(args, "model_dir", None))
+        run_lists(dataset, cfg, args.users, libraries, bundle, report)
     save_report(report, args.out)
     print(report.table())
     console.print(f"wrote {args.out}")

@@ -51,8 +51,8 @@ Just type a title to search. Slash forms (/recs) work too."""
 KEYS_HELP = (  # one paragraph: it wraps to the width it is shown in
     "Keys: Tab moves between the input and the lists. On a highlighted book: 1-5 rate it, "
     "r read it (no opinion), x not interested, m more like this, w why, Enter details. In "
-    "the input, ↑/↓ pick a suggestion and Enter uses it. F1 help, F2 the book map, Ctrl+R recommendations, Ctrl+Z undo, Ctrl+P the "
-    "command palette, Ctrl+Q quits."
+    "the input, ↑/↓ pick a suggestion and Enter uses it. F1 help, F2 the book map, Ctrl+R "
+    "recommendations, Ctrl+Z undo, Ctrl+P the command palette, Ctrl+Q quits."
 )
 
 

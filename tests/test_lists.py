@@ -171,3 +171,18 @@ def test_minus_infinity_is_never_listed(lists):
     s = np.full(len(BOOKS), -np.inf)
     s[15] = 1.0
     assert shown(lists.assemble(s, ReaderBooks.of(), 5)) == [15]
+
+
+def test_the_audit_counts_each_problem_once_per_slot(works):
+    from bookrec_tui.list_audit import audit_list, series_relevant
+
+    authors = ListAssembler(works, np.array([a for _, a in BOOKS])).author_ids
+    # revealed: Septimus #2 (so #1 is implied read) and Pride and Prejudice
+    found = audit_list(works, authors, [1, 9], [0, 3, 11, 14, 10, 12])
+    # #1: implied read; #4 while #3 unread: a gap and the series' second entry (crowding);
+    # The Complete Novels overlaps P&P, and then Emma and Persuasion overlap it
+    assert found == {"sequel_gap": 1, "implied_read": 1, "edition_overlap": 3, "crowding": 1}
+    crowded = audit_list(works, authors, [], [0, 1, 9, 10, 12, 13])
+    assert crowded["crowding"] == 2 and crowded["sequel_gap"] == 0  # #2 after #1 listed
+    hidden, stars = np.array([0, 2, 14]), np.array([5, 5, 4])
+    assert series_relevant(works, np.array([1]), hidden, stars) == {2, 14}  # #1 implied read
