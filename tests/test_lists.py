@@ -186,3 +186,20 @@ def test_the_audit_counts_each_problem_once_per_slot(works):
     assert crowded["crowding"] == 2 and crowded["sequel_gap"] == 0  # #2 after #1 listed
     hidden, stars = np.array([0, 2, 14]), np.array([5, 5, 4])
     assert series_relevant(works, np.array([1]), hidden, stars) == {2, 14}  # #1 implied read
+
+
+def test_the_protocol_puts_raw_and_final_lists_side_by_side(lists):
+    from bookrec_tui.list_audit import evaluate_lists
+
+    # A model that loves later Septimus entries and the editions: the raw list suffers,
+    # the final list does not, and finds the relevant hidden book (Standalone One).
+    def score(rows, stars):
+        return scores_for(3, 2, 5, 6, 11, 14)
+
+    reader = (np.array([1, 9, 14, 0]), np.array([5, 4, 5, 5]))  # reveal 2, hide 2
+    result = evaluate_lists({"m": score}, [reader], lists, k=2, n=4)
+    raw, final = result["m (raw)"], result["m (final list)"]
+    assert raw["sequel_gap rate"] > 0 and raw["edition_overlap rate"] > 0
+    assert final["sequel_gap + implied_read rate"] == 0 and final["edition_overlap rate"] == 0
+    # #1 is hidden but implied read by #2: only Standalone One counts as relevant
+    assert final["ndcg@10"] > 0 and final["readers"] == 1
