@@ -135,12 +135,12 @@ def parse(line: str) -> Command:
     if m := _MORE_BY.match(text):
         return Command("more_by", text=m.group(1).strip())
     if m := _HIDE.match(text):
-        return Command("hide", text=m.group(1).strip())
+        return Command("hide", text=_book(m.group(1)))
     if m := _READ.match(text):
-        return Command("read", text=m.group(1).strip())
+        return Command("read", text=_book(m.group(1)))
     if m := _ORDER.match(text):
         # n: 1 = the series is read in order, 0 = in any order
-        return Command("order", text=m.group(2).strip(), n=int(m.group(1).lower() == "in"))
+        return Command("order", text=_book(m.group(2)), n=int(m.group(1).lower() == "in"))
     if m := _MORE.match(text):
         return Command("more", text=_book(m.group(1)))
     if m := _RECS.match(text):

@@ -66,3 +66,11 @@ def test_reasons_say_similar_readers_when_no_single_book_drives_it(session):
     assert "because you" in text or "readers with similar taste" in text
     for line in text.splitlines()[1:]:
         assert "because you" in line or "readers with similar taste" in line or "series" in line
+
+
+def test_it_means_the_book_just_discussed(session, tmp_path):
+    book = session.handle("details the name of the wind").books[0]
+    assert session.handle("read it").changed
+    assert book in Profile.open("t", tmp_path).read
+    session.handle("details twilight meyer")
+    assert session.handle("not interested in this").changed
