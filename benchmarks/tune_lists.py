@@ -49,6 +49,12 @@ def main() -> int:
     parser.add_argument("--data-dir")
     parser.add_argument("--readers", type=int, default=600)
     parser.add_argument("--cache", default="runs/split-bundle.npz")
+    parser.add_argument(
+        "--real",
+        metavar="EXPORTS",
+        help="instead: real Goodreads readers (a folder of exports) and the shipped bundle "
+        "(no training; these readers are also the evaluation's, so this is a check, not tuning)",
+    )
     args = parser.parse_args()
 
     from bookrec_tui.data import load_dataset
@@ -58,11 +64,25 @@ def main() -> int:
     from bookrec_tui.recommender import Recommender
 
     dataset = load_dataset(args.data_dir)
-    bundle, split = split_bundle(dataset, Path(args.cache))
-    rec = Recommender(bundle, dataset.catalogue)
+    if args.real:
+        from bookrec_tui.bundle import Bundle
+        from bookrec_tui.evaluate import real_reader_libraries
+        from bookrec_tui.recommender import default_bundle_path
+
+        rec = Recommender(Bundle.load(default_bundle_path()), dataset.catalogue)
+        libraries = real_reader_libraries(Path(args.real), dataset.catalogue)
+        readers = [
+            (rows[o], stars[o])
+            for rows, stars in libraries.values()
+            for o in (np.random.default_rng(rep).permutation(len(rows)) for rep in range(5))
+        ]
+        out: dict = {"real_readers": len(libraries), "orders": len(readers)}
+    else:
+        bundle, split = split_bundle(dataset, Path(args.cache))
+        rec = Recommender(bundle, dataset.catalogue)
+        readers = [(r, s) for r, s in split.validation if len(r) >= 20][: args.readers]
+        out = {"validation_readers": len(readers)}
     works, lists, scorer = rec.catalogue.works, rec.lists, rec.scorer
-    readers = [(r, s) for r, s in split.validation if len(r) >= 20][: args.readers]
-    out: dict = {"validation_readers": len(readers)}
 
     # --- read-unrated pseudo-stars
     weights: dict = {}

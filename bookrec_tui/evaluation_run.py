@@ -181,7 +181,7 @@ def run_lists(
     from .bundle import Bundle
     from .list_audit import evaluate_lists
     from .listing import ListAssembler
-    from .recommender import Recommender
+    from .recommender import STAR_BLEND, Recommender
 
     cat = dataset.catalogue
     assembler = ListAssembler(cat.works, cat.first_authors)
@@ -191,9 +191,14 @@ def run_lists(
         ease = EASE(gram_matrix(items, len(cat)), DEFAULT_EASE_LAMBDA)
     with timed(report.timings, "lists: ours (held-out split)"):
         ours = _train_ours(items, len(cat), cfg, "lists split")
-    methods = {"ours": ours.rank_scores, f"EASE (lambda={DEFAULT_EASE_LAMBDA:g})": ease.rank_scores}
+    methods = {
+        "ours": (ours.rank_scores, ours.predict_stars),
+        f"EASE (lambda={DEFAULT_EASE_LAMBDA:g})": ease.rank_scores,
+    }
     with timed(report.timings, "lists: held-out readers"):
-        report.lists["held-out readers (k=10)"] = evaluate_lists(methods, split.test, assembler)
+        report.lists["held-out readers (k=10)"] = evaluate_lists(
+            methods, split.test, assembler, star_blend=STAR_BLEND
+        )
     del ease
     if libraries:
         shipped = Recommender(Bundle.load(bundle_path), cat).scorer
@@ -205,12 +210,12 @@ def run_lists(
             for o in (np.random.default_rng(rep).permutation(len(rows)) for rep in range(5))
         ]
         real = {
-            "ours (shipped bundle)": shipped.rank_scores,
+            "ours (shipped bundle)": (shipped.rank_scores, shipped.predict_stars),
             f"EASE (lambda={DEFAULT_EASE_LAMBDA:g})": ease_all.rank_scores,
         }
         with timed(report.timings, "lists: real readers"):
             report.lists[f"real readers ({len(libraries)} exports x 5 orders, k=10)"] = (
-                evaluate_lists(real, orders, assembler)
+                evaluate_lists(real, orders, assembler, star_blend=STAR_BLEND)
             )
 
 

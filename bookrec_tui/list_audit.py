@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .listing import ListAssembler, ReaderBooks
+from .listing import ListAssembler, ReaderBooks, blend_order
 from .metrics import ndcg_at, recall_at, top_n
 from .works import Works
 
@@ -99,18 +99,22 @@ class ListResults:
 
 
 ScoreFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+StarsFn = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 def evaluate_lists(
-    methods: dict[str, ScoreFn],
+    methods: dict[str, ScoreFn | tuple[ScoreFn, StarsFn]],
     heldout: list[tuple[np.ndarray, np.ndarray]],
     assembler: ListAssembler,
     k: int = 10,
     n: int = 20,
+    star_blend: float = 0.0,
 ) -> dict[str, dict]:
     """Each method's raw top-``n`` (its scores, minus the revealed books) beside the final
     list the app would show from the same scores; series-aware NDCG@10 and recall@20 and
-    the audit's per-slot rates, over readers with ``k`` revealed ratings."""
+    the audit's per-slot rates, over readers with ``k`` revealed ratings. A method given
+    as (scores, predicted stars) has its final list ordered as the app orders it
+    (:func:`~.listing.blend_order` with ``star_blend``)."""
     works = assembler.works
     results = {
         f"{name} ({kind})": ListResults() for name in methods for kind in ("raw", "final list")
@@ -120,10 +124,15 @@ def evaluate_lists(
         hid, hid_stars = rows[k:], stars[k:]
         relevant = series_relevant(works, rev, hid, hid_stars)
         reader = ReaderBooks.of(known=rev.tolist())
-        for name, score in methods.items():
+        for name, method in methods.items():
+            score, stars_fn = method if isinstance(method, tuple) else (method, None)
             scores = np.asarray(score(rev, rev_stars), dtype=np.float64)
             raw = top_n(scores, rev, n)
-            final = np.array([b.row for b in assembler.assemble(scores, reader, n)], np.int64)
+            listed = assembler.assemble(scores, reader, n)
+            final = np.array([b.row for b in listed], np.int64)
+            if stars_fn is not None and len(final):
+                predicted = stars_fn(rev, rev_stars, final)
+                final = final[blend_order([b.score for b in listed], predicted, star_blend)]
             for kind, shown in (("raw", raw), ("final list", final)):
                 res = results[f"{name} ({kind})"]
                 if relevant:

@@ -169,6 +169,18 @@ class ListAssembler:
         return stand_in, note
 
 
+def blend_order(scores: np.ndarray, stars: np.ndarray, weight: float) -> np.ndarray:
+    """The order of a final list by standardised score plus ``weight`` times standardised
+    predicted stars, so the order agrees with the stars shown beside it (weight 0: as
+    scored). Only the listed books move; none comes in or goes."""
+    scores, stars = np.asarray(scores, np.float64), np.asarray(stars, np.float64)
+    if weight == 0 or len(scores) < 2:
+        return np.arange(len(scores))
+    z = (scores - scores.mean()) / max(float(scores.std()), 1e-9)
+    zs = (stars - stars.mean()) / max(float(stars.std()), 1e-9)
+    return np.argsort(-(z + weight * zs), kind="stable")
+
+
 def _start(w: Works, row: int) -> float:
     """Where ``row`` starts in its series: its place, or an omnibus' first entry."""
     p = w.position[row]

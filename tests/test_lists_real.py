@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bookrec_tui.profile import Profile
-from bookrec_tui.recommender import Recommender
+from bookrec_tui.recommender import BECAUSE_SHARE, Recommender
 from bookrec_tui.session import ReaderSession
 
 
@@ -144,7 +144,7 @@ def test_because_names_a_book_only_when_it_drives_the_recommendation(rec):
             continue
         contrib = rec.scorer.contributions(rows, stars, [rec.catalogue.row(r.book_id)])[:, 0]
         share = max(contrib[list(ratings).index(r.because)], 0) / contrib.clip(0).sum()
-        assert share >= 0.3, (r.title, share)
+        assert share >= BECAUSE_SHARE, (r.title, share)
 
 
 def test_importing_a_real_library_keeps_read_books_out_of_the_list(rec, exports_dir, tmp_path):
