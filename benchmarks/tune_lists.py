@@ -5,6 +5,8 @@
   (readers reveal 10 books: 5 rated, 5 as "read, no opinion");
 * "because" threshold: how often the rated book with the largest share of a listed book's
   score really drives it (without that rating the book leaves the top 20), by share;
+* with ``--real``: also the lists protocol and trust audit (`bookrec_tui/list_audit.py`)
+  on those readers, ours (final order as the app shows it) and Goodreads-wide popularity;
 * order and stars: blending predicted stars into the final order, what it costs in
   series-aware NDCG@10 and how many adjacent slots it leaves with the lower one predicted
   >= 0.5 star higher.
@@ -77,6 +79,18 @@ def main() -> int:
             for o in (np.random.default_rng(rep).permutation(len(rows)) for rep in range(5))
         ]
         out: dict = {"real_readers": len(libraries), "orders": len(readers)}
+        from bookrec_tui.baselines import CataloguePopularity
+        from bookrec_tui.list_audit import evaluate_lists
+        from bookrec_tui.recommender import STAR_BLEND
+
+        popularity = CataloguePopularity(dataset.catalogue)
+        methods = {
+            "ours (shipped bundle)": (rec.scorer.rank_scores, rec.scorer.predict_stars),
+            "popularity (Goodreads-wide)": popularity.rank_scores,
+        }
+        out["lists (k=10, top 20): series-aware protocol and trust audit"] = evaluate_lists(
+            methods, readers, rec.lists, star_blend=STAR_BLEND
+        )
     else:
         bundle, split = split_bundle(dataset, Path(args.cache))
         rec = Recommender(bundle, dataset.catalogue)

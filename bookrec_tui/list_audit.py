@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .listing import ListAssembler, ReaderBooks, blend_order
+from .listing import ListAssembler, ReaderBooks
 from .metrics import ndcg_at, recall_at, top_n
 from .works import Works
 
@@ -132,7 +132,7 @@ def evaluate_lists(
             final = np.array([b.row for b in listed], np.int64)
             if stars_fn is not None and len(final):
                 predicted = stars_fn(rev, rev_stars, final)
-                final = final[blend_order([b.score for b in listed], predicted, star_blend)]
+                final = final[assembler.reorder(listed, predicted, star_blend)]
             for kind, shown in (("raw", raw), ("final list", final)):
                 res = results[f"{name} ({kind})"]
                 if relevant:

@@ -127,6 +127,31 @@ class ListAssembler:
             pool = min(len(scores), pool * 4, MAX_POOL)
         return listed
 
+    def reorder(
+        self, listed: list[ListedBook], stars: np.ndarray, weight: float, author_cap: int | None = 3
+    ) -> np.ndarray:
+        """Indices into ``listed``: :func:`blend_order`, then the author limit kept for each
+        ten slots (a book that would be the fourth by one author in a ten waits for the next
+        ten)."""
+        order = blend_order(np.array([b.score for b in listed]), stars, weight)
+        if author_cap is None:
+            return order
+        out: list[int] = []
+        waiting = list(order)
+        while waiting:
+            per_author: dict[int, int] = {}
+            for i in out[len(out) - len(out) % 10 :]:
+                a = int(self.author_ids[listed[i].row])
+                per_author[a] = per_author.get(a, 0) + 1
+            fits = (
+                j
+                for j, i in enumerate(waiting)
+                if per_author.get(int(self.author_ids[listed[i].row]), 0) < author_cap
+            )
+            # Nothing fits this ten: keep the blended order.
+            out.append(int(waiting.pop(next(fits, 0))))
+        return np.array(out, dtype=np.int64)
+
     def _place(
         self,
         row: int,

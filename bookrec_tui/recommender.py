@@ -24,7 +24,7 @@ import numpy as np
 from .bundle import BUNDLE_NAME, Bundle
 from .data import Catalogue
 from .errors import BookrecError, ModelError
-from .listing import ListAssembler, ReaderBooks, blend_order
+from .listing import ListAssembler, ReaderBooks
 from .npz import cached_arrays
 from .onboarding import QuestionPicker
 from .paths import cache_dir, shipped_model_dir
@@ -255,7 +255,7 @@ class Recommender:
         n_rated = len(ratings)
         predicted = self.scorer.predict_stars(rows[:n_rated], stars[:n_rated], top)
         # The order the reader sees agrees with the stars shown beside it.
-        order = blend_order(np.array([b.score for b in listed]), predicted, STAR_BLEND)
+        order = self.lists.reorder(listed, predicted, STAR_BLEND, None if author else 3)
         listed = [listed[i] for i in order]
         top, predicted = top[order], predicted[order]
         because = self.drivers(rows[:n_rated], stars[:n_rated], top)

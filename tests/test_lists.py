@@ -203,3 +203,16 @@ def test_the_protocol_puts_raw_and_final_lists_side_by_side(lists):
     assert final["sequel_gap + implied_read rate"] == 0 and final["edition_overlap rate"] == 0
     # #1 is hidden but implied read by #2: only Standalone One counts as relevant
     assert final["ndcg@10"] > 0 and final["readers"] == 1
+
+
+def test_blending_stars_into_the_order_keeps_three_by_an_author_in_ten(lists):
+    from bookrec_tui.listing import ListedBook
+
+    # 10 slots: Austen's 3 low-scored books have the best stars; a blend would lift them
+    rows = [14, 15, 16, 17, 19, 20, 0, 9, 10, 12, 13]
+    listed = [ListedBook(r, r, 10.0 - i) for i, r in enumerate(rows)]
+    stars = np.array([3.0] * 7 + [5.0] * 4)
+    order = lists.reorder(listed, stars, weight=5.0)
+    top10 = [listed[i].row for i in order[:10]]
+    assert sum(r in (9, 10, 12, 13) for r in top10) == 3
+    assert [listed[i].row for i in order[:3]] == [9, 10, 12]  # the stars did move them up
