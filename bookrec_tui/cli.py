@@ -371,6 +371,8 @@ def cmd_recommend(args) -> int:
     rec = _load_recommender(args)
     ratings: dict[int, int] = {}
     not_read: set[int] = set()
+    read: set[int] = set()
+    order: dict[str, bool] = {}
     if getattr(args, "profile", None):
         profile = _open_profile(args.profile)
         if not profile.path.exists():
@@ -379,10 +381,13 @@ def cmd_recommend(args) -> int:
                 f"with `bookrec-tui --profile {args.profile}`, or import a Goodreads export."
             )
         ratings = {b: s for b, s in profile.ratings.items() if b in rec.catalogue}
-        not_read = set(profile.not_read)
+        not_read = set(profile.not_read) | profile.hidden
+        read, order = set(profile.read), dict(profile.series_order)
     given = dict(_parse_rate(rec, spec) for spec in args.rate)
     ratings.update(given)
-    recs = rec.recommend(ratings, n=args.n, shelf=args.shelf, exclude=not_read)
+    recs = rec.recommend(
+        ratings, n=args.n, shelf=args.shelf, exclude=not_read, read=read, series_order=order
+    )
     if args.json:
         rated = [
             {"book_id": b, "title": rec.catalogue.title(b), "stars": s} for b, s in given.items()
@@ -400,7 +405,8 @@ def cmd_recommend(args) -> int:
         return 0
     _say_rated(rec, given)
     for i, r in enumerate(recs, 1):
-        why = f"  because you liked {rec.catalogue.title(r.because)}" if r.because else ""
+        why = f"because you liked {rec.catalogue.title(r.because)}" if r.because else ""
+        why = "  " + ", ".join(w for w in (r.note, why) if w) if r.note or why else ""
         author = rec.catalogue.author_line(r.book_id)
         print(f"{i:>2}. {r.title} — {author}  ★{r.predicted_rating:.1f}{why}")
     return 0
