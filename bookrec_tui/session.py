@@ -37,8 +37,8 @@ HELP = """\
 Tell me about books you've read and I'll suggest what to read next.
   loved <title> · liked · ok · disliked · hated     rate 5..1 stars
   <title> 4   ·   4 stars <title>                    rate with a number
-  read <title>         read it, no opinion   ·   not interested <title>   (x on a list)
-  more like <title>    more by <author>      ·   in order / any order <title>  (series)
+  read <title>         read, no opinion   ·   not interested <title>   hide it
+  more like <title>    more by <author>   ·   any order / in order <title>
   why <title>                                        why it was recommended
   recs [n] [genre]     e.g. recs 20 · recs fantasy   recommendations
   onboard              questions: 1-5 · 0 read, no opinion · n not read · s skip
