@@ -28,8 +28,6 @@ from .works import Works
 
 START = "start of a series"
 NEXT = "next in the series"
-#: Candidates looked at before giving up on filling a list (the rest score too low to matter).
-MAX_POOL = 4000
 
 
 @dataclass(frozen=True)
@@ -86,6 +84,9 @@ class ListAssembler:
         read = w.implied_read(reader.known, overrides)
         progress = w.progress(reader.known)
         covered = read | set(reader.blocked)
+        # Books never listed do not take places in the candidate pool.
+        scores = np.array(scores, dtype=np.float64)
+        scores[np.fromiter(covered, np.int64, len(covered))] = -np.inf
         listed: list[ListedBook] = []
         per_series: dict[int, int] = {}
         last_listed: dict[int, float] = {}
@@ -122,9 +123,7 @@ class ListAssembler:
                 if len(listed) == n:
                     break
             seen = len(order)
-            if pool >= min(len(scores), MAX_POOL):
-                break
-            pool = min(len(scores), pool * 4, MAX_POOL)
+            pool = min(len(scores), pool * 4)
         return listed
 
     def reorder(

@@ -154,7 +154,7 @@ def test_importing_a_real_library_keeps_read_books_out_of_the_list(rec, exports_
     plan = plan_import(path, rec.catalogue, {})
     assert plan.read, "this export has read books without a rating"
     profile = Profile.open("r", tmp_path)
-    profile.import_books(plan.ratings, plan.shelved, plan.read)
+    profile.import_books(plan.ratings, plan.shelved, read=plan.read)
     assert profile.read == plan.read - set(plan.ratings)
     session = ReaderSession(rec, profile)
     listed = {r.book_id for r in session.recommendations(20)}

@@ -21,4 +21,6 @@ def test_recommend_with_n_above_the_unrated_count_skips_rated_books(real_data_di
     ids = rec.catalogue.book_ids
     rated = {int(b): int(b) % 5 + 1 for b in ids[:-3]}  # every book but three
     recs = rec.recommend(rated, n=50)
-    assert sorted(r.book_id for r in recs) == sorted(int(b) for b in ids[-3:])
+    # At most those three (one may be read by implication: an earlier series entry, or a
+    # book inside a rated omnibus), never a rated one.
+    assert recs and {r.book_id for r in recs} <= {int(b) for b in ids[-3:]}
