@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 
 from bookrec_tui.paths import resolve_data_dir
+from bookrec_tui.profile import Profile
+from bookrec_tui.recommender import Recommender
+from bookrec_tui.session import ReaderSession
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -129,3 +132,16 @@ def full_disk(monkeypatch) -> dict[str, bool]:
 
     monkeypatch.setattr(profile_module, "atomic_writer", writer)
     return state
+
+
+# One recommender over the real data per test module (loading it takes a moment), shared by the
+# session and list tests.
+@pytest.fixture(scope="module")
+def rec(real_data_dir) -> Recommender:
+    return Recommender.load(data_dir=real_data_dir)
+
+
+# A new reader's session on the real data, their profile in a temporary folder.
+@pytest.fixture
+def session(rec, tmp_path) -> ReaderSession:
+    return ReaderSession(rec, Profile.open("t", tmp_path))

@@ -9,11 +9,6 @@ from bookrec_tui.recommender import BECAUSE_SHARE, Recommender
 from bookrec_tui.session import ReaderSession
 
 
-@pytest.fixture(scope="module")
-def rec(real_data_dir) -> Recommender:
-    return Recommender.load(data_dir=real_data_dir)
-
-
 def book(rec: Recommender, title: str) -> int:
     """The book whose full title is ``title`` (exact, so a test cannot drift to another)."""
     c = rec.catalogue

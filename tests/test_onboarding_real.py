@@ -11,14 +11,8 @@ import pytest
 from bookrec_tui.evaluate import evaluate_onboarding, onboarding_askers, real_reader_shelves
 from bookrec_tui.genres import GENRE_NAMES, UnknownGenreError
 from bookrec_tui.onboarding import ENGLISH, QuestionPicker
-from bookrec_tui.recommender import Recommender
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def rec(real_data_dir) -> Recommender:
-    return Recommender.load(data_dir=real_data_dir)
 
 
 def test_real_readers_can_answer_four_of_the_first_ten_questions(rec, exports_dir):

@@ -6,12 +6,6 @@ import numpy as np
 import pytest
 
 from bookrec_tui.data import load_dataset
-from bookrec_tui.recommender import Recommender
-
-
-@pytest.fixture(scope="module")
-def rec(real_data_dir) -> Recommender:
-    return Recommender.load(data_dir=real_data_dir)
 
 
 def test_v1_ratings_load_with_duplicates_dropped(real_data_dir):

@@ -4,23 +4,10 @@ from __future__ import annotations
 
 import unicodedata
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bookrec_tui.profile import Profile
-from bookrec_tui.recommender import Recommender
-from bookrec_tui.session import ReaderSession
-
-
-@pytest.fixture(scope="module")
-def rec(real_data_dir) -> Recommender:
-    return Recommender.load(data_dir=real_data_dir)
-
-
-@pytest.fixture
-def session(rec, tmp_path) -> ReaderSession:
-    return ReaderSession(rec, Profile.open("t", tmp_path))
 
 
 def test_rating_by_misspelt_title_saves_it(session, tmp_path):

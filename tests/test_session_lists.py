@@ -5,13 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bookrec_tui.profile import Profile
-from bookrec_tui.recommender import Recommender
 from bookrec_tui.session import ReaderSession
-
-
-@pytest.fixture(scope="module")
-def rec(real_data_dir) -> Recommender:
-    return Recommender.load(data_dir=real_data_dir)
 
 
 @pytest.fixture

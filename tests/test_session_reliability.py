@@ -5,21 +5,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from bookrec_tui.profile import Profile
-from bookrec_tui.recommender import Recommender
 from bookrec_tui.session import ReaderSession
-
-
-@pytest.fixture(scope="module")
-def rec(real_data_dir) -> Recommender:
-    return Recommender.load(data_dir=real_data_dir)
-
-
-@pytest.fixture
-def session(rec, tmp_path) -> ReaderSession:
-    return ReaderSession(rec, Profile.open("t", tmp_path))
 
 
 def test_a_failed_save_is_reported_as_not_saved(session, tmp_path, full_disk):

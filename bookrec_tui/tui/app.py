@@ -87,6 +87,16 @@ class BookrecCommands(Provider):
                 yield Hit(score, matcher.highlight(name), self._run(line), text=name, help=helptext)
 
 
+# A key on a listed book: what the chat shows the reader saying, and the session method that
+# answers it (rating and details are handled apart).
+BOOK_KEY_ACTIONS: dict[str, tuple[str, str]] = {
+    "more": ("more like", "more_like"),
+    "why": ("why", "why"),
+    "read": ("read", "mark_read"),
+    "hide": ("not interested in", "hide"),
+}
+
+
 class BookrecApp(App[int]):
     TITLE = "bookrec-tui"
     SUB_TITLE = "books you'll love, from goodbooks-10k"
@@ -516,18 +526,10 @@ class BookrecApp(App[int]):
             if reply.kind != "error" and event.source is not shelf and event.source.id == "recs":
                 shelf.focus()
                 shelf.show_book(event.book_id)
-        elif event.action == "more":
-            self.say(f"more like {label}", "user")
-            self.show(s.guarded(s.more_like, event.book_id))
-        elif event.action == "why":
-            self.say(f"why {label}", "user")
-            self.show(s.guarded(s.why, event.book_id))
-        elif event.action == "read":
-            self.say(f"read {label}", "user")
-            self.show(s.guarded(s.mark_read, event.book_id))
-        elif event.action == "hide":
-            self.say(f"not interested in {label}", "user")
-            self.show(s.guarded(s.hide, event.book_id))
+        elif event.action in BOOK_KEY_ACTIONS:
+            said, method = BOOK_KEY_ACTIONS[event.action]
+            self.say(f"{said} {label}", "user")
+            self.show(s.guarded(getattr(s, method), event.book_id))
         else:
             self.show(s.guarded(s.details, event.book_id))
 
