@@ -129,10 +129,23 @@ class ListAssembler:
     def reorder(
         self, listed: list[ListedBook], stars: np.ndarray, weight: float, author_cap: int | None = 3
     ) -> np.ndarray:
-        """Indices into ``listed``: :func:`blend_order`, then the author limit kept for each
-        ten slots (a book that would be the fourth by one author in a ten waits for the next
-        ten)."""
-        order = blend_order(np.array([b.score for b in listed]), stars, weight)
+        """Indices into ``listed``: :func:`blend_order` within each page of
+        :data:`BLEND_PAGE` books, then the author limit kept for each ten slots (a book that
+        would be the fourth by one author in a ten waits for the next ten).
+
+        Blending page by page keeps a longer list's start equal to a shorter one's (the side
+        panel's 20 and the chat's 10 agree), as long as the caller lists whole pages."""
+        scores = np.array([b.score for b in listed])
+        order = np.concatenate(
+            [
+                start
+                + blend_order(
+                    scores[start : start + BLEND_PAGE], stars[start : start + BLEND_PAGE], weight
+                )
+                for start in range(0, len(listed), BLEND_PAGE)
+            ]
+            or [np.zeros(0, dtype=np.int64)]
+        ).astype(np.int64)
         if author_cap is None:
             return order
         out: list[int] = []
@@ -191,6 +204,11 @@ class ListAssembler:
         if stand_in in blocked or w.overlaps(stand_in, covered):
             return None, ""
         return stand_in, note
+
+
+# The star blend reorders books within pages of this many, so a list of n books is the first n
+# of a list of more (see ListAssembler.reorder).
+BLEND_PAGE = 20
 
 
 def blend_order(scores: np.ndarray, stars: np.ndarray, weight: float) -> np.ndarray:

@@ -24,7 +24,7 @@ import numpy as np
 from .bundle import BUNDLE_NAME, Bundle
 from .data import Catalogue
 from .errors import BookrecError, ModelError
-from .listing import ListAssembler, ReaderBooks
+from .listing import BLEND_PAGE, ListAssembler, ReaderBooks
 from .npz import cached_arrays
 from .onboarding import QuestionPicker
 from .paths import cache_dir, shipped_model_dir
@@ -248,14 +248,17 @@ class Recommender:
         if author is not None:
             scores = np.where(self.catalogue.first_authors == author, scores, -np.inf)
         reader = self.reader_books(ratings, read, exclude, series_order)
+        # Whole pages are listed and ordered, then cut to n: recommend(n=10) is the start of
+        # recommend(n=20), whatever the star blend does within a page.
+        pages = -(-n // BLEND_PAGE) * BLEND_PAGE
         listed = self.lists.assemble(
-            scores, reader, n, series_cap=1, author_cap=None if author else 3
+            scores, reader, pages, series_cap=1, author_cap=None if author else 3
         )
         top = np.array([b.row for b in listed], dtype=np.int64)
         n_rated = len(ratings)
         predicted = self.scorer.predict_stars(rows[:n_rated], stars[:n_rated], top)
         # The order the reader sees agrees with the stars shown beside it.
-        order = self.lists.reorder(listed, predicted, STAR_BLEND, None if author else 3)
+        order = self.lists.reorder(listed, predicted, STAR_BLEND, None if author else 3)[:n]
         listed = [listed[i] for i in order]
         top, predicted = top[order], predicted[order]
         because = self.drivers(rows[:n_rated], stars[:n_rated], top)

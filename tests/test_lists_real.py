@@ -154,3 +154,12 @@ def test_importing_a_real_library_keeps_read_books_out_of_the_list(rec, exports_
     session = ReaderSession(rec, profile)
     listed = {r.book_id for r in session.recommendations(20)}
     assert not listed & (profile.read | set(profile.ratings))
+
+
+def test_a_shorter_list_is_the_start_of_a_longer_one(rec):
+    """The chat's `recs` (10) and the side panel (20) are on screen together: they must agree
+    on the order, however the predicted stars reorder a list."""
+    for ratings in ({}, {2: 5, 7: 5, 4: 4, 1: 5}, {3: 5, 10: 2, 25: 4, 100: 5, 33: 3}):
+        longest = [r.book_id for r in rec.recommend(ratings, n=45)]
+        for n in (5, 10, 20, 30):
+            assert [r.book_id for r in rec.recommend(ratings, n=n)] == longest[:n]
