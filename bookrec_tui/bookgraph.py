@@ -229,35 +229,35 @@ def _rating_std(dist: str) -> float:
     return float(np.sqrt(max((hist * np.arange(6) ** 2).sum() / total - mean**2, 0.0)))
 
 
-def _read_works(path: Path, wanted: set[int]) -> dict[int, dict]:
-    """The works file's records for ``wanted`` work ids ({} when the file is absent)."""
+def _records_by_id(
+    path: Path, wanted: set[int], id_pattern: re.Pattern, key: str
+) -> dict[int, dict]:
+    """The records of a JSON-lines file whose ``key`` is in ``wanted`` ({} when the file is
+    absent). ``id_pattern`` finds the id in the raw line, so unwanted lines are never
+    decoded."""
     if not path.is_file():
         return {}
     out = {}
     for number, line in enumerate(_json_lines(path), 1):
-        m = _WORK_ID.search(line)
+        m = id_pattern.search(line)
         if m and m.group(1) and int(m.group(1)) not in wanted:
             continue
         record = _decode(line, path, number)
-        work = _int(record.get("work_id"), 0)
-        if work in wanted:
-            out[work] = record
+        record_id = _int(record.get(key), -1)
+        if record_id in wanted:
+            out[record_id] = record
     return out
+
+
+def _read_works(path: Path, wanted: set[int]) -> dict[int, dict]:
+    """The works file's records for ``wanted`` work ids."""
+    return _records_by_id(path, wanted, _WORK_ID, "work_id")
 
 
 def _read_authors(path: Path, wanted: set[int]) -> dict[int, str]:
-    if not path.is_file():
-        return {}
-    out = {}
-    for number, line in enumerate(_json_lines(path), 1):
-        m = _AUTHOR_ID.search(line)
-        if m and int(m.group(1)) not in wanted:
-            continue
-        record = _decode(line, path, number)
-        author = _int(record.get("author_id"), -1)
-        if author in wanted:
-            out[author] = str(record.get("name", "")).strip()
-    return out
+    """Author names for ``wanted`` author ids."""
+    records = _records_by_id(path, wanted, _AUTHOR_ID, "author_id")
+    return {a: str(record.get("name", "")).strip() for a, record in records.items()}
 
 
 def _editions(path: Path, work_rank: dict[int, int], best_book: dict[int, int]) -> dict[int, dict]:
@@ -533,14 +533,7 @@ def load_bookgraph(
         try:
             catalogue = Catalogue.load_npz(cat_path)
             with np.load(rat_path, allow_pickle=False) as z:
-                ratings = Ratings(
-                    z["user_ids"],
-                    z["book_ids"],
-                    z["stars"],
-                    int(z["merged"]),
-                    "goodreads",
-                    str(z["sha256"]),
-                )
+                ratings = Ratings.from_arrays(z)
                 stats = json.loads(str(z["stats"]))
                 read_u, read_b = z["read_user_ids"], z["read_book_ids"]
             interactions = data_dir / INTERACTIONS_FILE
@@ -554,11 +547,7 @@ def load_bookgraph(
         with atomic_writer(rat_path) as handle:
             np.savez(
                 handle,
-                user_ids=r.user_ids,
-                book_ids=r.book_ids,
-                stars=r.stars,
-                merged=r.duplicates_dropped,
-                sha256=r.sha256,
+                **r.arrays(),
                 stats=json.dumps(graph.stats),
                 read_user_ids=graph.read_user_ids,
                 read_book_ids=graph.read_book_ids,

@@ -172,6 +172,33 @@ class Ratings:
     def __len__(self) -> int:
         return int(self.stars.shape[0])
 
+    def arrays(self) -> dict[str, object]:
+        """The arrays and scalars a cache stores (``np.savez(handle, **ratings.arrays())``)."""
+        return {
+            "user_ids": self.user_ids,
+            "book_ids": self.book_ids,
+            "stars": self.stars,
+            "duplicates_dropped": self.duplicates_dropped,
+            "schema": self.schema,
+            "sha256": self.sha256,
+        }
+
+    @classmethod
+    def from_arrays(cls, z) -> Ratings:
+        """Back from :meth:`arrays` (an open ``.npz``); raises on a damaged cache."""
+        ratings = cls(
+            z["user_ids"],
+            z["book_ids"],
+            z["stars"],
+            int(z["duplicates_dropped"]),
+            str(z["schema"]),
+            str(z["sha256"]),
+        )
+        n = len(ratings.stars)
+        if not (len(ratings.user_ids) == len(ratings.book_ids) == n > 0):
+            raise ValueError("columns of different lengths")
+        return ratings
+
     @property
     def n_users(self) -> int:
         return int(np.unique(self.user_ids).shape[0])
@@ -235,17 +262,9 @@ def load_ratings(path: Path, use_cache: bool = True) -> Ratings:
 
     def read(path: Path) -> Ratings:
         with np.load(path, allow_pickle=False) as z:
-            ratings = Ratings(
-                z["user_ids"],
-                z["book_ids"],
-                z["stars"],
-                int(z["duplicates_dropped"]),
-                str(z["schema"]),
-                digest,
-            )
-        n = len(ratings.stars)
-        if not (len(ratings.user_ids) == len(ratings.book_ids) == n > 0):
-            raise ValueError("columns of different lengths")
+            ratings = Ratings.from_arrays(z)
+        if ratings.sha256 != digest:
+            raise ValueError("cache made from another file")
         return ratings
 
     hit = _read_cache(cached, read) if use_cache else None
@@ -262,14 +281,7 @@ def load_ratings(path: Path, use_cache: bool = True) -> Ratings:
     )
     if use_cache:
         with atomic_writer(cached) as handle:
-            np.savez(
-                handle,
-                user_ids=ratings.user_ids,
-                book_ids=ratings.book_ids,
-                stars=ratings.stars,
-                duplicates_dropped=ratings.duplicates_dropped,
-                schema=ratings.schema,
-            )
+            np.savez(handle, **ratings.arrays())
     return ratings
 
 
