@@ -1,4 +1,4 @@
-"""Throughput of the UCSD Goodreads loader (bookrec_tui/bookgraph.py) on generated files in
+"""Throughput of the UCSD Goodreads loader (bookrec_tui/store/bookgraph.py) on generated files in
 the published format, since the real files are not on this machine.
 
     python benchmarks/bench_bookgraph.py [--books 100000] [--editions 1.5] [--rows 5000000]
@@ -113,7 +113,7 @@ def write_files(folder: Path, n_works: int, editions: float, rows: int, seed: in
 CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
-from bookrec_tui.bookgraph import Subsample, parse_bookgraph
+from bookrec_tui.store.bookgraph import Subsample, parse_bookgraph
 stages, state = {}, {"stage": "start", "at": time.perf_counter()}
 def progress(msg):  # the time until the next message belongs to this message's stage
     now = time.perf_counter()

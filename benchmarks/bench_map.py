@@ -67,9 +67,9 @@ def main() -> int:
     args = parser.parse_args()
     os.environ["BOOKREC_HOME"] = tempfile.mkdtemp(prefix="bookrec-bench-map-")
 
-    from bookrec_tui import booksmap
-    from bookrec_tui.map_view import MapView
-    from bookrec_tui.recommender import Recommender
+    from bookrec_tui.core.recommender import Recommender
+    from bookrec_tui.map import projection, regions
+    from bookrec_tui.map.view import MapView
 
     rec = Recommender.load(data_dir=args.data_dir)
     bundle, catalogue = rec.bundle, rec.catalogue
@@ -77,14 +77,14 @@ def main() -> int:
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "books": len(catalogue),
     }
-    _, out["spectral_vectors_s"] = seconds(lambda: booksmap.link_vectors(bundle))
-    genre, _ = booksmap.dominant_genres(booksmap.folded_shelves(catalogue))
+    _, out["spectral_vectors_s"] = seconds(lambda: projection.link_vectors(bundle))
+    genre, _ = regions.dominant_genres(regions.folded_shelves(catalogue))
     for method in ("pca", "tsne"):
         if method == "tsne" and args.skip_tsne:
             continue
-        xy, fresh = seconds(lambda m=method: booksmap.projection(bundle, m))
-        _, cached = seconds(lambda m=method: booksmap.projection(bundle, m))
-        book_map, built = seconds(lambda m=method: booksmap.build_map(bundle, catalogue, m))
+        xy, fresh = seconds(lambda m=method: projection.projection(bundle, m))
+        _, cached = seconds(lambda m=method: projection.projection(bundle, m))
+        book_map, built = seconds(lambda m=method: regions.build_map(bundle, catalogue, m))
         view = MapView(book_map, marks={"rated": np.arange(20), "recommended": np.arange(20, 40)})
         samples = []
         for i in range(60):
@@ -100,23 +100,25 @@ def main() -> int:
             **quality(xy.astype(np.float64), genre, [str(t) for t in catalogue.titles]),
         }
         try:
-            from bookrec_tui.map_image import render_png
+            from bookrec_tui.map.image import render_png
 
             png = os.path.join(os.environ["BOOKREC_HOME"], f"{method}.png")
             _, out[method]["png_s"] = seconds(
                 lambda b=book_map, p=png: render_png(b, catalogue, p, {2: 5}, [3, 4])
             )
-        except booksmap.MapError as exc:
+        except projection.MapError as exc:
             out[method]["png_s"] = str(exc)
     # The rating head's book embeddings, projected the same way: what the map would show if
     # it drew the "learned embeddings" directly (docs/benchmarks.md explains the choice).
     titles = [str(t) for t in catalogue.titles]
     head = rec.unit_embeddings.astype(np.float64)
     out["rating_head_embeddings"] = {
-        "pca": quality(booksmap._scaled(booksmap.pca_2d(head)).astype(np.float64), genre, titles)
+        "pca": quality(
+            projection._scaled(projection.pca_2d(head)).astype(np.float64), genre, titles
+        )
     }
     if not args.skip_tsne:
-        xy = booksmap._scaled(booksmap.tsne_2d(head)).astype(np.float64)
+        xy = projection._scaled(projection.tsne_2d(head)).astype(np.float64)
         out["rating_head_embeddings"]["tsne"] = quality(xy, genre, titles)
     print(json.dumps(out, indent=2))
     return 0

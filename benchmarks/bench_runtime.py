@@ -50,7 +50,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=300)
     args = parser.parse_args()
     t0 = time.perf_counter()
-    from bookrec_tui.recommender import Recommender
+    from bookrec_tui.core.recommender import Recommender
 
     import_s = time.perf_counter() - t0
     Recommender.load(data_dir=args.data_dir)  # warm-up: builds caches if needed

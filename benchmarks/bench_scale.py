@@ -1,4 +1,4 @@
-"""Scale benchmarks on synthetic catalogues (bookrec_tui/synthetic.py): 10k, 100k, 1M books.
+"""Scale benchmarks on synthetic catalogues (bookrec_tui/store/synthetic.py): 10k, 100k, 1M books.
 
     python benchmarks/bench_scale.py [--sizes 10000,100000,1000000] [--train-readers N]
                                      [--repeat N] [--app] [--keep DIR]
@@ -67,7 +67,7 @@ def model_needs_closed_form() -> bool:
     """Whether the model on main solves a dense books x books system while training."""
     import inspect
 
-    import bookrec_tui.model as model
+    import bookrec_tui.training.model as model
 
     return "gram_matrix" in inspect.getsource(model)
 
@@ -77,8 +77,8 @@ def shaped_bundle(catalogue, seed: int = 0):
     bundle has per book (per-book tables scaled to n rows, everything else copied)."""
     import dataclasses
 
-    from bookrec_tui.bundle import ARRAYS, Bundle
-    from bookrec_tui.recommender import shipped_bundle_path
+    from bookrec_tui.core.bundle import ARRAYS, Bundle
+    from bookrec_tui.core.recommender import shipped_bundle_path
 
     rng = np.random.default_rng(seed)
     ref = Bundle.load(shipped_bundle_path())
@@ -107,7 +107,7 @@ def shaped_bundle(catalogue, seed: int = 0):
 
 
 def build(n: int, out: Path, train_readers: int) -> dict:
-    from bookrec_tui.synthetic import SyntheticConfig, make_dataset
+    from bookrec_tui.store.synthetic import SyntheticConfig, make_dataset
 
     t = time.perf_counter()
     ds = make_dataset(SyntheticConfig(n))
@@ -132,8 +132,8 @@ def build(n: int, out: Path, train_readers: int) -> dict:
         result["bundle_weights"] = "random, in the shipped bundle's per-book shapes"
     else:
         result["bundle_weights"] = "trained"
-    from bookrec_tui.bundle import BUNDLE_NAME
-    from bookrec_tui.packed_catalogue import PACKED_NAME, pack_catalogue
+    from bookrec_tui.core.bundle import BUNDLE_NAME
+    from bookrec_tui.store.packed_catalogue import PACKED_NAME, pack_catalogue
 
     out.mkdir(parents=True, exist_ok=True)
     bundle.save(out / BUNDLE_NAME)
@@ -146,9 +146,9 @@ def build(n: int, out: Path, train_readers: int) -> dict:
 
 
 def _train(ds, train_readers: int, result: dict):
-    from bookrec_tui.data import Dataset
-    from bookrec_tui.model import TrainConfig
-    from bookrec_tui.training import train_bundle
+    from bookrec_tui.core.catalogue import Dataset
+    from bookrec_tui.training.model import TrainConfig
+    from bookrec_tui.training.run import train_bundle
 
     users = np.unique(ds.ratings.user_ids)
     share = 1.0
@@ -226,7 +226,7 @@ def _typo(text: str, rng) -> str:
 
 def serve(out: Path, repeat: int) -> dict:
     t = time.perf_counter()
-    from bookrec_tui.recommender import Recommender
+    from bookrec_tui.core.recommender import Recommender
 
     import_s = time.perf_counter() - t
     t = time.perf_counter()

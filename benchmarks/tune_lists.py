@@ -5,7 +5,7 @@
   (readers reveal 10 books: 5 rated, 5 as "read, no opinion");
 * "because" threshold: how often the rated book with the largest share of a listed book's
   score really drives it (without that rating the book leaves the top 20), by share;
-* with ``--real``: also the lists protocol and trust audit (`bookrec_tui/list_audit.py`)
+* with ``--real``: also the lists protocol and trust audit (`bookrec_tui/evaluation/list_audit.py`)
   on those readers, ours (final order as the app shows it) and Goodreads-wide popularity;
 * order and stars: blending predicted stars into the final order, what it costs in
   series-aware NDCG@10 and how many adjacent slots it leaves with the lower one predicted
@@ -27,10 +27,10 @@ import numpy as np
 
 
 def split_bundle(dataset, cache: Path):
-    from bookrec_tui.bundle import Bundle
-    from bookrec_tui.evaluate import cold_start_split
-    from bookrec_tui.interactions import UserItems
-    from bookrec_tui.model import TrainConfig, export_bundle, train_model
+    from bookrec_tui.core.bundle import Bundle
+    from bookrec_tui.evaluation.protocols import cold_start_split
+    from bookrec_tui.training.interactions import UserItems
+    from bookrec_tui.training.model import TrainConfig, export_bundle, train_model
 
     split = cold_start_split(dataset)
     if cache.exists():
@@ -59,17 +59,17 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    from bookrec_tui.data import load_dataset
-    from bookrec_tui.list_audit import series_relevant
-    from bookrec_tui.listing import ReaderBooks
-    from bookrec_tui.metrics import ndcg_at, top_n
-    from bookrec_tui.recommender import Recommender
+    from bookrec_tui.core.listing import ReaderBooks
+    from bookrec_tui.core.metrics import ndcg_at, top_n
+    from bookrec_tui.core.recommender import Recommender
+    from bookrec_tui.evaluation.list_audit import series_relevant
+    from bookrec_tui.store.goodbooks import load_dataset
 
     dataset = load_dataset(args.data_dir)
     if args.real:
-        from bookrec_tui.bundle import Bundle
-        from bookrec_tui.evaluate import real_reader_libraries
-        from bookrec_tui.recommender import default_bundle_path
+        from bookrec_tui.core.bundle import Bundle
+        from bookrec_tui.core.recommender import default_bundle_path
+        from bookrec_tui.evaluation.protocols import real_reader_libraries
 
         rec = Recommender(Bundle.load(default_bundle_path()), dataset.catalogue)
         libraries = real_reader_libraries(Path(args.real), dataset.catalogue)
@@ -79,9 +79,9 @@ def main() -> int:
             for o in (np.random.default_rng(rep).permutation(len(rows)) for rep in range(5))
         ]
         out: dict = {"real_readers": len(libraries), "orders": len(readers)}
-        from bookrec_tui.baselines import CataloguePopularity
-        from bookrec_tui.list_audit import evaluate_lists
-        from bookrec_tui.recommender import STAR_BLEND
+        from bookrec_tui.core.recommender import STAR_BLEND
+        from bookrec_tui.evaluation.list_audit import evaluate_lists
+        from bookrec_tui.training.baselines import CataloguePopularity
 
         popularity = CataloguePopularity(dataset.catalogue)
         methods = {

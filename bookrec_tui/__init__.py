@@ -12,12 +12,12 @@ __version__ = "0.1.0"
 __all__ = ["Recommender", "Recommendation", "__version__"]
 
 if TYPE_CHECKING:
-    from .recommender import Recommendation, Recommender
+    from bookrec_tui.core.recommender import Recommendation, Recommender
 
 
 def __getattr__(name: str):
     if name in ("Recommender", "Recommendation"):
-        from . import recommender
+        from bookrec_tui.core import recommender
 
         return getattr(recommender, name)
     raise AttributeError(name)

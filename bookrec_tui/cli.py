@@ -10,9 +10,9 @@ import signal
 import sys
 from pathlib import Path
 
-from . import __version__
-from .errors import BookrecError
-from .paths import DATA_ENV
+from bookrec_tui import __version__
+from bookrec_tui.errors import BookrecError
+from bookrec_tui.paths import DATA_ENV
 
 EPILOG = f"""\
 examples:
@@ -299,15 +299,15 @@ def _profile_name(args) -> str:
 
 
 def _load_recommender(args):
-    from .recommender import Recommender
+    from bookrec_tui.core.recommender import Recommender
 
     return Recommender.load(model_dir=getattr(args, "model_dir", None), data_dir=_data_dir(args))
 
 
 def _load_catalogue(args):
     """The catalogue alone (import, export): the data directory's, else the packed one."""
-    from .packed_catalogue import load_runtime_catalogue
-    from .recommender import default_bundle_path
+    from bookrec_tui.core.recommender import default_bundle_path
+    from bookrec_tui.store.packed_catalogue import load_runtime_catalogue
 
     bundle_path = default_bundle_path(getattr(args, "model_dir", None))
     return load_runtime_catalogue(bundle_path, _data_dir(args))
@@ -315,7 +315,7 @@ def _load_catalogue(args):
 
 def _open_profile(name: str):
     """The reader's profile; a damaged file (kept as a backup) is reported on stderr."""
-    from .profile import Profile
+    from bookrec_tui.store.profile import Profile
 
     profile = Profile.open(name)
     if profile.warning:
@@ -416,7 +416,7 @@ def cmd_similar(args) -> int:
     rec = _load_recommender(args)
     book_id = _book(rec, " ".join(args.book), "similar")
     hits = rec.similar(book_id, args.n)
-    from .profile import Profile
+    from bookrec_tui.store.profile import Profile
 
     shelf = Profile.open(_profile_name(args)).ratings
     if args.json:
@@ -443,7 +443,7 @@ def cmd_similar(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from .goodreads import plan_import
+    from bookrec_tui.store.goodreads import plan_import
 
     catalogue = _load_catalogue(args)
     profile = _open_profile(_profile_name(args))
@@ -497,10 +497,10 @@ def cmd_import(args) -> int:
 
 
 def cmd_map(args) -> int:
-    from .booksmap import build_map
-    from .fsutil import check_output_file
-    from .map_image import render_png, require_matplotlib
-    from .progress import console, progress_bar
+    from bookrec_tui.fsutil import check_output_file
+    from bookrec_tui.map.image import render_png, require_matplotlib
+    from bookrec_tui.map.regions import build_map
+    from bookrec_tui.progress import console, progress_bar
 
     require_matplotlib()
     check_output_file(args.out)
@@ -525,8 +525,8 @@ def cmd_map(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .fsutil import atomic_writer, check_output_file
-    from .profile import write_ratings_csv
+    from bookrec_tui.fsutil import atomic_writer, check_output_file
+    from bookrec_tui.store.profile import write_ratings_csv
 
     if args.out is not None:
         check_output_file(args.out)
@@ -545,7 +545,7 @@ def _require_training_extra() -> None:
     """Training and evaluation need TensorFlow and Keras (the ``train`` extra)."""
     import importlib.util
 
-    from .model import TRAIN_HINT
+    from bookrec_tui.training.model import TRAIN_HINT
 
     missing = [m for m in ("tensorflow", "keras") if importlib.util.find_spec(m) is None]
     if missing:
@@ -555,11 +555,11 @@ def _require_training_extra() -> None:
 
 
 def cmd_train(args) -> int:
-    from .data import load_dataset
-    from .fsutil import check_output_folder
-    from .model import TrainConfig
-    from .progress import console, progress_bar
-    from .training import save_outputs, train_bundle
+    from bookrec_tui.fsutil import check_output_folder
+    from bookrec_tui.progress import console, progress_bar
+    from bookrec_tui.store.goodbooks import load_dataset
+    from bookrec_tui.training.model import TrainConfig
+    from bookrec_tui.training.run import save_outputs, train_bundle
 
     _require_training_extra()
     check_output_folder(args.out)
@@ -606,8 +606,8 @@ def cmd_train(args) -> int:
 
 def _goodreads_dataset(args, console):
     """The UCSD Goodreads files in --data-dir, subsampled as asked (see bookgraph.py)."""
-    from .bookgraph import Subsample, load_bookgraph
-    from .paths import resolve_data_dir
+    from bookrec_tui.paths import resolve_data_dir
+    from bookrec_tui.store.bookgraph import Subsample, load_bookgraph
 
     if args.ratings or args.books:
         raise BookrecError("--ratings/--books are for goodbooks; goodreads reads --data-dir.")
@@ -626,8 +626,8 @@ def _goodreads_dataset(args, console):
 
 def cmd_evaluate(args) -> int:
     _require_training_extra()
-    from .evaluation_run import run_evaluation
-    from .fsutil import check_output_file
+    from bookrec_tui.evaluation.run import run_evaluation
+    from bookrec_tui.fsutil import check_output_file
 
     if args.out is None:
         args.out = DEFAULT_REPORT
@@ -638,8 +638,8 @@ def cmd_evaluate(args) -> int:
 
 def cmd_data(args) -> int:
     if args.data_command == "fetch":
-        from .fetch import fetch_goodbooks
-        from .paths import resolve_data_dir
+        from bookrec_tui.paths import resolve_data_dir
+        from bookrec_tui.store.fetch import fetch_goodbooks
 
         dest = args.dest or resolve_data_dir(None)
         fetch_goodbooks(
@@ -647,14 +647,14 @@ def cmd_data(args) -> int:
         )
         print(f"goodbooks-10k is ready in {dest}")
         return 0
-    from .data import load_catalogue, load_dataset
-    from .paths import resolve_data_dir
+    from bookrec_tui.paths import resolve_data_dir
+    from bookrec_tui.store.goodbooks import load_catalogue, load_dataset
 
     if args.data_command == "pack-maps":
-        from .booksmap import pack_projections
-        from .bundle import Bundle
-        from .progress import progress_bar
-        from .recommender import default_bundle_path
+        from bookrec_tui.core.bundle import Bundle
+        from bookrec_tui.core.recommender import default_bundle_path
+        from bookrec_tui.map.projection import pack_projections
+        from bookrec_tui.progress import progress_bar
 
         bundle = Bundle.load(default_bundle_path(getattr(args, "model_dir", None) or args.out))
         with progress_bar("projections", None) as update:
@@ -663,16 +663,16 @@ def cmd_data(args) -> int:
         return 0
     base = resolve_data_dir(_data_dir(args))
     if args.data_command == "pack-catalogue":
-        from .fsutil import check_output_folder
-        from .packed_catalogue import PACKED_NAME, pack_catalogue
+        from bookrec_tui.fsutil import check_output_folder
+        from bookrec_tui.store.packed_catalogue import PACKED_NAME, pack_catalogue
 
         check_output_folder(args.out)
         catalogue = load_catalogue(base)
         path = pack_catalogue(catalogue, args.out / PACKED_NAME)
         print(f"wrote {path}: {len(catalogue):,} books, {path.stat().st_size / 1e6:.1f} MB")
-        from .bundle import BUNDLE_NAME, Bundle
-        from .opening import OPENING_NAME, write_opening
-        from .recommender import Recommender
+        from bookrec_tui.chat.opening import OPENING_NAME, write_opening
+        from bookrec_tui.core.bundle import BUNDLE_NAME, Bundle
+        from bookrec_tui.core.recommender import Recommender
 
         if (args.out / BUNDLE_NAME).is_file():
             rec = Recommender(Bundle.load(args.out / BUNDLE_NAME), catalogue)
@@ -697,7 +697,7 @@ def cmd_data(args) -> int:
 
 
 def cmd_app(args) -> int:
-    from .tui.app import run_app
+    from bookrec_tui.tui.app import run_app
 
     return run_app(data_dir=_data_dir(args), model_dir=args.model_dir, profile=_profile_name(args))
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from .errors import BookrecError
+from bookrec_tui.errors import BookrecError
 
 _TEMP_SUFFIX = ".tmp"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bookrec_tui.chat.session import ReaderSession
+from bookrec_tui.core.recommender import Recommender
 from bookrec_tui.paths import resolve_data_dir
-from bookrec_tui.profile import Profile
-from bookrec_tui.recommender import Recommender
-from bookrec_tui.session import ReaderSession
+from bookrec_tui.store.profile import Profile
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -118,7 +118,7 @@ def full_disk(monkeypatch) -> dict[str, bool]:
     import contextlib
     import errno
 
-    from bookrec_tui import profile as profile_module
+    from bookrec_tui.store import profile as profile_module
 
     real = profile_module.atomic_writer
     state = {"full": False}

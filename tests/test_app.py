@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bookrec_tui.profile import Profile
+from bookrec_tui.store.profile import Profile
 from bookrec_tui.tui.app import BookrecApp
 from bookrec_tui.tui.widgets import BookList
 

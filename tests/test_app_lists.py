@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bookrec_tui.profile import Profile
+from bookrec_tui.store.profile import Profile
 from bookrec_tui.tui.app import BookrecApp
 from bookrec_tui.tui.widgets import BookList
 

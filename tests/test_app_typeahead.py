@@ -7,7 +7,7 @@ import threading
 import pytest
 from test_app import transcript, type_line
 
-from bookrec_tui.profile import Profile
+from bookrec_tui.store.profile import Profile
 from bookrec_tui.tui.app import BookrecApp
 
 
@@ -16,7 +16,7 @@ from bookrec_tui.tui.app import BookrecApp
 async def test_lines_typed_while_loading_are_echoed_rated_and_saved(
     real_data_dir, tmp_path, monkeypatch, returning
 ):
-    from bookrec_tui.recommender import Recommender
+    from bookrec_tui.core.recommender import Recommender
 
     if returning:  # no shipped first question: "Loading the recommender…" until ready
         (tmp_path / "r.json").write_text('{"ratings": {"2": 3}}')

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bookrec_tui.bookgraph import Subsample, load_bookgraph, parse_bookgraph
 from bookrec_tui.errors import DataError, DataMissingError
+from bookrec_tui.store.bookgraph import Subsample, load_bookgraph, parse_bookgraph
 
 
 def _book(book_id, work_id, title, authors, shelves=(), ratings_count="0", **extra):
@@ -283,7 +283,7 @@ def test_train_on_goodreads_files_serves_that_catalogue(bookgraph_dir, tiny_data
     )
     assert res.returncode == 0, res.stderr[-2000:]
     assert "4 of 5 works kept" in res.stderr
-    from bookrec_tui.recommender import Recommender
+    from bookrec_tui.core.recommender import Recommender
 
     rec = Recommender.load(model_dir=out, data_dir=tiny_data)
     assert rec.catalogue.title(1) == "Dune (Dune Chronicles, #1)"

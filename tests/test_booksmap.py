@@ -8,9 +8,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from bookrec_tui import booksmap
-from bookrec_tui.booksmap import BookMap, Cluster, MapError, kmeans_2d, projection
-from bookrec_tui.map_view import MapView
+from bookrec_tui.map import projection as map_projection
+from bookrec_tui.map.projection import MapError, projection
+from bookrec_tui.map.regions import BookMap, Cluster, kmeans_2d
+from bookrec_tui.map.view import MapView
 
 
 def camps(sizes: tuple[int, ...], links: int = 5, seed: int = 0) -> SimpleNamespace:
@@ -52,9 +53,9 @@ def test_disconnected_catalogue_keeps_every_component_apart():
     from scipy.sparse.csgraph import connected_components
 
     bundle = camps((20, 30, 40))
-    assert connected_components(booksmap.link_graph(bundle))[0] == 3  # really disconnected
-    vecs = booksmap.link_vectors(bundle, dim=8)
-    assert np.array_equal(vecs, booksmap.link_vectors(bundle, dim=8))
+    assert connected_components(map_projection.link_graph(bundle))[0] == 3  # really disconnected
+    vecs = map_projection.link_vectors(bundle, dim=8)
+    assert np.array_equal(vecs, map_projection.link_vectors(bundle, dim=8))
     label = np.repeat([0, 1, 2], [20, 30, 40])
     cos = vecs @ vecs.T
     same = label[:, None] == label[None, :]
@@ -72,7 +73,7 @@ def test_projection_is_cached_per_bundle(monkeypatch):
     def recompute(*_):
         raise RuntimeError("recomputed")
 
-    monkeypatch.setattr(booksmap, "link_vectors", recompute)
+    monkeypatch.setattr(map_projection, "link_vectors", recompute)
     assert np.array_equal(projection(bundle, "pca"), first)
     with pytest.raises(RuntimeError, match="recomputed"):  # another bundle: not that cache
         projection(two_camps(seed=1), "pca")
@@ -142,8 +143,8 @@ def test_cursor_zoom_and_pick():
 
 
 def test_png_without_the_viz_extra_says_how_to_get_it(monkeypatch, tmp_path, tiny_data):
-    from bookrec_tui.data import load_catalogue
-    from bookrec_tui.map_image import render_png
+    from bookrec_tui.map.image import render_png
+    from bookrec_tui.store.goodbooks import load_catalogue
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(MapError, match=r"pip install openTSNE matplotlib"):

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from bookrec_tui.bundle import ARRAYS, FORMAT_VERSION, SHAPES, Bundle
+from bookrec_tui.core.bundle import ARRAYS, FORMAT_VERSION, SHAPES, Bundle
 from bookrec_tui.errors import ModelError
 
 SIZES = {"N": 5, "d": 3, "M": 2}
@@ -137,7 +137,7 @@ def test_the_cli_says_it_in_one_line(tmp_path, case, real_data_dir):
 @pytest.mark.parametrize("case", ["truncated", "empty", "npy"])
 def test_a_damaged_packed_catalogue_is_one_clear_error(tmp_path, case):
     from bookrec_tui.errors import DataError
-    from bookrec_tui.packed_catalogue import load_packed_catalogue
+    from bookrec_tui.store.packed_catalogue import load_packed_catalogue
 
     path = damage(tmp_path, case)
     with pytest.raises(DataError, match="not a readable packed catalogue"):

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bookrec_tui.chat import MAX_LINE, Command, parse
+from bookrec_tui.chat.grammar import MAX_LINE, Command, parse
 
 
 @pytest.mark.parametrize(

@@ -111,7 +111,7 @@ def test_train_from_any_ratings_and_books_file(tiny_data, tmp_path):
     )
     assert res.returncode == 0, res.stderr[-2000:]
     assert (out / "bookrec-bundle.npz").is_file() and (out / "bookrec.keras").is_file()
-    from bookrec_tui.recommender import Recommender
+    from bookrec_tui.core.recommender import Recommender
 
     rec = Recommender.load(model_dir=out, data_dir=tiny_data)
     assert len(rec.recommend({1: 5}, n=3)) == 3
@@ -125,7 +125,7 @@ def test_import_then_export_round_trips_the_ratings(real_data_dir, exports_dir, 
     export = exports_dir / "notmahi__d3-book-timeline.csv"
     imported = run("import", str(export), "--yes", "--profile", "ann", data_dir=real_data_dir)
     assert imported.returncode == 0, imported.stderr
-    from bookrec_tui.profile import Profile
+    from bookrec_tui.store.profile import Profile
 
     saved = Profile.open("ann").ratings
     assert len(saved) >= 150
@@ -145,7 +145,7 @@ def test_import_then_export_round_trips_the_ratings(real_data_dir, exports_dir, 
 
 
 def test_map_draws_a_png_with_the_readers_books(real_data_dir, tmp_path):
-    from bookrec_tui.profile import Profile
+    from bookrec_tui.store.profile import Profile
 
     profile = Profile.open("pat")
     for book_id, stars in ((2, 5), (3, 2), (5107, 4)):
@@ -173,7 +173,7 @@ def test_counts_below_one_are_refused():
 
 
 def test_recommend_for_a_saved_profile_and_similar_marks_its_books(isolated_home):
-    from bookrec_tui.profile import Profile
+    from bookrec_tui.store.profile import Profile
 
     profile = Profile.open("alice")
     for book_id, stars in ((7, 5), (1, 4), (3, 1)):  # The Hobbit, The Hunger Games, Twilight

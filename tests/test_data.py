@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bookrec_tui import data as data_mod
-from bookrec_tui.data import load_catalogue, load_dataset, load_ratings, parse_ratings
 from bookrec_tui.errors import DataError, DataMissingError
+from bookrec_tui.store import goodbooks
+from bookrec_tui.store.goodbooks import load_catalogue, load_dataset, load_ratings, parse_ratings
 
 
 def test_v1_and_v2_schemas_give_the_same_ratings(tmp_path):
@@ -71,7 +71,7 @@ def test_catalogue_has_titles_and_genre_shelves_without_to_read(tiny_data):
 
 def test_warm_load_reads_the_cache_not_the_csv(tiny_data, monkeypatch):
     first = load_ratings(tiny_data / "ratings.csv")
-    monkeypatch.setattr(data_mod, "parse_ratings", lambda p: pytest.fail("re-parsed the CSV"))
+    monkeypatch.setattr(goodbooks, "parse_ratings", lambda p: pytest.fail("re-parsed the CSV"))
     second = load_ratings(tiny_data / "ratings.csv")
     assert np.array_equal(first.stars, second.stars) and second.sha256 == first.sha256
 

@@ -7,9 +7,9 @@ import shutil
 import numpy as np
 import pytest
 
-from bookrec_tui.data import load_catalogue, load_dataset, load_ratings
 from bookrec_tui.errors import DataError
 from bookrec_tui.paths import cache_dir
+from bookrec_tui.store.goodbooks import load_catalogue, load_dataset, load_ratings
 
 
 def test_damaged_caches_are_rebuilt(tiny_data):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bookrec_tui.data import load_catalogue
-from bookrec_tui.evaluate import evaluate_real_readers, real_reader_libraries
+from bookrec_tui.evaluation.protocols import evaluate_real_readers, real_reader_libraries
+from bookrec_tui.store.goodbooks import load_catalogue
 
 HEADER = "Book Id,Title,Author,My Rating,Exclusive Shelf"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bookrec_tui.errors import FetchError
-from bookrec_tui.fetch import ARCHIVE_NAME, fetch_goodbooks, safe_extract
+from bookrec_tui.store.fetch import ARCHIVE_NAME, fetch_goodbooks, safe_extract
 
 
 def make_zip(files: dict[str, bytes]) -> bytes:

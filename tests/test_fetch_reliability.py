@@ -13,7 +13,7 @@ import time
 import pytest
 
 from bookrec_tui.errors import FetchError
-from bookrec_tui.fetch import fetch_goodbooks
+from bookrec_tui.store.fetch import fetch_goodbooks
 
 
 class RawServer:

@@ -14,8 +14,8 @@ from conftest import EXPORTS_DIR as EXPORTS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bookrec_tui.data import load_catalogue
-from bookrec_tui.goodreads import (
+from bookrec_tui.store.goodbooks import load_catalogue
+from bookrec_tui.store.goodreads import (
     CatalogueMatcher,
     GoodreadsError,
     isbn13_to_isbn10,
@@ -165,7 +165,7 @@ def test_huge_cells_and_huge_lines_are_parsed(tmp_path):
 
 def test_nothing_is_written_when_an_import_is_refused(real_data_dir, tmp_path):
     """Bad files and exports with no known books leave the profile byte-for-byte alone."""
-    from bookrec_tui.profile import Profile
+    from bookrec_tui.store.profile import Profile
 
     profile = Profile.open("ann")
     profile.rate(1, 5)

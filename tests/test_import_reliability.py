@@ -11,9 +11,9 @@ import threading
 import pytest
 
 from bookrec_tui.cli import main
-from bookrec_tui.data import load_catalogue
-from bookrec_tui.goodreads import GoodreadsError, parse_export, plan_import
-from bookrec_tui.profile import Profile, write_ratings_csv
+from bookrec_tui.store.goodbooks import load_catalogue
+from bookrec_tui.store.goodreads import GoodreadsError, parse_export, plan_import
+from bookrec_tui.store.profile import Profile, write_ratings_csv
 
 HEADER = "Book Id,Title,Author,My Rating,Exclusive Shelf"
 

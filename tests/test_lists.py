@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bookrec_tui.listing import NEXT, START, ListAssembler, ReaderBooks
-from bookrec_tui.works import Works, parse_series_note
+from bookrec_tui.core.listing import NEXT, START, ListAssembler, ReaderBooks
+from bookrec_tui.core.works import Works, parse_series_note
 
 BOOKS = [
     # row: title, first author
@@ -174,7 +174,7 @@ def test_minus_infinity_is_never_listed(lists):
 
 
 def test_the_audit_counts_each_problem_once_per_slot(works):
-    from bookrec_tui.list_audit import audit_list, series_relevant
+    from bookrec_tui.evaluation.list_audit import audit_list, series_relevant
 
     authors = ListAssembler(works, np.array([a for _, a in BOOKS])).author_ids
     # revealed: Septimus #2 (so #1 is implied read) and Pride and Prejudice
@@ -189,7 +189,7 @@ def test_the_audit_counts_each_problem_once_per_slot(works):
 
 
 def test_the_protocol_puts_raw_and_final_lists_side_by_side(lists):
-    from bookrec_tui.list_audit import evaluate_lists
+    from bookrec_tui.evaluation.list_audit import evaluate_lists
 
     # A model that loves later Septimus entries and the editions: the raw list suffers,
     # the final list does not, and finds the relevant hidden book (Standalone One).
@@ -206,7 +206,7 @@ def test_the_protocol_puts_raw_and_final_lists_side_by_side(lists):
 
 
 def test_blending_stars_into_the_order_keeps_three_by_an_author_in_ten(lists):
-    from bookrec_tui.listing import ListedBook
+    from bookrec_tui.core.listing import ListedBook
 
     # 10 slots: Austen's 3 low-scored books have the best stars; a blend would lift them
     rows = [14, 15, 16, 17, 19, 20, 0, 9, 10, 12, 13]

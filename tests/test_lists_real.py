@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bookrec_tui.profile import Profile
-from bookrec_tui.recommender import BECAUSE_SHARE, Recommender
-from bookrec_tui.session import ReaderSession
+from bookrec_tui.chat.session import ReaderSession
+from bookrec_tui.core.recommender import BECAUSE_SHARE, Recommender
+from bookrec_tui.store.profile import Profile
 
 
 def book(rec: Recommender, title: str) -> int:
@@ -143,7 +143,7 @@ def test_because_names_a_book_only_when_it_drives_the_recommendation(rec):
 
 
 def test_importing_a_real_library_keeps_read_books_out_of_the_list(rec, exports_dir, tmp_path):
-    from bookrec_tui.goodreads import plan_import
+    from bookrec_tui.store.goodreads import plan_import
 
     path = exports_dir / "bernardkung__goodreads.csv"
     plan = plan_import(path, rec.catalogue, {})

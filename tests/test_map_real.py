@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bookrec_tui.booksmap import build_map
-from bookrec_tui.recommender import Recommender
+from bookrec_tui.core.recommender import Recommender
+from bookrec_tui.map.regions import build_map
 
 
 @pytest.fixture(scope="module")

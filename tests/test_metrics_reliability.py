@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bookrec_tui.metrics import top_n
+from bookrec_tui.core.metrics import top_n
 
 
 def test_top_n_never_returns_an_excluded_index_even_when_n_is_larger():
@@ -15,7 +15,7 @@ def test_top_n_never_returns_an_excluded_index_even_when_n_is_larger():
 
 
 def test_recommend_with_n_above_the_unrated_count_skips_rated_books(real_data_dir):
-    from bookrec_tui.recommender import Recommender
+    from bookrec_tui.core.recommender import Recommender
 
     rec = Recommender.load(data_dir=real_data_dir)
     ids = rec.catalogue.book_ids

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bookrec_tui.bundle import Bundle
-from bookrec_tui.data import load_dataset
+from bookrec_tui.core.bundle import Bundle
+from bookrec_tui.core.recommender import Recommender
 from bookrec_tui.errors import ModelError
-from bookrec_tui.model import TrainConfig, load_keras_model
-from bookrec_tui.recommender import Recommender
-from bookrec_tui.training import save_outputs, train_bundle
+from bookrec_tui.store.goodbooks import load_dataset
+from bookrec_tui.training.model import TrainConfig, load_keras_model
+from bookrec_tui.training.run import save_outputs, train_bundle
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def test_predicted_stars_separate_loved_from_disliked_books(trained):
 def test_numpy_fold_in_matches_the_keras_model(trained):
     _, model_dir, _, model = trained
     bundle = Bundle.load(model_dir / "bookrec-bundle.npz")
-    from bookrec_tui.scoring import FoldInScorer
+    from bookrec_tui.core.scoring import FoldInScorer
 
     scorer = FoldInScorer(bundle)
     rows, stars = np.array([0, 4, 12]), np.array([5, 3, 1])

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from bookrec_tui.data import Catalogue
-from bookrec_tui.genres import GENRE_NAMES
-from bookrec_tui.onboarding import QuestionPicker
+from bookrec_tui.core.catalogue import Catalogue
+from bookrec_tui.core.genres import GENRE_NAMES
+from bookrec_tui.core.onboarding import QuestionPicker
 
 # (title, author, ratings count, language, taste group)
 BOOKS = [

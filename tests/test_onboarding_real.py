@@ -8,9 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bookrec_tui.evaluate import evaluate_onboarding, onboarding_askers, real_reader_shelves
-from bookrec_tui.genres import GENRE_NAMES, UnknownGenreError
-from bookrec_tui.onboarding import ENGLISH, QuestionPicker
+from bookrec_tui.core.genres import GENRE_NAMES, UnknownGenreError
+from bookrec_tui.core.onboarding import ENGLISH, QuestionPicker
+from bookrec_tui.evaluation.protocols import (
+    evaluate_onboarding,
+    onboarding_askers,
+    real_reader_shelves,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 

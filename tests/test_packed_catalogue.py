@@ -11,17 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bookrec_tui.data import Catalogue, load_catalogue
+from bookrec_tui.core.catalogue import Catalogue
+from bookrec_tui.core.recommender import Recommender, shipped_bundle_path
 from bookrec_tui.errors import DataError, ModelError
-from bookrec_tui.packed_catalogue import (
+from bookrec_tui.paths import DATA_ENV
+from bookrec_tui.store.goodbooks import load_catalogue
+from bookrec_tui.store.packed_catalogue import (
     PACKED_NAME,
     load_packed_catalogue,
     load_runtime_catalogue,
     pack_catalogue,
     packed_catalogue_path,
 )
-from bookrec_tui.paths import DATA_ENV
-from bookrec_tui.recommender import Recommender, shipped_bundle_path
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -111,8 +112,8 @@ def test_the_built_wheel_carries_the_catalogue_and_the_model(tmp_path):
 def test_shipped_map_projections_belong_to_the_shipped_model(isolated_home):
     """The first map of a fresh install is read, not computed (it took minutes on a busy
     2-core machine). After retraining: bookrec-tui data pack-maps --out models"""
-    from bookrec_tui.booksmap import METHODS, SHIPPED_MAPS, bundle_key, projection
-    from bookrec_tui.bundle import Bundle
+    from bookrec_tui.core.bundle import Bundle
+    from bookrec_tui.map.projection import METHODS, SHIPPED_MAPS, bundle_key, projection
 
     bundle = Bundle.load(shipped_bundle_path())
     with np.load(shipped_bundle_path().parent / SHIPPED_MAPS) as z:
@@ -126,7 +127,7 @@ def test_shipped_map_projections_belong_to_the_shipped_model(isolated_home):
 def test_shipped_opening_is_the_sessions_first_question(monkeypatch):
     """The app shows it before the model loads. After retraining or changing onboarding:
     bookrec-tui data pack-catalogue --out models"""
-    from bookrec_tui.opening import OPENING_NAME, first_question, read_opening
+    from bookrec_tui.chat.opening import OPENING_NAME, first_question, read_opening
 
     monkeypatch.delenv(DATA_ENV, raising=False)
     shipped = read_opening(shipped_bundle_path().parent / OPENING_NAME)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from bookrec_tui.profile import Profile, ProfileError
+from bookrec_tui.store.profile import Profile, ProfileError
 
 
 def test_every_change_is_on_disk_at_once(tmp_path):
@@ -63,7 +63,7 @@ def test_bad_star_values_are_refused(tmp_path):
 WRITER = """
 import sys
 from pathlib import Path
-from bookrec_tui.profile import Profile
+from bookrec_tui.store.profile import Profile
 
 p = Profile.open("ann", Path(sys.argv[1]))
 assert p.warning is None, p.warning
@@ -105,7 +105,7 @@ def test_kill_9_while_rating_leaves_the_old_or_the_new_state(tmp_path):
 def test_temp_files_left_by_a_killed_save_are_cleared_once_stale(tmp_path):
     import os
 
-    from bookrec_tui.profile import STALE_TEMP_SECONDS
+    from bookrec_tui.store.profile import STALE_TEMP_SECONDS
 
     Profile.open("ann", tmp_path).rate(1, 5)
     old = tmp_path / ".ann.json.abc123.tmp"

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bookrec_tui.profile import Profile, ProfileError
+from bookrec_tui.store.profile import Profile, ProfileError
 
 RATER = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from bookrec_tui.profile import Profile
+    from bookrec_tui.store.profile import Profile
 
     folder, first, count = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     go = folder / "go"
@@ -50,7 +50,7 @@ def test_undo_does_not_remove_another_copys_later_rating(tmp_path):
     b = Profile.open("shared", tmp_path)
     a.rate(7, 5)
     b.rate(7, 2)  # the other window changed it since
-    from bookrec_tui.profile import UndoConflict
+    from bookrec_tui.store.profile import UndoConflict
 
     with pytest.raises(UndoConflict) as caught:
         a.undo()
@@ -135,7 +135,7 @@ def test_import_keeps_a_rating_given_after_the_preview(tmp_path):
 
 
 def test_a_failed_save_changes_nothing_and_says_so(tmp_path, full_disk):
-    from bookrec_tui.profile import ProfileSaveError
+    from bookrec_tui.store.profile import ProfileSaveError
 
     p = Profile.open("ann", tmp_path)
     p.rate(1, 5)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bookrec_tui.data import load_dataset
+from bookrec_tui.store.goodbooks import load_dataset
 
 
 def test_v1_ratings_load_with_duplicates_dropped(real_data_dir):
@@ -97,8 +97,8 @@ def test_recommend_by_shelf(rec):
 def test_real_goodreads_readers_get_better_rankings_than_popularity(rec, exports_dir):
     """The real-reader protocol of `bookrec-tui evaluate` (shipped model vs Goodreads-wide
     popularity; EASE is left to the full evaluation, which fits it on all ratings)."""
-    from bookrec_tui.baselines import CataloguePopularity
-    from bookrec_tui.evaluate import evaluate_real_readers, real_reader_libraries
+    from bookrec_tui.evaluation.protocols import evaluate_real_readers, real_reader_libraries
+    from bookrec_tui.training.baselines import CataloguePopularity
 
     libraries = real_reader_libraries(exports_dir, rec.catalogue)
     assert len(libraries) == 11  # the shared exports with >= 20 rated books in goodbooks-10k

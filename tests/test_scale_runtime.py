@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bookrec_tui.npz import MappedNpz
-from bookrec_tui.search import MIN_COVERAGE, TitleIndex, TrigramIndex, _trigrams
-from bookrec_tui.synthetic import SyntheticConfig, make_catalogue, make_dataset
+from bookrec_tui.core.npz import MappedNpz
+from bookrec_tui.core.search import MIN_COVERAGE, TitleIndex, TrigramIndex, _trigrams
+from bookrec_tui.store.synthetic import SyntheticConfig, make_catalogue, make_dataset
 
 
 def _mapped(a: np.ndarray) -> bool:
@@ -61,8 +61,8 @@ def test_damaged_npz_files_raise_value_error(tmp_path):
 
 
 def test_saved_bundle_opens_memory_mapped(tmp_path):
-    from bookrec_tui.bundle import ARRAYS, Bundle
-    from bookrec_tui.recommender import shipped_bundle_path
+    from bookrec_tui.core.bundle import ARRAYS, Bundle
+    from bookrec_tui.core.recommender import shipped_bundle_path
 
     shipped = Bundle.load(shipped_bundle_path())  # the shipped (compressed) bundle loads
     shipped.save(tmp_path / "b.npz")
@@ -133,7 +133,7 @@ def test_synthetic_catalogue_has_power_law_popularity_series_and_tastes():
 
 
 def test_incoming_links_are_built_once_per_bundle_file(real_data_dir, isolated_home):
-    from bookrec_tui.recommender import Recommender
+    from bookrec_tui.core.recommender import Recommender
 
     rec = Recommender.load(data_dir=real_data_dir)
     first = rec.similar(1, 10)  # "more like this" needs the links into each book
@@ -146,7 +146,7 @@ def test_incoming_links_are_built_once_per_bundle_file(real_data_dir, isolated_h
 def test_a_large_packed_catalogue_is_mapped_and_wins_over_a_data_dir(
     tmp_path, tiny_data, monkeypatch
 ):
-    from bookrec_tui import packed_catalogue as packed
+    from bookrec_tui.store import packed_catalogue as packed
 
     catalogue, *_ = make_catalogue(SyntheticConfig(3000, seed=5))
     monkeypatch.setattr(packed, "MAPPED_FROM_BOOKS", 1000)

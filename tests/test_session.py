@@ -7,7 +7,7 @@ import unicodedata
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bookrec_tui.profile import Profile
+from bookrec_tui.store.profile import Profile
 
 
 def test_rating_by_misspelt_title_saves_it(session, tmp_path):

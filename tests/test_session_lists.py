@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bookrec_tui.profile import Profile
-from bookrec_tui.session import ReaderSession
+from bookrec_tui.chat.session import ReaderSession
+from bookrec_tui.store.profile import Profile
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from bookrec_tui.profile import Profile
-from bookrec_tui.session import ReaderSession
+from bookrec_tui.chat.session import ReaderSession
+from bookrec_tui.store.profile import Profile
 
 
 def test_a_failed_save_is_reported_as_not_saved(session, tmp_path, full_disk):

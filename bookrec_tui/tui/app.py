@@ -1,4 +1,4 @@
-"""The chat-style Textual app. A thin face over :class:`bookrec_tui.session.ReaderSession`.
+"""The chat-style Textual app. A thin face over :class:`bookrec_tui.chat.session.ReaderSession`.
 
 Start-up shows the screen at once and loads the recommender in a worker thread; TensorFlow
 is never imported here. Every rating is saved by the profile before the screen updates.
@@ -19,11 +19,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Header, Input, Label, ProgressBar, Static
 
-from ..chat import parse
-from ..errors import BookrecError, DataMissingError
-from ..profile import Profile
-from ..search import MATCH_THRESHOLD
-from ..session import (
+from bookrec_tui.chat.grammar import parse
+from bookrec_tui.chat.session import (
     HELP,
     KEYS_HELP,
     MIN_RATINGS_FOR_RECS,
@@ -31,8 +28,11 @@ from ..session import (
     ReaderSession,
     Reply,
 )
-from .map_screen import MapScreen
-from .widgets import BookList, ChatMessage
+from bookrec_tui.core.search import MATCH_THRESHOLD
+from bookrec_tui.errors import BookrecError, DataMissingError
+from bookrec_tui.store.profile import Profile
+from bookrec_tui.tui.map_screen import MapScreen
+from bookrec_tui.tui.widgets import BookList, ChatMessage
 
 T = TypeVar("T")
 
@@ -167,8 +167,8 @@ class BookrecApp(App[int]):
         model, and a profile that does not exist yet."""
         import os
 
-        from ..opening import OPENING_NAME, read_opening
-        from ..paths import profiles_dir, shipped_model_dir
+        from bookrec_tui.chat.opening import OPENING_NAME, read_opening
+        from bookrec_tui.paths import profiles_dir, shipped_model_dir
 
         if self.model_dir or os.environ.get("BOOKREC_MODEL_DIR"):
             return None
@@ -180,7 +180,7 @@ class BookrecApp(App[int]):
     # ----------------------------------------------------------------- loading
     @work(thread=True, exclusive=True, group="load")
     def load_recommender(self) -> None:
-        from ..recommender import Recommender
+        from bookrec_tui.core.recommender import Recommender
 
         try:
             rec = Recommender.load(model_dir=self.model_dir, data_dir=self.data_dir)
@@ -243,8 +243,8 @@ class BookrecApp(App[int]):
 
     @work(thread=True, exclusive=True, group="load")
     def fetch_data(self) -> None:
-        from ..fetch import fetch_goodbooks
-        from ..paths import resolve_data_dir
+        from bookrec_tui.paths import resolve_data_dir
+        from bookrec_tui.store.fetch import fetch_goodbooks
 
         ok, _ = self._behind_busy_bar(
             lambda progress: fetch_goodbooks(resolve_data_dir(self.data_dir), progress=progress)
@@ -463,7 +463,7 @@ class BookrecApp(App[int]):
         if method in self._maps:
             self._push_map(self._maps[method])
             return
-        from ..booksmap import TSNE_MISSING, tsne_available
+        from bookrec_tui.map.projection import TSNE_MISSING, tsne_available
 
         if method == "tsne" and not tsne_available():
             self.say(TSNE_MISSING + " Type `map` for it.", "error")
@@ -473,7 +473,7 @@ class BookrecApp(App[int]):
 
     @work(thread=True, exclusive=True, group="map")
     def build_map(self, method: str) -> None:
-        from ..booksmap import build_map
+        from bookrec_tui.map.regions import build_map
 
         s = self.session
         ok, book_map = self._behind_busy_bar(

@@ -1,4 +1,4 @@
-"""The book map in the app: a braille canvas over :class:`bookrec_tui.map_view.MapView`.
+"""The book map in the app: a braille canvas over :class:`bookrec_tui.map.view.MapView`.
 
 Attributes down, messages up: the app hands the screen a map and the marks; the screen
 posts :class:`MapScreen.Picked` and :class:`MapScreen.Rated`, and the app answers with
@@ -18,8 +18,8 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Static
 
-from ..booksmap import BookMap, genre_colours
-from ..map_view import MARKS, MapView
+from bookrec_tui.map.regions import BookMap, genre_colours
+from bookrec_tui.map.view import MARKS, MapView
 
 MARK_STYLES = {
     "rated": Style(color="#00E676", bold=True),

@@ -1,0 +1,783 @@
+"""A reader's conversation with the recommender: chat commands in, structured replies out.
+
+This is the app's brain without the screen: the Textual app renders :class:`Reply` objects
+and sends lines typed by the reader; tests and the fuzzer drive it directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bookrec_tui.chat.grammar import _NUMBER, Command, parse
+from bookrec_tui.core.onboarding import READ_NO_OPINION
+from bookrec_tui.core.recommender import BookHit, Recommendation, Recommender
+from bookrec_tui.core.search import MATCH_THRESHOLD
+from bookrec_tui.errors import BookrecError
+from bookrec_tui.store.profile import ImportStep, Profile, SetStep, UndoConflict
+
+if TYPE_CHECKING:
+    from bookrec_tui.store.goodreads import ImportPlan
+
+STAR_WORDS = {5: "loved", 4: "liked", 3: "thought OK", 2: "disliked", 1: "hated"}
+MIN_RATINGS_FOR_RECS = 3
+ONBOARDING_QUESTIONS = 30  # questions one onboarding asks at most
+#: Onboarding answers: stars, "read it, no opinion", "haven't read it", "skip".
+READ_NO_OPINION_KEYS = ("0", "r")
+NOT_READ_KEYS = ("n", "no")
+SKIP_KEYS = ("s", "skip")
+ONBOARDING_KEYS = frozenset(
+    ("1", "2", "3", "4", "5", *READ_NO_OPINION_KEYS, *NOT_READ_KEYS, *SKIP_KEYS)
+)
+_EXAMPLE_VERB = {"rate": "loved", "hide": "not interested", "order": "in order"}
+HELP = """\
+Tell me about books you've read and I'll suggest what to read next.
+  loved <title> · liked · ok · disliked · hated     rate 5..1 stars
+  <title> 4   ·   4 stars <title>                    rate with a number
+  read <title>         read, no opinion   ·   not interested <title>   hide it
+  more like <title>    more by <author>   ·   any order / in order <title>
+  why <title>                                        why it was recommended
+  recs [n] [genre]     e.g. recs 20 · recs fantasy   recommendations
+  onboard              questions: 1-5 · 0 read, no opinion · n not read · s skip
+  loved it · 3 stars    after `details <title>`: rate the book just discussed
+  details <title>      undo      forget <title>      shelf      help      quit
+  import <goodreads_library_export.csv>              bring in your Goodreads ratings
+  export <file.csv>    your ratings as CSV           profile <name>   switch reader
+  map   ·   map tsne                                 all books on a map, yours marked (F2)
+Just type a title to search. Slash forms (/recs) work too."""
+KEYS_HELP = (  # one paragraph: it wraps to the width it is shown in
+    "Keys: Tab moves between the input and the lists. On a highlighted book: 1-5 rate it, "
+    "r read it (no opinion), x not interested, m more like this, w why, Enter details. In "
+    "the input, ↑/↓ pick a suggestion and Enter uses it. F1 help, F2 the book map, Ctrl+R "
+    "recommendations, Ctrl+Z undo, Ctrl+P the command palette, Ctrl+Q quits."
+)
+
+
+@dataclass
+class Reply:
+    text: str
+    books: list[int] = field(default_factory=list)  # books shown, in order (numbered choices)
+    kind: str = "info"  # info, error, recs, similar, search, choose, onboarding, help
+    quit: bool = False
+    changed: bool = False  # the shelf changed: recommendations must be refreshed
+
+
+class ReaderSession:
+    def __init__(self, rec: Recommender, profile: Profile) -> None:
+        self.rec = rec
+        self.profile = profile
+        self.pending: tuple[str, int | None, list[int]] | None = None  # action, stars, options
+        # What the reader told onboarding (book -> stars, 0 read with no opinion, None not
+        # read or skipped): next_question adapts to it.
+        self.onboarding_answers: dict[int, int | None] = {}
+        self._questions_asked = 0
+        self.onboarding_book: int | None = None
+        self._recs_cache: tuple | None = None
+        self.pending_import: ImportPlan | None = None  # previewed, awaiting `yes`
+        # The book just discussed (details, a rating, "more like", "why", an onboarding
+        # question): what "loved it" or "3 stars" alone is about.
+        self.focus: int | None = None
+        self._known_ratings: tuple[dict[int, int], dict[int, int]] | None = None
+
+    # ----------------------------------------------------------------- state
+    @property
+    def ratings(self) -> dict[int, int]:
+        """The reader's ratings of books in this catalogue. Ratings of other ids (a changed
+        catalogue, a hand-edited file) stay in the profile file but are left out here."""
+        raw = self.profile.ratings
+        if self._known_ratings is None or self._known_ratings[0] is not raw:
+            catalogue = self.rec.catalogue
+            known = {b: s for b, s in raw.items() if b in catalogue}
+            self._known_ratings = (raw, known if len(known) < len(raw) else raw)
+        return self._known_ratings[1]
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the reader should know about their profile before anything else."""
+        found = [self.profile.warning] if self.profile.warning else []
+        unknown = sorted(set(self.profile.ratings) - set(self.ratings))
+        if unknown:
+            shown = ", ".join(str(b) for b in unknown[:5])
+            found.append(
+                f"{len(unknown)} rating{'s' if len(unknown) != 1 else ''} in your profile "
+                f"{'are' if len(unknown) != 1 else 'is'} for books not in this catalogue "
+                f"(book id {shown}{', …' if len(unknown) > 5 else ''}); "
+                "they stay in the file but are left out here."
+            )
+        return found
+
+    def _reader(self) -> dict:
+        """What every list needs to know about the reader besides the ratings."""
+        p = self.profile
+        return {
+            "exclude": p.not_read | p.hidden,
+            "read": p.read,
+            "series_order": p.series_order,
+        }
+
+    def recommendations(self, n: int = 10, shelf: str | None = None) -> list[Recommendation]:
+        p = self.profile
+        key = (
+            tuple(sorted(self.ratings.items())),
+            n,
+            shelf,
+            frozenset(p.not_read),
+            frozenset(p.read),
+            frozenset(p.hidden),
+            tuple(sorted(p.series_order.items())),
+        )
+        if self._recs_cache is None or self._recs_cache[0] != key:
+            recs = self.rec.recommend(self.ratings, n=n, shelf=shelf, **self._reader())
+            self._recs_cache = (key, recs)
+        return self._recs_cache[1]
+
+    def title(self, book_id: int) -> str:
+        return self.rec.catalogue.title(book_id)
+
+    def book_line(self, book_id: int) -> str:
+        c = self.rec.catalogue
+        row = c.row(book_id)
+        year = c.year_label(book_id)
+        return f"{c.titles[row]} — {c.author_line(book_id)}{', ' + year if year else ''}"
+
+    def reason(self, r: Recommendation) -> str:
+        """Why a book is listed: its place in a series, and the rated book that drives it
+        (named only when one does: see Recommender.drivers)."""
+        if r.because is not None:
+            why = (
+                f"because you {STAR_WORDS[self.ratings.get(r.because, 5)]} "
+                f"{self.rec.catalogue.short_title(r.because)}"
+            )
+        elif self.ratings:
+            why = "readers with similar taste loved it"
+        else:
+            why = "popular and well loved"
+        return f"{r.note}, {why}" if r.note else why
+
+    # ----------------------------------------------------------------- onboarding
+    def start_onboarding(self) -> Reply:
+        """Ask about books this reader has likely read, adapting to each answer."""
+        known: dict[int, int | None] = dict.fromkeys(self.profile.not_read | self.profile.to_read)
+        known.update(self.ratings)
+        self.onboarding_answers = {**known, **self.onboarding_answers}
+        self._questions_asked = 0
+        return self._next_question(intro=True)
+
+    def _next_question(self, intro: bool = False) -> Reply:
+        book = (
+            self.rec.next_question(self.onboarding_answers)
+            if self._questions_asked < ONBOARDING_QUESTIONS
+            else None
+        )
+        self.onboarding_book = book
+        if book is None:
+            return Reply("That's all my questions. Type `recs` any time, or search for a book.")
+        self.focus = book
+        self._questions_asked += 1
+        head = (
+            "Let's find your taste. Have you read these? 1-5 stars, 0 if you read it but "
+            "have no opinion, n if you haven't read it, s to skip, or just type to search "
+            "instead.\n"
+            if intro
+            else ""
+        )
+        left = max(MIN_RATINGS_FOR_RECS - len(self.ratings), 0)
+        tail = (
+            f"  ({left} more rating{'s' if left != 1 else ''} for recommendations)" if left else ""
+        )
+        return Reply(
+            f"{head}Have you read {self.book_line(book)}?{tail}", [book], kind="onboarding"
+        )
+
+    def stop_onboarding(self) -> None:
+        self.onboarding_book = None
+
+    def _answer_onboarding(self, text: str) -> Reply | None:
+        book = self.onboarding_book
+        low = text.strip().lower()
+        if book is None or low not in ONBOARDING_KEYS:
+            return None
+        if low in SKIP_KEYS:
+            self.onboarding_answers[book] = None  # not asked again; nothing saved
+            return self._next_question()
+        if low in NOT_READ_KEYS:
+            self.onboarding_answers[book] = None
+            self.profile.mark_not_read(book)
+            return self._next_question()
+        if low in READ_NO_OPINION_KEYS:
+            self.onboarding_answers[book] = READ_NO_OPINION
+            self.profile.mark_read(book)
+            follow = self._next_question()
+            follow.text = f"Noted: you read {self.title(book)}.\n{follow.text}"
+            follow.changed = True
+            return follow
+        self.onboarding_answers[book] = int(low)
+        rated = self.rate(book, int(low))
+        follow = self._next_question()
+        follow.text = f"{rated.text}\n{follow.text}"
+        follow.changed = True
+        return follow
+
+    # ----------------------------------------------------------------- actions
+    def rate(self, book_id: int, stars: int) -> Reply:
+        self.profile.rate(book_id, stars)
+        self.focus = book_id
+        n = len(self.ratings)
+        note = ""
+        if n < MIN_RATINGS_FOR_RECS:
+            note = f" Rate {MIN_RATINGS_FOR_RECS - n} more and I'll start recommending."
+        elif n == MIN_RATINGS_FOR_RECS:
+            note = " Your recommendations are ready: see the panel, or type `recs`."
+        return Reply(
+            f"Noted: {'★' * stars}{'☆' * (5 - stars)} {self.title(book_id)}.{note}",
+            [book_id],
+            changed=True,
+        )
+
+    def _resolve(self, text: str, action: str, stars: int | None = None) -> int | Reply:
+        """A single book for ``text``, or a Reply asking which one (or saying none matched)."""
+        text = text.strip()
+        if not text:
+            return Reply(
+                f"Which book? e.g. `{_EXAMPLE_VERB.get(action, action)} dune`.", kind="error"
+            )
+        found = self.rec.lookup(text)
+        if found.book_id is not None:
+            return found.book_id
+        if not found.candidates:
+            return Reply(
+                f"I couldn't find a book matching “{text}”. Try fewer words or the author's name.",
+                kind="error",
+            )
+        options = [h.book_id for h in found.candidates]
+        self.pending = (action, stars, options)
+        lines = ["Which one did you mean? Reply with a number:"]
+        lines += [f"  {i}. {self.book_line(b)}" for i, b in enumerate(options, 1)]
+        return Reply("\n".join(lines), options, kind="choose")
+
+    def act(self, action: str, book_id: int, stars: int | None) -> Reply:
+        """Do ``action`` (rate, more, why, forget, details) on one book."""
+        if action == "rate":
+            return self.rate(book_id, int(stars or 0))
+        if action == "more":
+            return self.more_like(book_id)
+        if action == "why":
+            return self.why(book_id)
+        if action == "forget":
+            return self.forget(book_id)
+        if action == "read":
+            return self.mark_read(book_id)
+        if action == "hide":
+            return self.hide(book_id)
+        if action == "order":
+            return self.series_order(book_id, bool(stars))
+        return self.details(book_id)
+
+    def mark_read(self, book_id: int) -> Reply:
+        if book_id in self.ratings:
+            return Reply(f"You rated {self.title(book_id)} {self.ratings[book_id]}★ already.")
+        self.profile.mark_read(book_id)
+        return Reply(
+            f"Noted: you read {self.title(book_id)} (no rating). I won't recommend it, and it "
+            "counts a little towards your taste. `undo` takes it back.",
+            [book_id],
+            changed=True,
+        )
+
+    def hide(self, book_id: int) -> Reply:
+        self.profile.hide(book_id)
+        return Reply(
+            f"Not interested in {self.title(book_id)}: I won't suggest it again. `undo` takes "
+            "it back.",
+            changed=True,
+        )
+
+    def series_order(self, book_id: int, in_order: bool) -> Reply:
+        works = self.rec.catalogue.works
+        sid = int(works.series[self.rec.catalogue.row(book_id)])
+        if sid < 0:
+            return Reply(f"{self.title(book_id)} is not part of a series I know.", kind="error")
+        self.profile.set_series_order(works.series_keys[sid], in_order)
+        name = works.series_names[sid]
+        if in_order:
+            text = f"{name}: read in order. I'll suggest the next book you haven't read."
+        else:
+            text = f"{name}: read in any order. I'll suggest any of its books."
+        return Reply(text, changed=True)
+
+    def more_by(self, text: str, n: int = 10) -> Reply:
+        """The reader's next books by one author, in their order (series in order)."""
+        author = self._author(text)
+        if author is None:
+            return Reply(
+                f"I couldn't find an author matching “{text}”. Try the surname.", kind="error"
+            )
+        recs = self.rec.recommend(self.ratings, n=n, author=author, **self._reader())
+        if not recs:
+            return Reply(f"You have read everything by {author} that I know.")
+        lines = [f"More by {author}:"]
+        lines += [
+            f"  {i}. {self.book_line(r.book_id)}{' (' + r.note + ')' if r.note else ''}"
+            for i, r in enumerate(recs, 1)
+        ]
+        self.pending = ("details", None, [r.book_id for r in recs])
+        return Reply("\n".join(lines), [r.book_id for r in recs], kind="recs")
+
+    def _author(self, text: str) -> str | None:
+        """The first author a reader means: a name (or part of one) as written in the
+        catalogue, the most read of several; else the author of the book the text finds."""
+        c = self.rec.catalogue
+        words = text.strip().lower().split()
+        if not words:
+            return None
+        names = np.char.lower(c.first_authors.astype(str))
+        hit = np.ones(len(names), dtype=bool)
+        for word in words:
+            hit &= np.char.find(names, word) >= 0
+        if hit.any():
+            rows = np.flatnonzero(hit)
+            return str(c.first_authors[rows[np.argmax(c.ratings_counts[rows])]])
+        hits = [h for h in self.rec.search(text, 1) if h.score >= 60]
+        return c.first_author(hits[0].book_id) if hits else None
+
+    def more_like(self, book_id: int, n: int = 10) -> Reply:
+        self.focus = book_id
+        reader = self._reader()
+        hits: list[BookHit] = self.rec.similar(
+            book_id,
+            n,
+            ratings=self.ratings,
+            read=reader["read"],
+            hidden=reader["exclude"],
+            series_order=reader["series_order"],
+        )
+        lines = [f"More like {self.title(book_id)}:"]
+        lines += [
+            f"  {i}. {self.book_line(h.book_id)}{' (' + h.note + ')' if h.note else ''}"
+            for i, h in enumerate(hits, 1)
+        ]
+        self.pending = ("details", None, [h.book_id for h in hits])
+        lines.append("(Reply `3` for details of the third, `3 5` to rate it 5 stars.)")
+        return Reply("\n".join(lines), [h.book_id for h in hits], kind="similar")
+
+    def why(self, book_id: int) -> Reply:
+        self.focus = book_id
+        if not self.ratings:
+            return Reply(
+                f"{self.title(book_id)} is simply popular and well loved; rate a few "
+                "books and I can explain better."
+            )
+        recs = self.rec.recommend(self.ratings, n=200, **self._reader())
+        match = next((r for r in recs if r.book_id == book_id), None)
+        if book_id in self.ratings:
+            return Reply(f"You rated {self.title(book_id)} {self.ratings[book_id]}★ yourself.")
+        predicted = self.rec.predict_ratings(self.ratings, [book_id])[0]
+        if match is None:
+            return Reply(
+                f"{self.title(book_id)} isn't in your top recommendations; I'd guess "
+                f"you'd give it {predicted:.1f}★."
+            )
+        rank = recs.index(match) + 1
+        return Reply(
+            f"{self.title(book_id)} is #{rank} for you, {self.reason(match)}; "
+            f"I'd guess {predicted:.1f}★.",
+            [book_id],
+        )
+
+    def details(self, book_id: int) -> Reply:
+        self.focus = book_id
+        c = self.rec.catalogue
+        row = c.row(book_id)
+        shelves = ", ".join(c.shelf_list(book_id)[:6]) or "—"
+        mine = self.ratings.get(book_id)
+        lines = [
+            self.book_line(book_id),
+            f"  Goodreads average {c.average_ratings[row]:.2f} from "
+            f"{int(c.ratings_counts[row]):,} ratings",
+            f"  Shelves: {shelves}",
+            f"  {c.goodreads_url(book_id)}",
+        ]
+        if mine:
+            lines.append(f"  You rated it {mine}★.")
+        elif self.ratings:
+            guess = self.rec.predict_ratings(self.ratings, [book_id])[0]
+            lines.append(f"  I'd guess you'd give it {guess:.1f}★.")
+        return Reply("\n".join(lines), [book_id])
+
+    def forget(self, book_id: int) -> Reply:
+        if self.profile.forget(book_id):
+            return Reply(f"Forgot your rating of {self.title(book_id)}.", changed=True)
+        return Reply(f"You haven't rated {self.title(book_id)}.", kind="error")
+
+    def recs_reply(self, n: int | None, shelf: str | None) -> Reply:
+        self.focus = None  # a list: "it" would not say which
+        if n is not None and n < 1:
+            return Reply("`recs 0` would list nothing: try `recs 10` (up to 100).", kind="error")
+        n = n or 10
+        recs = self.recommendations(n, shelf)
+        head = (
+            "Recommended for you"
+            if self.ratings
+            else "Popular, well-loved books (rate a few to personalise)"
+        )
+        lines = [f"{head}{' on ' + shelf if shelf else ''}:"]
+        for i, r in enumerate(recs, 1):
+            lines.append(
+                f"  {i}. {self.book_line(r.book_id)}  ~{r.predicted_rating:.1f}★ — {self.reason(r)}"
+            )
+        self.pending = ("details", None, [r.book_id for r in recs])
+        return Reply("\n".join(lines), [r.book_id for r in recs], kind="recs")
+
+    def shelf_reply(self) -> Reply:
+        self.focus = None  # a list: "it" would not say which
+        if not self.ratings:
+            return Reply("Your shelf is empty. Rate a book: e.g. `loved the hobbit`.")
+        items = sorted(self.ratings.items(), key=lambda kv: (-kv[1], self.title(kv[0])))
+        lines = [f"Your shelf ({len(items)} books):"]
+        lines += [f"  {'★' * s}{'☆' * (5 - s)} {self.title(b)}" for b, s in items]
+        return Reply("\n".join(lines), [b for b, _ in items])
+
+    def search_reply(self, text: str) -> Reply:
+        self.focus = None  # a list: "it" would not say which
+        hits = self.rec.search(text, 8)
+        if not hits or hits[0].score < MATCH_THRESHOLD:
+            return Reply(
+                f"I couldn't find “{text}”. Type `help` to see what I understand.", kind="error"
+            )
+        self.pending = ("details", None, [h.book_id for h in hits])
+        lines = [f"Books matching “{text}” (rate one with e.g. `1 5`, or `loved <title>`):"]
+        lines += [f"  {i}. {self.book_line(h.book_id)}" for i, h in enumerate(hits, 1)]
+        return Reply("\n".join(lines), [h.book_id for h in hits], kind="search")
+
+    def import_preview(self, path_text: str) -> Reply:
+        """Parse and match a Goodreads export; nothing is written until the reader says yes."""
+        from pathlib import Path
+
+        from bookrec_tui.store.goodreads import plan_import
+
+        if not path_text:
+            return Reply(
+                "Import which file? e.g. `import ~/goodreads_library_export.csv`.", kind="error"
+            )
+        path = Path(path_text.strip().strip("'\"")).expanduser()
+        plan = plan_import(path, self.rec.catalogue, self.ratings)
+        rated_rows = sum(plan.by_rule.values()) + len(plan.unmatched)
+        if not plan.ratings:
+            shelved = f" ({len(plan.shelved)} of its to-read books are)" if plan.shelved else ""
+            return Reply(
+                f"{path.name}: none of its {rated_rows} rated books is in the catalogue"
+                f"{shelved}; nothing to import.",
+                kind="error",
+            )
+        self.pending_import = plan
+        merged = sum(plan.by_rule.values()) - len(plan.ratings)
+        same_book = (
+            f"; {merged} more are other editions or copies of books already counted, "
+            "and their last rating is used"
+            if merged
+            else ""
+        )
+        changed = len(plan.conflicts)
+        conflicts = (
+            f" {changed} of them you already rated differently here: `yes` keeps your "
+            "ratings, `yes replace` takes Goodreads'."
+            if changed
+            else ""
+        )
+        return Reply(
+            f"{path.name}: {rated_rows} rated books: {len(plan.ratings)} found in the "
+            f"catalogue, {len(plan.unmatched)} not in it{same_book}. Also {len(plan.read)} "
+            f"read without a rating and {len(plan.shelved)} to-read books found.{conflicts} "
+            "Type `yes` to import them (`undo` takes the whole import back), `no` to cancel."
+        )
+
+    def _answer_import(self, line: str) -> Reply | None:
+        if self.pending_import is None:
+            return None
+        plan, self.pending_import = self.pending_import, None
+        answer = line.strip().lower().split()
+        if answer and answer[0] in ("no", "n", "cancel", "nope", "stop"):
+            return Reply("Import cancelled: nothing was changed.")
+        if not answer or answer[0] not in ("yes", "y"):
+            return None  # the reader moved on: the import is dropped, the line handled
+        ratings = plan.ratings_to_write(replace_conflicts=answer[1:] == ["replace"])
+        skipped = self.profile.import_books(ratings, plan.shelved, seen=plan.seen, read=plan.read)
+        kept = (
+            f" {skipped} book{'s' if skipped != 1 else ''} you rated since the preview kept "
+            "your new rating."
+            if skipped
+            else ""
+        )
+        return Reply(
+            f"Imported {len(ratings) - skipped} ratings, {len(plan.read)} read books and "
+            f"{len(plan.shelved)} to-read books.{kept} You now have {len(self.ratings)} "
+            "ratings. (`undo` takes the whole import back.)",
+            changed=True,
+        )
+
+    def export_ratings(self, path_text: str) -> Reply:
+        """Write the reader's ratings as CSV (book_id,title,authors,rating), atomically."""
+        from pathlib import Path
+
+        from bookrec_tui.fsutil import atomic_writer, check_output_file
+        from bookrec_tui.store.profile import write_ratings_csv
+
+        if not path_text:
+            return Reply("Export to which file? e.g. `export ~/my-ratings.csv`.", kind="error")
+        path = Path(path_text.strip().strip("'\"")).expanduser()
+        check_output_file(path)  # no folder, device or missing folder: one clear error reply
+        try:
+            with atomic_writer(path, "w") as handle:
+                n = write_ratings_csv(self.profile, self.rec.catalogue, handle)
+        except OSError as exc:
+            return Reply(f"Could not write {path}: {exc.strerror or exc}.", kind="error")
+        return Reply(f"Wrote your {n} ratings to {path}.")
+
+    def switch_profile(self, name: str) -> Reply:
+        """Continue as another reader (profiles live side by side in one folder)."""
+        if not name:
+            return Reply("Switch to which profile? e.g. `profile alice`.", kind="error")
+        self.profile = Profile.open(name, self.profile.path.parent)
+        self.focus, self.pending, self.pending_import = None, None, None
+        self.onboarding_answers, self.onboarding_book, self._recs_cache = {}, None, None
+        n = len(self.ratings)
+        start = " Rate a few books (or type `onboard` for questions)." if n == 0 else ""
+        return Reply(
+            f"Now reading as '{name}': {n} rating{'s' if n != 1 else ''} on the shelf.{start}",
+            changed=True,
+        )
+
+    def map_marks(self, n_recs: int = 20) -> dict[str, np.ndarray]:
+        """Catalogue rows to mark on the book map: the reader's books and recommendations."""
+        c = self.rec.catalogue
+        recs = (
+            [r.book_id for r in self.recommendations(n_recs)]
+            if len(self.ratings) >= MIN_RATINGS_FOR_RECS
+            else []
+        )
+        return {
+            "rated": c.rows(np.fromiter(self.ratings, np.int64)).astype(np.int64),
+            "recommended": c.rows(np.array(recs, dtype=np.int64)).astype(np.int64),
+        }
+
+    def map_pick(self, book_id: int, n: int = 8) -> tuple[int, np.ndarray, str]:
+        """A book picked on the map: its row, its nearest books' rows, and what to say."""
+        c = self.rec.catalogue
+        hits = self.rec.similar(book_id, n)
+        stars = self.ratings.get(book_id)
+        mine = f" · you: {stars}★" if stars else ""
+        shelves = ", ".join(c.shelf_list(book_id)[:4])
+        info = (
+            f"{self.book_line(book_id)}{mine}"
+            + (f"\nShelves: {shelves}" if shelves else "")
+            + "\nMore like it (◆): "
+            + " · ".join(c.short_title(h.book_id) for h in hits)
+        )
+        neighbours = c.rows(np.array([h.book_id for h in hits], dtype=np.int64)).astype(np.int64)
+        return c.row(book_id), neighbours, info
+
+    def undo(self) -> Reply:
+        try:
+            undone = self.profile.undo()
+        except UndoConflict as exc:
+            now = f"{exc.stars_now}★" if exc.stars_now else "unrated"
+            return Reply(
+                f"Not undone: {self.title(exc.book_id)} was changed in another window since "
+                f"({now} now); it stays as it is.",
+                kind="error",
+                changed=True,
+            )
+        if undone is None:
+            return Reply("Nothing to undo.", kind="error")
+        if isinstance(undone, ImportStep):
+            return Reply(
+                f"Undone: the import ({len(undone.ratings_before)} ratings, "
+                f"{len(undone.to_read_added)} to-read books) is taken back. You have "
+                f"{len(self.ratings)} rating{'s' if len(self.ratings) != 1 else ''}.",
+                changed=True,
+            )
+        if isinstance(undone, SetStep):
+            what = "read" if undone.name == "read" else "not interested"
+            return Reply(
+                f"Undone: {self.title(undone.book_id)} is no longer marked {what}.", changed=True
+            )
+        book_id, before = undone
+        if before is None:
+            return Reply(f"Undone: removed your rating of {self.title(book_id)}.", changed=True)
+        return Reply(f"Undone: {self.title(book_id)} is back to {before}★.", changed=True)
+
+    # ----------------------------------------------------------------- dispatch
+    def handle(self, line: str) -> Reply:
+        """One line from the reader -> a reply. Never raises."""
+        return self.guarded(self._handle, line)
+
+    def guarded(self, action: Callable[..., Reply], *args: Any) -> Reply:
+        """``action(*args)``, with any error turned into an error reply (a failed save says
+        plainly that it was not saved). For every path from a face into the session."""
+        try:
+            return action(*args)
+        except BookrecError as exc:  # a failed save changed nothing in memory either
+            return Reply(str(exc), kind="error")
+        except Exception as exc:  # noqa: BLE001 - a reply beats a traceback on screen
+            return Reply(
+                f"Sorry, something went wrong ({type(exc).__name__}). "
+                "Type `help` to see what I understand.",
+                kind="error",
+            )
+
+    def _handle(self, line: str) -> Reply:
+        imported = self._answer_import(line)
+        if imported is not None:
+            return imported
+        if self.onboarding_book is not None:
+            answered = self._answer_onboarding(line)
+            if answered is not None:
+                return answered
+        cmd = parse(line)
+        if cmd.kind == "rate" and cmd.text and self._is_a_title(line, cmd.text):
+            cmd = Command("search", text=" ".join(line.split()))  # "like water for chocolate"
+        if self.onboarding_book is not None and cmd.kind == "rate" and not cmd.text:
+            return self._answer_onboarding(str(cmd.stars)) or self._dispatch(cmd)
+        if self.onboarding_book is not None and cmd.kind not in ("empty",):
+            self.stop_onboarding()
+        if cmd.kind == "choose" and self.pending:
+            return self._choose(cmd)
+        # "3 5" after a list: rate option 3 with 5 stars.
+        if (
+            cmd.kind == "rate"
+            and self.pending
+            and cmd.text.isascii()
+            and cmd.text.isdigit()
+            and 1 <= int(cmd.text) <= len(self.pending[2])
+        ):
+            return self.rate(self.pending[2][int(cmd.text) - 1], int(cmd.stars or 0))
+        # "hide 3" / "read 3" after a list: that book.
+        if (
+            cmd.kind in ("hide", "read")
+            and self.pending
+            and _NUMBER.fullmatch(cmd.text)
+            and 1 <= int(cmd.text) <= len(self.pending[2])
+        ):
+            return self.act(cmd.kind, self.pending[2][int(cmd.text) - 1], None)
+        return self._dispatch(cmd)
+
+    def _is_a_title(self, line: str, rated_text: str) -> bool:
+        """Is the whole line, rating words included, a book's title ("Love in the Time of
+        Cholera", "Like Water for Chocolate")? Then its first word is not a rating verb."""
+        from bookrec_tui.core.search import normalise
+
+        wanted = normalise(line)
+        if not wanted or wanted == normalise(rated_text):  # only stars around the title
+            return False
+        hits = self.rec.search(line, 1)
+        return bool(hits) and wanted in (
+            normalise(hits[0].title),
+            normalise(self.rec.catalogue.short_title(hits[0].book_id)),
+        )
+
+    def _choose(self, cmd: Command) -> Reply:
+        action, stars, options = self.pending  # type: ignore[misc]
+        if not 1 <= (cmd.n or 0) <= len(options):
+            return Reply(f"Pick a number from 1 to {len(options)}.", options, kind="error")
+        if action != "details":  # a browsed list stays pickable; a question is answered
+            self.pending = None
+        return self.act(action, options[int(cmd.n) - 1], stars)
+
+    def _dispatch(self, cmd: Command) -> Reply:
+        k = cmd.kind
+        if k == "empty":
+            return Reply("Type a title to search, or `help`.")
+        if k == "help":
+            return Reply(f"{HELP}\n{KEYS_HELP}", kind="help")
+        if k == "export":
+            return self.export_ratings(cmd.text)
+        if k == "profile":
+            return self.switch_profile(cmd.text)
+        if k == "quit":
+            return Reply("Goodbye! Your shelf is saved.", quit=True)
+        if k == "undo":
+            return self.undo()
+        if k == "shelf":
+            return self.shelf_reply()
+        if k == "recs":
+            return self.recs_reply(cmd.n, cmd.shelf)
+        if k == "choose":
+            return Reply("There's no list to choose from. Search for a title first.", kind="error")
+        if k == "search":
+            return self.search_reply(cmd.text)
+        if k == "import":
+            return self.import_preview(cmd.text)
+        if k == "half":
+            return self.half_stars(cmd)
+        if k == "more_by":
+            if not cmd.text:
+                return Reply("More by whom? e.g. `more by ursula le guin`.", kind="error")
+            return self.more_by(cmd.text)
+        if k == "map":
+            return Reply(
+                "The book map opens in the app (`map` or F2); from a shell, "
+                "`bookrec-tui map --out map.png` draws it as an image.",
+                kind="map",
+            )
+        action = {
+            "rate": "rate",
+            "more": "more",
+            "why": "why",
+            "forget": "forget",
+            "details": "details",
+            "read": "read",
+            "hide": "hide",
+            "order": "order",
+        }[k]
+        target = (
+            self._resolve(cmd.text, action, cmd.stars)
+            if cmd.text
+            else self._discussed(action, cmd.stars)
+        )
+        if isinstance(target, Reply):
+            return target
+        reply = self.act(action, target, cmd.n if k == "order" else cmd.stars)
+        if cmd.unused and reply.kind != "error":
+            reply.text += (
+                f"\n(I only took that you {STAR_WORDS[int(cmd.stars or 3)]} "
+                f"{self.rec.catalogue.short_title(target)}; “{cmd.unused}” I can't act on: "
+                "rate other books by name, e.g. `hated <title>`.)"
+            )
+        return reply
+
+    def _discussed(self, action: str, stars: int | None) -> int | Reply:
+        """The book "it", "this" or stars alone mean: the one just discussed; after a list,
+        a question which one; otherwise a question which book."""
+        if self.focus is not None:
+            return self.focus
+        if self.pending and self.pending[2]:
+            options = self.pending[2]
+            self.pending = (action, stars, options)
+            return Reply(
+                f"Which one? Reply with its number in the list above (1-{len(options)}).",
+                options,
+                kind="choose",
+            )
+        example = {"rate": "loved dune" if not stars else f"dune {stars}"}.get(
+            action, f"{action} dune"
+        )
+        return Reply(f"Which book? e.g. `{example}`.", kind="error")
+
+    def half_stars(self, cmd: Command) -> Reply:
+        """'dune 4.5': stars are whole (as on Goodreads); say so and offer both neighbours."""
+        low, high = max(int(cmd.stars or 0), 1), min(int(cmd.stars or 0) + 1, 5)
+        target = self._resolve(cmd.text, "rate", low) if cmd.text else self._discussed("rate", low)
+        if isinstance(target, Reply):
+            target.text = "I keep whole stars only (1-5). " + target.text
+            return target
+        self.focus = target
+        name = self.rec.catalogue.short_title(target)
+        return Reply(
+            f"I keep whole stars only (1-5), as Goodreads does: is {name} a {low} or a "
+            f"{high}? Type `{low} stars` or `{high} stars`.",
+            [target],
+            kind="error",
+        )

@@ -1,0 +1,245 @@
+"""From raw model scores to the list a reader sees: one place, used by recommend and "more
+like this", so the CLI, the app and the evaluation all judge the same lists.
+
+Whatever model made the scores, the list:
+
+* never holds a book the reader has read (rated, shelved as read, inside an omnibus they
+  read, or an earlier entry of a series read in order that they are past), hidden, or
+  excluded;
+* in a series read in order, shows the next unread entry: where the model scores a later
+  entry (or a novella or omnibus starting later) the next one takes its place, labelled
+  "start of a series" or "next in the series";
+* holds at most ``series_cap`` entries of one series (the next unread first);
+* never holds an edition, omnibus or box set that shares a book with one read or already
+  listed; a partial edition ("#5, Part 1") collapses onto the main one;
+* holds at most ``author_cap`` books by one first author in each ten slots.
+
+numpy only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from bookrec_tui.core.works import Works
+
+START = "start of a series"
+NEXT = "next in the series"
+
+
+@dataclass(frozen=True)
+class ListedBook:
+    row: int  # the catalogue row shown
+    scored_row: int  # the row the model scored (differs when a series entry stood in)
+    score: float  # the model's score of ``scored_row``: the list's order
+    note: str = ""  # START, NEXT or ""
+
+
+@dataclass(frozen=True)
+class ReaderBooks:
+    """What the list must respect, as catalogue rows."""
+
+    known: frozenset[int] = frozenset()  # rated or read: count as read, set series progress
+    blocked: frozenset[int] = frozenset()  # hidden or excluded: never listed
+    overrides: tuple[tuple[str, bool], ...] = ()  # series key -> read in order?
+
+    @classmethod
+    def of(
+        cls,
+        known: Iterable[int] = (),
+        blocked: Iterable[int] = (),
+        overrides: dict[str, bool] | None = None,
+    ) -> ReaderBooks:
+        return cls(
+            frozenset(int(r) for r in known),
+            frozenset(int(r) for r in blocked),
+            tuple(sorted((overrides or {}).items())),
+        )
+
+
+class ListAssembler:
+    def __init__(self, works: Works, first_authors: np.ndarray) -> None:
+        self.works = works
+        _, self.author_ids = np.unique(np.asarray(first_authors, dtype=str), return_inverse=True)
+
+    def read_rows(self, reader: ReaderBooks) -> set[int]:
+        """Every row the reader has read, stated or implied."""
+        return self.works.implied_read(reader.known, dict(reader.overrides))
+
+    def assemble(
+        self,
+        scores: np.ndarray,
+        reader: ReaderBooks,
+        n: int,
+        series_cap: int = 1,
+        author_cap: int | None = 3,
+    ) -> list[ListedBook]:
+        """The top ``n`` of ``scores`` (one per catalogue row; -inf = never) under the rules
+        above. ``author_cap=None`` lifts the author limit ("more by <author>")."""
+        w = self.works
+        overrides = dict(reader.overrides)
+        read = w.implied_read(reader.known, overrides)
+        progress = w.progress(reader.known)
+        covered = read | set(reader.blocked)
+        # Books never listed do not take places in the candidate pool.
+        scores = np.array(scores, dtype=np.float64)
+        scores[np.fromiter(covered, np.int64, len(covered))] = -np.inf
+        listed: list[ListedBook] = []
+        per_series: dict[int, int] = {}
+        last_listed: dict[int, float] = {}
+        per_author: dict[int, int] = {}
+        pool = min(len(scores), max(20 * n, 400))
+        seen = 0
+        while len(listed) < n and seen < len(scores):
+            order = _top(scores, pool)
+            for r in order[seen:]:
+                score = float(scores[r])
+                if not np.isfinite(score):
+                    seen = len(scores)
+                    break
+                shown, note = self._place(
+                    int(r), w, covered, read, progress, last_listed, overrides, reader.blocked
+                )
+                if shown is None:
+                    continue
+                sid = int(w.series[shown])
+                if sid >= 0 and per_series.get(sid, 0) >= series_cap:
+                    continue
+                author = int(self.author_ids[shown])
+                if author_cap is not None and per_author.get(author, 0) >= author_cap * (
+                    len(listed) // 10 + 1
+                ):
+                    continue
+                listed.append(ListedBook(shown, int(r), score, note))
+                covered |= w.read_closure([shown])
+                per_author[author] = per_author.get(author, 0) + 1
+                if sid >= 0:
+                    per_series[sid] = per_series.get(sid, 0) + 1
+                    pos = _start(w, shown)
+                    last_listed[sid] = max(last_listed.get(sid, 0.0), _end(w, shown, pos))
+                if len(listed) == n:
+                    break
+            seen = len(order)
+            pool = min(len(scores), pool * 4)
+        return listed
+
+    def reorder(
+        self, listed: list[ListedBook], stars: np.ndarray, weight: float, author_cap: int | None = 3
+    ) -> np.ndarray:
+        """Indices into ``listed``: :func:`blend_order` within each page of
+        :data:`BLEND_PAGE` books, then the author limit kept for each ten slots (a book that
+        would be the fourth by one author in a ten waits for the next ten).
+
+        Blending page by page keeps a longer list's start equal to a shorter one's (the side
+        panel's 20 and the chat's 10 agree), as long as the caller lists whole pages."""
+        scores = np.array([b.score for b in listed])
+        order = np.concatenate(
+            [
+                start
+                + blend_order(
+                    scores[start : start + BLEND_PAGE], stars[start : start + BLEND_PAGE], weight
+                )
+                for start in range(0, len(listed), BLEND_PAGE)
+            ]
+            or [np.zeros(0, dtype=np.int64)]
+        ).astype(np.int64)
+        if author_cap is None:
+            return order
+        out: list[int] = []
+        waiting = list(order)
+        while waiting:
+            per_author: dict[int, int] = {}
+            for i in out[len(out) - len(out) % 10 :]:
+                a = int(self.author_ids[listed[i].row])
+                per_author[a] = per_author.get(a, 0) + 1
+            fits = (
+                j
+                for j, i in enumerate(waiting)
+                if per_author.get(int(self.author_ids[listed[i].row]), 0) < author_cap
+            )
+            # Nothing fits this ten: keep the blended order.
+            out.append(int(waiting.pop(next(fits, 0))))
+        return np.array(out, dtype=np.int64)
+
+    def _place(
+        self,
+        row: int,
+        w: Works,
+        covered: set[int],
+        read: set[int],
+        progress: dict[int, float],
+        last_listed: dict[int, float],
+        overrides: dict[str, bool],
+        blocked: frozenset[int],
+    ) -> tuple[int | None, str]:
+        """The row to show for a scored ``row`` (None: nothing) and its series note."""
+        main = int(w.main[row])
+        if w.overlaps(main, covered) or w.overlaps(row, covered):
+            return None, ""
+        sid = int(w.series[main])
+        if sid < 0 or not w.is_ordered(sid, overrides):
+            return main, ""
+        after = max(progress.get(sid, 0.0), last_listed.get(sid, 0.0))
+        note = START if after == 0 else NEXT
+        start = _start(w, main)
+        single = not np.isnan(w.position[main])
+        if single and start != int(start):  # noqa: SIM102 - two reasons, two tests
+            # A novella ("#2.5"): fine once the reader is that far, else the next entry.
+            if after >= max(1.0, float(int(start))):
+                return main, ""
+        nxt = w.next_entry(sid, after, read)
+        if nxt is None:
+            return None, ""  # nothing whole left past the reader in this series
+        if start == nxt[0]:
+            return main, note
+        novella = single and start != int(start)
+        if start < nxt[0] and not novella:
+            return None, ""  # below the reader's progress: implied read
+        # A later entry, an early novella, or an omnibus starting later: the next unread
+        # entry takes its place.
+        stand_in = nxt[1]
+        if stand_in in blocked or w.overlaps(stand_in, covered):
+            return None, ""
+        return stand_in, note
+
+
+# The star blend reorders books within pages of this many, so a list of n books is the first n
+# of a list of more (see ListAssembler.reorder).
+BLEND_PAGE = 20
+
+
+def blend_order(scores: np.ndarray, stars: np.ndarray, weight: float) -> np.ndarray:
+    """The order of a final list by standardised score plus ``weight`` times standardised
+    predicted stars, so the order agrees with the stars shown beside it (weight 0: as
+    scored). Only the listed books move; none comes in or goes."""
+    scores, stars = np.asarray(scores, np.float64), np.asarray(stars, np.float64)
+    if weight == 0 or len(scores) < 2:
+        return np.arange(len(scores))
+    z = (scores - scores.mean()) / max(float(scores.std()), 1e-9)
+    zs = (stars - stars.mean()) / max(float(stars.std()), 1e-9)
+    return np.argsort(-(z + weight * zs), kind="stable")
+
+
+def _start(w: Works, row: int) -> float:
+    """Where ``row`` starts in its series: its place, or an omnibus' first entry."""
+    p = w.position[row]
+    if not np.isnan(p):
+        return float(p)
+    held = [w.position[r] for r in w.contains.get(row, ()) if not np.isnan(w.position[r])]
+    return float(min(held)) if held else 0.0
+
+
+def _end(w: Works, row: int, start: float) -> float:
+    held = [w.position[r] for r in w.contains.get(row, ()) if not np.isnan(w.position[r])]
+    return float(max(held)) if held else start
+
+
+def _top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` highest scores, best first (ties in row order)."""
+    if k >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    part = np.argpartition(-scores, k - 1)[:k]
+    return part[np.argsort(-scores[part], kind="stable")]

@@ -1,0 +1,418 @@
+"""The one Python API every face (CLI, TUI) uses. numpy only: no TensorFlow import.
+
+rec = Recommender.load()
+rec.recommend({book_id: stars}, n=20)
+rec.predict_ratings({book_id: stars}, [book_ids])
+rec.similar(book_id, n=10)
+rec.search("hary poter", n=10)
+rec.next_question({book_id: stars, other_id: None})   # adaptive onboarding
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bookrec_tui.core.bundle import BUNDLE_NAME, Bundle
+from bookrec_tui.core.catalogue import Catalogue
+from bookrec_tui.core.listing import BLEND_PAGE, ListAssembler, ReaderBooks
+from bookrec_tui.core.npz import cached_arrays
+from bookrec_tui.core.onboarding import QuestionPicker
+from bookrec_tui.core.scoring import FoldInScorer
+from bookrec_tui.core.search import MATCH_THRESHOLD, RIVAL_MARGIN, RIVAL_POPULARITY, TitleIndex
+from bookrec_tui.errors import BookrecError, ModelError
+from bookrec_tui.paths import cache_dir, shipped_model_dir
+
+MODEL_ENV = "BOOKREC_MODEL_DIR"
+#: Pseudo-stars a book read without a rating brings to the fold-in (a weak positive).
+READ_STARS: int | None = 4
+#: Weight of the predicted stars (standardised) next to the ranking score (standardised)
+#: when ordering the final list: see docs/benchmarks.md ("Lists a reader trusts").
+STAR_BLEND = 1.0
+#: Share of a recommendation's positive score one rated book must hold to be named in
+#: "because you ...": at 0.5 and above, 94 % of named books really drive it (without that
+#: rating the book leaves the top 20); at 0.3-0.4 only 54 % do (docs/benchmarks.md).
+BECAUSE_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    book_id: int
+    title: str
+    authors: str
+    score: float  # ranking score (higher first); comparable within one list only
+    predicted_rating: float  # 1..5 stars
+    because: int | None  # book_id of the rated book that drives it (None: similar readers)
+    note: str = ""  # "start of a series", "next in the series", or ""
+
+
+@dataclass(frozen=True)
+class BookHit:
+    book_id: int
+    title: str
+    authors: str
+    score: float  # search: similarity 0..100; similar: blended link/taste/author score
+    note: str = ""  # "more like this": "start of a series", "next in the series", or ""
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What a title, typed by a reader, names: ``book_id`` when one book clearly wins,
+    else ``candidates`` (best first; empty when nothing matches)."""
+
+    book_id: int | None
+    candidates: list[BookHit]
+
+
+_EXPLICIT_ID = re.compile(r"^\s*id\s*:\s*(\d+)\s*$", re.IGNORECASE)
+
+
+def shipped_bundle_path() -> Path:
+    """The bundle packaged with bookrec-tui (trained on all of goodbooks-10k v1)."""
+    return shipped_model_dir() / BUNDLE_NAME
+
+
+def default_bundle_path(model_dir: str | os.PathLike[str] | None = None) -> Path:
+    if model_dir:
+        return Path(model_dir) / BUNDLE_NAME
+    env = os.environ.get(MODEL_ENV)
+    return Path(env) / BUNDLE_NAME if env else shipped_bundle_path()
+
+
+class Recommender:
+    def __init__(self, bundle: Bundle, catalogue: Catalogue) -> None:
+        rows = catalogue.rows(bundle.book_ids)
+        books_sha = bundle.meta.get("books_sha256")
+        if (rows < 0).any() or len(rows) != len(catalogue) or (rows != np.arange(len(rows))).any():
+            raise ModelError(
+                "The model was trained on a different books.csv than the one in the data "
+                f"directory ({'fingerprint ' + books_sha[:12] if books_sha else 'unknown'} vs "
+                f"{catalogue.sha256[:12]}). Use the matching data, or retrain with "
+                "`bookrec-tui train`."
+            )
+        self.bundle = bundle
+        self.catalogue = catalogue
+        self.scorer = FoldInScorer(bundle)
+        self._index: TitleIndex | None = None
+        self._questions: QuestionPicker | None = None
+        self._index_lock = threading.Lock()  # built once, by whichever thread asks first
+
+    # Derived tables are made on first use, not at start-up: at a million books the
+    # incoming links alone are a sort of 100 million entries.
+    @functools.cached_property
+    def unit_embeddings(self) -> np.ndarray:
+        """Book "taste" vectors for cosine look-ups: the rating head's book embeddings, which
+        training always shapes (the ranking ones may stay at their zero start)."""
+        emb = self.bundle.rate_emb[1:]
+        return (emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)).astype(
+            np.float32
+        )
+
+    @functools.cached_property
+    def _links_in(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Incoming links sorted by target (target ids, source rows, weights), so "who links
+        to this book" is a slice. Kept in the cache folder per bundle file: at a million
+        books it is a sort of 100 million links, done once."""
+        b = self.bundle
+
+        def build() -> dict[str, np.ndarray]:
+            flat = b.nbr_ids[1:].ravel()
+            order = np.argsort(flat, kind="stable")
+            return {
+                "target": flat[order],
+                "source": (order // max(b.nbr_ids.shape[1], 1)).astype(np.int32),
+                "weight": b.nbr_w[1:].ravel()[order].astype(np.float32),
+            }
+
+        origin = getattr(b, "origin", None)
+        if origin:
+            key = hashlib.sha256(origin.encode()).hexdigest()[:20]
+            links = cached_arrays(cache_dir() / f"links-in-{key}", build)
+        else:
+            links = build()
+        return links["target"], links["source"], links["weight"]
+
+    @functools.cached_property
+    def lists(self) -> ListAssembler:
+        """Series, editions and author limits for the final lists (see :mod:`.listing`);
+        the series/editions table is read from the titles on first use (~0.2 s)."""
+        return ListAssembler(self.catalogue.works, self.catalogue.first_authors)
+
+    @classmethod
+    def load(
+        cls,
+        model_dir: str | os.PathLike[str] | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+    ) -> Recommender:
+        """The model bundle (shipped unless ``model_dir``/``$BOOKREC_MODEL_DIR``) and the
+        catalogue: from the data directory when there is one, else the one packed beside the
+        model (see :mod:`bookrec_tui.store.packed_catalogue`)."""
+        from bookrec_tui.store.packed_catalogue import load_runtime_catalogue
+
+        path = default_bundle_path(model_dir)
+        bundle = Bundle.load(path)
+        return cls(bundle, load_runtime_catalogue(path, data_dir))
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def index(self) -> TitleIndex:
+        with self._index_lock:
+            if self._index is None:
+                self._index = TitleIndex(self.catalogue)
+        return self._index
+
+    @property
+    def index_ready(self) -> bool:
+        """Whether search is instant now (the index is built on first use, ~0.5 s)."""
+        return self._index is not None
+
+    def _profile_arrays(self, ratings: Mapping[int, float]) -> tuple[np.ndarray, np.ndarray]:
+        rows, stars = [], []
+        for book_id, value in ratings.items():
+            if int(book_id) not in self.catalogue:
+                raise BookrecError(f"Unknown book id {book_id}: search for the title instead.")
+            star = int(round(float(value)))
+            if not 1 <= star <= 5:
+                raise BookrecError(f"A rating must be 1 to 5 stars, got {value} for {book_id}.")
+            rows.append(self.catalogue.row(int(book_id)))
+            stars.append(star)
+        return np.array(rows, dtype=np.int64), np.array(stars, dtype=np.int64)
+
+    def reader_arrays(
+        self, ratings: Mapping[int, float], read: Iterable[int] = ()
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The fold-in's (rows, stars): the ratings, then books read without a rating as a
+        weak positive (pseudo-stars :data:`READ_STARS`, chosen on validation readers)."""
+        rows, stars = self._profile_arrays(ratings)
+        extra = [
+            self.catalogue.row(int(b))
+            for b in read
+            if int(b) in self.catalogue and int(b) not in ratings
+        ]
+        if not extra or READ_STARS is None:
+            return rows, stars
+        return (
+            np.concatenate([rows, np.array(extra, dtype=np.int64)]),
+            np.concatenate([stars, np.full(len(extra), READ_STARS, dtype=np.int64)]),
+        )
+
+    def reader_books(
+        self,
+        ratings: Mapping[int, float],
+        read: Iterable[int] = (),
+        hidden: Iterable[int] = (),
+        series_order: dict[str, bool] | None = None,
+    ) -> ReaderBooks:
+        c = self.catalogue
+        known = [c.row(int(b)) for b in (*ratings, *read) if int(b) in c]
+        blocked = [c.row(int(b)) for b in hidden if int(b) in c]
+        return ReaderBooks.of(known, blocked, series_order)
+
+    # ------------------------------------------------------------------ API
+    def recommend(
+        self,
+        ratings: Mapping[int, float],
+        n: int = 20,
+        shelf: str | None = None,
+        exclude: Iterable[int] = (),
+        read: Iterable[int] = (),
+        series_order: dict[str, bool] | None = None,
+        author: str | None = None,
+    ) -> list[Recommendation]:
+        """Top ``n`` books for a reader, as the reader sees them (see :mod:`.listing`): never
+        one they rated, read (``read``, implied by a series or an omnibus) or ``exclude``
+        (hidden, not interested); series in order; no overlapping editions; at most three
+        by one author in ten, unless ``author`` asks for that author's books only.
+
+        With no ratings this is the model's prior: popular, well-liked books.
+        ``shelf`` keeps only books in that genre (e.g. "fantasy", "non-fiction"; see
+        :mod:`.genres`); an unknown genre raises UnknownGenreError listing the known ones.
+        """
+        read = [int(b) for b in read]
+        rows, stars = self.reader_arrays(ratings, read)
+        scores = self.scorer.rank_scores(rows, stars) if len(rows) else self.popular_scores()
+        scores = scores.astype(np.float64)
+        if shelf:
+            allowed = self.catalogue.genre_rows(shelf)
+            keep = np.full(len(scores), -np.inf)
+            keep[allowed] = 0.0
+            scores = scores + keep
+        if author is not None:
+            scores = np.where(self.catalogue.first_authors == author, scores, -np.inf)
+        reader = self.reader_books(ratings, read, exclude, series_order)
+        # Whole pages are listed and ordered, then cut to n: recommend(n=10) is the start of
+        # recommend(n=20), whatever the star blend does within a page.
+        pages = -(-n // BLEND_PAGE) * BLEND_PAGE
+        listed = self.lists.assemble(
+            scores, reader, pages, series_cap=1, author_cap=None if author else 3
+        )
+        top = np.array([b.row for b in listed], dtype=np.int64)
+        n_rated = len(ratings)
+        predicted = self.scorer.predict_stars(rows[:n_rated], stars[:n_rated], top)
+        # The order the reader sees agrees with the stars shown beside it.
+        order = self.lists.reorder(listed, predicted, STAR_BLEND, None if author else 3)[:n]
+        listed = [listed[i] for i in order]
+        top, predicted = top[order], predicted[order]
+        because = self.drivers(rows[:n_rated], stars[:n_rated], top)
+        c = self.catalogue
+        return [
+            Recommendation(
+                book_id=int(c.book_ids[b.row]),
+                title=str(c.titles[b.row]),
+                authors=str(c.authors[b.row]),
+                score=b.score,
+                predicted_rating=float(p),
+                because=int(c.book_ids[rows[d]]) if d >= 0 else None,
+                note=b.note,
+            )
+            for b, p, d in zip(listed, predicted, because, strict=True)
+        ]
+
+    def drivers(self, rows: np.ndarray, stars: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """For each target, the index into ``rows`` of the liked book that drives it, or -1
+        when none holds :data:`BECAUSE_SHARE` of the target's positive score (the
+        recommendation then comes from readers with similar taste, not from one book)."""
+        out = np.full(len(targets), -1)
+        liked = np.flatnonzero(np.asarray(stars) >= 3)
+        if len(liked) == 0 or len(targets) == 0:
+            return out
+        contrib = np.maximum(self.scorer.contributions(rows, stars, targets), 0.0)
+        total = contrib.sum(axis=0)
+        best = liked[contrib[liked].argmax(axis=0)]
+        share = contrib[best, np.arange(len(targets))] / np.maximum(total, 1e-12)
+        return np.where((share >= BECAUSE_SHARE) & (total > 0), best, -1)
+
+    def popular_scores(self) -> np.ndarray:
+        """For a reader with no ratings: widely read and well rated (Goodreads-wide counts,
+        average rating shrunk towards the catalogue mean)."""
+        c = self.catalogue
+        counts = c.ratings_counts.astype(np.float64)
+        prior = float(np.average(c.average_ratings, weights=np.maximum(counts, 1.0)))
+        shrunk = (c.average_ratings * counts + prior * 1e4) / (counts + 1e4)
+        return np.log10(np.maximum(counts, 1.0)) * (shrunk - 3.0)
+
+    def predict_ratings(self, ratings: Mapping[int, float], book_ids: Iterable[int]) -> np.ndarray:
+        """Predicted stars (1..5, float) the reader would give each of ``book_ids``."""
+        rows, stars = self._profile_arrays(ratings)
+        targets = np.array([self.catalogue.row(int(b)) for b in book_ids], dtype=np.int64)
+        return self.scorer.predict_stars(rows, stars, targets)
+
+    def similar(
+        self,
+        book_id: int,
+        n: int = 10,
+        ratings: Mapping[int, float] | None = None,
+        read: Iterable[int] = (),
+        hidden: Iterable[int] = (),
+        series_order: dict[str, bool] | None = None,
+    ) -> list[BookHit]:
+        """ "More like this", best first, as the reader sees it: the book counts as read
+        (its series continues from it), at most two entries of one series (the next unread
+        first) and three books by one author; nothing the reader rated, read or hid."""
+        row = self.catalogue.row(int(book_id))
+        score = self.similar_scores(row)
+        reader = self.reader_books({**(ratings or {}), int(book_id): 5}, read, hidden, series_order)
+        listed = self.lists.assemble(score, reader, n, series_cap=2, author_cap=3)
+        c = self.catalogue
+        return [
+            BookHit(
+                int(c.book_ids[b.row]), str(c.titles[b.row]), str(c.authors[b.row]), b.score, b.note
+            )
+            for b in listed
+        ]
+
+    def similar_scores(self, row: int) -> np.ndarray:
+        """Raw "more like this" scores for every book. The score blends the model's learned
+        item-to-item links (taken both ways, normalised to 0..1), the cosine of the books'
+        taste embeddings, and a bonus for the same author, so series and authors stay
+        together instead of drifting to whatever everyone reads."""
+        cosine = self.unit_embeddings @ self.unit_embeddings[row]
+        link = self._link_strength(row)
+        if link.max() > 0:
+            link = np.maximum(link, 0.0) / link.max()
+        authors = self.catalogue.first_authors
+        author = authors == authors[row]
+        score = (link + 0.3 * cosine + 0.8 * author).astype(np.float64)
+        score[row] = -np.inf
+        return score
+
+    def _incoming(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """Source rows and weights of the links into ``row``."""
+        target, source, weight = self._links_in
+        lo, hi = np.searchsorted(target, [row + 1, row + 2])
+        return source[lo:hi], weight[lo:hi]
+
+    def linked_rows(self, row: int) -> np.ndarray:
+        """Rows linked to ``row`` either way (its links, and the books linking to it)."""
+        ids = self.bundle.nbr_ids[row + 1]
+        return np.union1d(ids[ids > 0] - 1, self._incoming(row)[0])
+
+    def _link_strength(self, row: int) -> np.ndarray:
+        """How strongly each book is linked to ``row``, both ways (its readers go on to it,
+        and its readers come from it): symmetric, so a bestseller that everyone goes on to
+        does not outrank the same series."""
+        b = self.bundle
+        strength = np.zeros(len(self.catalogue), dtype=np.float64)
+        ids, w = b.nbr_ids[row + 1], b.nbr_w[row + 1]
+        strength[ids[ids > 0] - 1] += w[ids > 0]
+        np.add.at(strength, *self._incoming(row))
+        return strength
+
+    def next_question(self, answers: Mapping[int, int | None]) -> int | None:
+        """The book to ask a new reader about next, given their ``answers`` so far (book id
+        -> 1..5 stars, 0 = read it with no opinion, None = have not read it); None when
+        nothing useful is left to ask. Favours books this reader has likely read, that
+        readers disagree about, unlike those already asked (see :mod:`.onboarding`)."""
+        return self.questions.next_question(answers)
+
+    @property
+    def questions(self) -> QuestionPicker:
+        """The onboarding question picker, set up on first use (about 0.1-0.2 s)."""
+        if self._questions is None:
+            self._questions = QuestionPicker(self)
+        return self._questions
+
+    def search(self, query: str, n: int = 10) -> list[BookHit]:
+        """Typo-tolerant title/author search, best match first."""
+        c = self.catalogue
+        return [
+            BookHit(int(c.book_ids[r]), str(c.titles[r]), str(c.authors[r]), s)
+            for r, s in self.index.search(query, n)
+        ]
+
+    def lookup(self, text: str) -> Lookup:
+        """The book ``text`` names: an explicit id ('id:4'), or a title that clearly wins
+        (its best reading with no rival, see search.RIVAL_*). A bare number is a title
+        ("1984", "11/22/63"), never an id."""
+        if match := _EXPLICIT_ID.match(text):
+            book_id = int(match.group(1))
+            if book_id not in self.catalogue:
+                raise BookrecError(f"There is no book with id {book_id} in the catalogue.")
+            return Lookup(book_id, [])
+        hits = [h for h in self.search(text.strip(), 6) if h.score >= MATCH_THRESHOLD]
+        if not hits:
+            return Lookup(None, [])
+        top = hits[0]
+        rivals = [h for h in hits[1:] if self._rivals(top, h)]
+        return Lookup(None, [top, *rivals]) if rivals else Lookup(top.book_id, [])
+
+    def _rivals(self, top: BookHit, other: BookHit) -> bool:
+        if (other.title, other.authors) == (top.title, top.authors):
+            return False  # the same book twice in goodbooks: either will do
+        if other.score < top.score - RIVAL_MARGIN:
+            return False
+        counts = self.catalogue.ratings_counts
+        c = self.catalogue
+        return counts[c.row(other.book_id)] >= RIVAL_POPULARITY * counts[c.row(top.book_id)]
+
+    def resolve(self, text: str) -> int | None:
+        """The book ``text`` clearly names (see :meth:`lookup`), else None."""
+        return self.lookup(text).book_id

@@ -1,0 +1,290 @@
+"""Runs every method of `bookrec-tui evaluate` in one process and prints one table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bookrec_tui.core.scoring import FoldInScorer
+from bookrec_tui.errors import BookrecError
+from bookrec_tui.evaluation.protocols import (
+    EvalReport,
+    cold_start_split,
+    evaluate_cold_start,
+    evaluate_onboarding,
+    evaluate_real_readers,
+    onboarding_askers,
+    real_reader_libraries,
+    real_reader_shelves,
+    save_report,
+    seed_split,
+    timed,
+)
+from bookrec_tui.progress import console, progress_bar
+from bookrec_tui.store.goodbooks import load_dataset
+from bookrec_tui.training.baselines import (
+    EASE,
+    CataloguePopularity,
+    Popularity,
+    SeedFoldIn,
+    gram_matrix,
+    train_seed_model,
+)
+from bookrec_tui.training.interactions import UserItems
+from bookrec_tui.training.model import TrainConfig, export_bundle, train_model
+
+EASE_LAMBDAS = (300.0, 1000.0, 3000.0)
+DEFAULT_EASE_LAMBDA = 1000.0  # what the cold-start protocol's validation readers pick
+PROTOCOLS = ("seed", "cold-start", "real-readers", "onboarding", "lists")
+
+
+def _train_ours(items: UserItems, n_books: int, cfg: TrainConfig, label: str) -> FoldInScorer:
+    with progress_bar(f"ours ({label})", None) as update:
+        model, _ = train_model(
+            items, n_books, cfg, lambda d, t, logs: update(d, t, f"epoch {logs['epoch']}")
+        )
+    return FoldInScorer(export_bundle(model, items, np.arange(n_books), cfg, {}))
+
+
+def _seed_model(items: UserItems, n_books: int, label: str) -> np.ndarray:
+    owner = np.repeat(np.arange(items.n_users), items.counts)
+    with progress_bar(f"seed model ({label})", 10) as update:
+        user_emb, book_emb = train_seed_model(
+            owner,
+            items.rows,
+            items.stars,
+            items.n_users,
+            n_books,
+            progress=lambda e, t, logs: update(e, t, f"loss {logs.get('loss', 0):.3f}"),
+        )
+    return user_emb, book_emb
+
+
+def run_seed_protocol(dataset, cfg: TrainConfig, report: EvalReport) -> None:
+    train, test = seed_split(dataset.ratings)
+    cat = dataset.catalogue
+    n_books = len(cat)
+    items = UserItems.build(train, cat)
+    test_rows = cat.rows(test.book_ids)
+    test_stars = test.stars.astype(np.float64)
+    # CSR user index for test rows (users are the same readers as in training).
+    user_pos = np.searchsorted(items.user_ids, test.user_ids)
+    known = (user_pos < items.n_users) & (
+        items.user_ids[np.minimum(user_pos, items.n_users - 1)] == test.user_ids
+    )
+    mu = float(train.stars.mean())
+    rmse = {"global mean": float(np.sqrt(np.mean((test_stars - mu) ** 2)))}
+    with timed(report.timings, "seed protocol: seed model"):
+        user_emb, book_emb = _seed_model(items, n_books, "seed split")
+    pred = np.where(
+        known,
+        np.sum(user_emb[np.minimum(user_pos, items.n_users - 1)] * book_emb[test_rows], axis=1),
+        mu,
+    )  # the seed model has no fold-in: an unseen reader gets the global mean
+    rmse["seed model"] = float(np.sqrt(np.mean((np.clip(pred, 1, 5) - test_stars) ** 2)))
+    with timed(report.timings, "seed protocol: ours"):
+        scorer = _train_ours(items, n_books, cfg, "seed split")
+    # A reader whose ratings all fell into the test split is folded in from no ratings.
+    owner = np.where(known, user_pos, -1)
+    pred = scorer.predict_stars(np.array([], np.int64), np.array([], np.int64), test_rows)
+    order = np.argsort(owner, kind="stable")
+    bounds = np.searchsorted(owner[order], np.arange(items.n_users + 1))
+    for u in range(items.n_users):
+        sel = order[bounds[u] : bounds[u + 1]]
+        if len(sel):
+            rows, stars = items.user(u)
+            pred[sel] = scorer.predict_stars(rows, stars, test_rows[sel])
+    rmse["ours (fold-in of train ratings)"] = float(np.sqrt(np.mean((pred - test_stars) ** 2)))
+    report.seed_protocol = rmse
+
+
+def run_cold_start(dataset, cfg: TrainConfig, n_users: int, report: EvalReport) -> None:
+    split = cold_start_split(dataset, n_users=n_users)
+    cat = dataset.catalogue
+    n_books = len(cat)
+    items = UserItems.build(split.train, cat)
+    methods: dict = {"popularity": Popularity(items, n_books)}
+    with timed(report.timings, "cold start: EASE (tuning lambda on validation readers)"):
+        gram = gram_matrix(items, n_books)
+        best, best_ndcg = None, -1.0
+        tuning = {}
+        for lam in EASE_LAMBDAS:
+            ease = EASE(gram, lam)
+            val = evaluate_cold_start({"EASE": ease}, split.validation, ks=(5,))["EASE"][5]
+            tuning[lam] = val["ndcg@10"]
+            if val["ndcg@10"] > best_ndcg:
+                best, best_ndcg = ease, val["ndcg@10"]
+        del gram
+    report.settings["ease_lambda_validation_ndcg@10_k5"] = tuning
+    report.settings["ease_lambda"] = best.lam
+    methods[f"EASE (lambda={best.lam:g})"] = best
+    with timed(report.timings, "cold start: seed model"):
+        _, book_emb = _seed_model(items, n_books, "cold-start split")
+    methods["seed model (fold-in)"] = SeedFoldIn(book_emb)
+    with timed(report.timings, "cold start: ours"):
+        methods["ours"] = _train_ours(items, n_books, cfg, "cold-start split")
+    with timed(report.timings, "cold start: scoring"):
+        report.cold_start = evaluate_cold_start(methods, split.test)
+
+
+def run_real_readers(
+    dataset, libraries: dict, bundle_path: Path, ease_lambda: float, report: EvalReport
+) -> None:
+    """Real Goodreads readers (never in goodbooks-10k) against models fit on all of it: the
+    bundle the app runs on, EASE on every rating, and Goodreads-wide popularity."""
+    from bookrec_tui.core.bundle import Bundle
+    from bookrec_tui.core.recommender import Recommender
+
+    cat = dataset.catalogue
+    ours = Recommender(Bundle.load(bundle_path), cat).scorer  # checks the bundle fits the data
+    items = UserItems.build(dataset.ratings, cat)
+    with timed(report.timings, "real readers: EASE on all ratings"):
+        ease = EASE(gram_matrix(items, len(cat)), ease_lambda)
+    methods = {
+        "popularity (Goodreads-wide)": CataloguePopularity(cat),
+        f"EASE (lambda={ease_lambda:g})": ease,
+        "ours (shipped bundle)": ours,
+    }
+    with timed(report.timings, "real readers: scoring"):
+        report.real_readers = evaluate_real_readers(methods, libraries, ks=(5, 10))
+    report.settings["real_readers"] = {
+        "bundle": str(bundle_path),
+        "libraries": {name: len(rows) for name, (rows, _) in libraries.items()},
+    }
+
+
+def run_onboarding(dataset, exports: Path, args, report: EvalReport) -> None:
+    """Issue #10 9(c): the shipped model's app-side onboarding on real readers."""
+    from bookrec_tui.core.bundle import Bundle
+    from bookrec_tui.core.recommender import Recommender, default_bundle_path
+
+    rec = Recommender(
+        Bundle.load(default_bundle_path(getattr(args, "model_dir", None))), dataset.catalogue
+    )
+    shelves = real_reader_shelves(exports, dataset.catalogue, args.min_rated)
+    with timed(report.timings, "onboarding: 10 questions per reader, every asker"):
+        report.onboarding = evaluate_onboarding(rec, onboarding_askers(rec), shelves)
+
+
+def run_lists(
+    dataset,
+    cfg: TrainConfig,
+    n_users: int,
+    libraries: dict | None,
+    bundle_path: Path,
+    report: EvalReport,
+) -> None:
+    """Series-aware protocol and trust audit: raw top 20 beside the app's final lists, for
+    our model and EASE, on held-out goodbooks readers (models fit without them) and, when
+    exports are there, real Goodreads readers (the shipped bundle; 5 seeded orders each)."""
+    from bookrec_tui.core.bundle import Bundle
+    from bookrec_tui.core.listing import ListAssembler
+    from bookrec_tui.core.recommender import STAR_BLEND, Recommender
+    from bookrec_tui.evaluation.list_audit import evaluate_lists
+
+    cat = dataset.catalogue
+    assembler = ListAssembler(cat.works, cat.first_authors)
+    split = cold_start_split(dataset, n_users=n_users)
+    items = UserItems.build(split.train, cat)
+    with timed(report.timings, "lists: EASE (held-out split)"):
+        ease = EASE(gram_matrix(items, len(cat)), DEFAULT_EASE_LAMBDA)
+    with timed(report.timings, "lists: ours (held-out split)"):
+        ours = _train_ours(items, len(cat), cfg, "lists split")
+    methods = {
+        "ours": (ours.rank_scores, ours.predict_stars),
+        f"EASE (lambda={DEFAULT_EASE_LAMBDA:g})": ease.rank_scores,
+    }
+    with timed(report.timings, "lists: held-out readers"):
+        report.lists["held-out readers (k=10)"] = evaluate_lists(
+            methods, split.test, assembler, star_blend=STAR_BLEND
+        )
+    del ease
+    if libraries:
+        shipped = Recommender(Bundle.load(bundle_path), cat).scorer
+        full = UserItems.build(dataset.ratings, cat)
+        ease_all = EASE(gram_matrix(full, len(cat)), DEFAULT_EASE_LAMBDA)
+        orders = [
+            (rows[o], stars[o])
+            for rows, stars in libraries.values()
+            for o in (np.random.default_rng(rep).permutation(len(rows)) for rep in range(5))
+        ]
+        real = {
+            "ours (shipped bundle)": (shipped.rank_scores, shipped.predict_stars),
+            f"EASE (lambda={DEFAULT_EASE_LAMBDA:g})": ease_all.rank_scores,
+        }
+        with timed(report.timings, "lists: real readers"):
+            report.lists[f"real readers ({len(libraries)} exports x 5 orders, k=10)"] = (
+                evaluate_lists(real, orders, assembler, star_blend=STAR_BLEND)
+            )
+
+
+def _exports_dir(args) -> Path | None:
+    """--exports, else a goodreads-exports folder beside the data directory, if any."""
+    from bookrec_tui.paths import resolve_data_dir
+
+    if args.exports:
+        if not Path(args.exports).is_dir():
+            raise BookrecError(f"--exports {args.exports}: no such folder.")
+        return Path(args.exports)
+    beside = resolve_data_dir(getattr(args, "data_dir", None)).parent / "goodreads-exports"
+    return beside if beside.is_dir() else None
+
+
+def run_evaluation(args) -> int:
+    from bookrec_tui.core.recommender import default_bundle_path
+
+    protocols = [args.only] if args.only else list(PROTOCOLS)
+    if args.skip_seed_protocol and "seed" in protocols:
+        protocols.remove("seed")
+    cfg = TrainConfig()
+    if args.epochs:
+        cfg.epochs = args.epochs
+    on_exports = [p for p in ("real-readers", "onboarding") if p in protocols]
+    exports = _exports_dir(args) if on_exports or "lists" in protocols else None
+    if on_exports and exports is None:
+        if args.only:
+            raise BookrecError(
+                f"The {args.only} protocol needs Goodreads exports: pass --exports DIR "
+                "(a folder of goodreads_library_export.csv files)."
+            )
+        console.print("no Goodreads exports found (see --exports): skipping real readers")
+        for p in on_exports:
+            protocols.remove(p)
+    dataset = load_dataset(getattr(args, "data_dir", None))
+    report = EvalReport(
+        settings={
+            "protocols": protocols,
+            "config": cfg.__dict__,
+            "heldout_readers": args.users,
+            "ratings": len(dataset.ratings),
+            "ratings_sha256": dataset.ratings.sha256,
+        }
+    )
+    if "seed" in protocols:
+        run_seed_protocol(dataset, cfg, report)
+        console.print(report.table())
+    if "cold-start" in protocols:
+        run_cold_start(dataset, cfg, args.users, report)
+        console.print(report.table())
+    if "real-readers" in protocols:
+        libraries = real_reader_libraries(exports, dataset.catalogue, args.min_rated)
+        if not libraries:
+            raise BookrecError(
+                f"No export in {exports} has {args.min_rated} rated books in the catalogue."
+            )
+        lam = report.settings.get("ease_lambda", DEFAULT_EASE_LAMBDA)
+        bundle = default_bundle_path(getattr(args, "model_dir", None))
+        run_real_readers(dataset, libraries, bundle, lam, report)
+    if "onboarding" in protocols:
+        run_onboarding(dataset, exports, args, report)
+    if "lists" in protocols:
+        libraries = (
+            real_reader_libraries(exports, dataset.catalogue, args.min_rated) if exports else None
+        )
+        bundle = default_bundle_path(getattr(args, "model_dir", None))
+        run_lists(dataset, cfg, args.users, libraries, bundle, report)
+    save_report(report, args.out)
+    print(report.table())
+    console.print(f"wrote {args.out}")
+    return 0

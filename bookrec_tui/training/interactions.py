@@ -1,0 +1,70 @@
+"""Per-user rating lists in CSR form, and the reveal/hide sampling used for training.
+
+Rows index the catalogue (0..n_books-1); the model reserves index 0 for padding, so model
+item ids are ``row + 1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bookrec_tui.core.catalogue import Catalogue, Ratings
+
+
+@dataclass(frozen=True)
+class UserItems:
+    indptr: np.ndarray  # int64, n_users + 1
+    rows: np.ndarray  # int32 catalogue rows, grouped by user
+    stars: np.ndarray  # int8
+    user_ids: np.ndarray  # original user id of each CSR user
+
+    @property
+    def n_users(self) -> int:
+        return int(self.indptr.shape[0] - 1)
+
+    @property
+    def counts(self) -> np.ndarray:
+        return np.diff(self.indptr)
+
+    def user(self, u: int) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = self.indptr[u], self.indptr[u + 1]
+        return self.rows[lo:hi], self.stars[lo:hi]
+
+    @classmethod
+    def build(cls, ratings: Ratings, catalogue: Catalogue) -> UserItems:
+        order = np.argsort(ratings.user_ids, kind="stable")
+        users = ratings.user_ids[order]
+        uniq, starts = np.unique(users, return_index=True)
+        indptr = np.append(starts, len(users)).astype(np.int64)
+        return cls(indptr, catalogue.rows(ratings.book_ids[order]), ratings.stars[order], uniq)
+
+
+def reveal_split(
+    items: UserItems, reveal_counts: np.ndarray, rng: np.random.Generator, max_len: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Shuffle each user's ratings; the first ``reveal_counts[u]`` are inputs, the rest targets.
+
+    Returns padded (n_users, max_len) arrays: input ids, input stars, target ids, target stars,
+    with ids as ``row + 1`` and 0 for padding. Fully vectorised (no per-user Python loop).
+    """
+    n = items.n_users
+    counts = items.counts
+    owner = np.repeat(np.arange(n), counts)
+    order = np.lexsort((rng.random(len(owner)), owner))
+    pos = np.arange(len(owner)) - items.indptr[owner]
+    ids = items.rows[order].astype(np.int32) + 1
+    stars = items.stars[order].astype(np.int32)
+    k = reveal_counts[owner]
+    shapes = (n, max_len)
+    in_ids, in_stars = np.zeros(shapes, np.int32), np.zeros(shapes, np.int32)
+    out_ids, out_stars = np.zeros(shapes, np.int32), np.zeros(shapes, np.int32)
+    rev = (pos < k) & (pos < max_len)
+    in_ids[owner[rev], pos[rev]] = ids[rev]
+    in_stars[owner[rev], pos[rev]] = stars[rev]
+    tpos = pos - k
+    hid = (tpos >= 0) & (tpos < max_len)
+    out_ids[owner[hid], tpos[hid]] = ids[hid]
+    out_stars[owner[hid], tpos[hid]] = stars[hid]
+    return in_ids, in_stars, out_ids, out_stars
