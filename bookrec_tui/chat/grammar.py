@@ -2,7 +2,7 @@
 
 Forgiving on purpose: ``loved dune``, ``dune 5``, ``5 stars dune``, ``dune=4``, ``/recs 20``,
 ``recs fantasy``, ``more like the hobbit``, ``why dune``, ``undo``, ``forget dune``,
-``shelf``, ``map [tsne]``, ``help``, ``quit``, ``read dune`` (read, no opinion),
+``shelf``, ``map [tsne]``, ``onboard``, ``help``, ``quit``, ``read dune`` (read, no opinion),
 ``not interested dune``, ``more by ursula le guin``, ``any order discworld``.
 Anything else is treated as a search.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 MAX_LINE = 500  # longer input is cut: no title is this long
 
@@ -91,12 +92,50 @@ _WORD_CMD = re.compile(
 )
 
 
+class Kind(StrEnum):
+    """What a line asks for."""
+
+    RATE = "rate"  # stars for a book (text "" : the book just discussed)
+    HALF = "half"  # half stars (stars: the whole stars below); the session asks which
+    MORE = "more"  # more like a book
+    WHY = "why"
+    RECS = "recs"  # n: how many, shelf: a genre
+    UNDO = "undo"
+    FORGET = "forget"
+    SHELF = "shelf"
+    HELP = "help"
+    QUIT = "quit"
+    DETAILS = "details"
+    SEARCH = "search"
+    CHOOSE = "choose"  # n: a number from the list above
+    MAP = "map"  # text: pca or tsne
+    IMPORT = "import"  # text: a path
+    EXPORT = "export"  # text: a path
+    PROFILE = "profile"  # text: a name
+    READ = "read"  # read, no opinion
+    HIDE = "hide"  # not interested
+    MORE_BY = "more_by"  # text: an author
+    ORDER = "order"  # n: 1 in order, 0 any order
+    ONBOARD = "onboard"  # the onboarding questions
+    EMPTY = "empty"
+
+
+class Action(StrEnum):
+    """What can be done to one book, from a typed line, a numbered choice or a key."""
+
+    RATE = "rate"
+    MORE = "more"
+    WHY = "why"
+    FORGET = "forget"
+    DETAILS = "details"
+    READ = "read"
+    HIDE = "hide"
+    ORDER = "order"
+
+
 @dataclass(frozen=True)
 class Command:
-    kind: str  # rate, half (stars: the whole stars below), more, why, recs, undo, forget,
-    #            shelf, help, quit, details, search, choose, map (text: pca or tsne),
-    #            import / export (text: a path), profile (text: a name), read, hide,
-    #            more_by, order (n: 1 in order, 0 any order), empty
+    kind: Kind
     text: str = ""  # a title or query; "" for "it"/"this" (the book just discussed)
     stars: int | None = None
     n: int | None = None  # recs count or list choice
@@ -115,34 +154,36 @@ def parse(line: str) -> Command:
     if text.startswith("/"):
         text = text[1:].lstrip()
     if not text:
-        return Command("empty")
+        return Command(Kind.EMPTY)
     low = text.lower()
     if low in ("help", "?", "h", "commands"):
-        return Command("help")
+        return Command(Kind.HELP)
     if low in ("quit", "exit", "bye", "q"):
-        return Command("quit")
+        return Command(Kind.QUIT)
     if low in ("undo", "oops"):
-        return Command("undo")
+        return Command(Kind.UNDO)
+    if low in ("onboard", "start", "questions"):
+        return Command(Kind.ONBOARD)
     if low in ("shelf", "my shelf", "ratings", "my ratings", "profile"):
-        return Command("shelf")
+        return Command(Kind.SHELF)
     if m := _PROFILE.match(text):
-        return Command("profile", text=m.group(1))
+        return Command(Kind.PROFILE, text=m.group(1))
     if _NUMBER.fullmatch(low):
-        return Command("choose", n=int(low))
+        return Command(Kind.CHOOSE, n=int(low))
     if m := _MAP.fullmatch(low):
         method = (m.group(1) or "pca").replace("-", "")
-        return Command("map", text=method)
+        return Command(Kind.MAP, text=method)
     if m := _MORE_BY.match(text):
-        return Command("more_by", text=m.group(1).strip())
+        return Command(Kind.MORE_BY, text=m.group(1).strip())
     if m := _HIDE.match(text):
-        return Command("hide", text=_book(m.group(1)))
+        return Command(Kind.HIDE, text=_book(m.group(1)))
     if m := _READ.match(text):
-        return Command("read", text=_book(m.group(1)))
+        return Command(Kind.READ, text=_book(m.group(1)))
     if m := _ORDER.match(text):
         # n: 1 = the series is read in order, 0 = in any order
-        return Command("order", text=_book(m.group(2)), n=int(m.group(1).lower() == "in"))
+        return Command(Kind.ORDER, text=_book(m.group(2)), n=int(m.group(1).lower() == "in"))
     if m := _MORE.match(text):
-        return Command("more", text=_book(m.group(1)))
+        return Command(Kind.MORE, text=_book(m.group(1)))
     if m := _RECS.match(text):
         rest = m.group(1).strip()
         n = None
@@ -158,23 +199,25 @@ def parse(line: str) -> Command:
             )
             or None
         )
-        return Command("recs", n=n, shelf=shelf.lower() if shelf else None)
+        return Command(Kind.RECS, n=n, shelf=shelf.lower() if shelf else None)
     if m := _WORD_CMD.match(text):
         verb = m.group(1).lower()
-        kind = {
-            "unrate": "forget",
-            "remove": "forget",
-            "detail": "details",
-            "info": "details",
-            "about": "details",
-            "find": "search",
-        }.get(verb, verb)
-        if kind in ("import", "export", "search"):
+        kind = Kind(
+            {
+                "unrate": "forget",
+                "remove": "forget",
+                "detail": "details",
+                "info": "details",
+                "about": "details",
+                "find": "search",
+            }.get(verb, verb)
+        )
+        if kind in (Kind.IMPORT, Kind.EXPORT, Kind.SEARCH):
             return Command(kind, text=m.group(2).strip())
         return Command(kind, text=_book(m.group(2)))
     if rated := _rating(text):
         return rated
-    return Command("search", text=text)
+    return Command(Kind.SEARCH, text=text)
 
 
 def _book(text: str) -> str:
@@ -189,7 +232,7 @@ def _rate(text: str, stars: int) -> Command:
     cut = _MORE_SAID.search(text)
     unused = text[cut.start() :].strip(" ,") if cut and cut.start() > 0 else ""
     return Command(
-        "rate", text=_book(text[: cut.start()] if unused else text), stars=stars, unused=unused
+        Kind.RATE, text=_book(text[: cut.start()] if unused else text), stars=stars, unused=unused
     )
 
 
@@ -197,13 +240,13 @@ def _rating(text: str) -> Command | None:
     """Every way of giving stars: a verb, a number before or after the title, star glyphs,
     stars alone (for the book just discussed); half stars come back as kind "half"."""
     if m := _HALF_FIRST.match(text):
-        return Command("half", text=_book(m.group(2)), stars=int(m.group(1)))
+        return Command(Kind.HALF, text=_book(m.group(2)), stars=int(m.group(1)))
     if m := _HALF_LAST.match(text):
-        return Command("half", text=_book(m.group(1)), stars=int(m.group(2)))
+        return Command(Kind.HALF, text=_book(m.group(1)), stars=int(m.group(2)))
     if m := _STARS_ALONE.match(text):
-        return Command("rate", text="", stars=int(m.group(1)))
+        return Command(Kind.RATE, text="", stars=int(m.group(1)))
     if m := _GLYPHS_ALONE.match(text):
-        return Command("rate", text="", stars=len(m.group(1)))
+        return Command(Kind.RATE, text="", stars=len(m.group(1)))
     if m := _RATE_VERB.match(text):
         return _rate(m.group(2), VERB_STARS[" ".join(m.group(1).lower().split())])
     if m := _STARS_FIRST.match(text):

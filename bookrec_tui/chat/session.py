@@ -1,18 +1,23 @@
-"""A reader's conversation with the recommender: chat commands in, structured replies out.
+"""A reader's conversation with the recommender: lines in, :class:`Reply` objects out.
 
-This is the app's brain without the screen: the Textual app renders :class:`Reply` objects
-and sends lines typed by the reader; tests and the fuzzer drive it directly.
+The session is the one place that understands what a reader types (or does with a key on a
+listed book): it answers with a reply to show and the effects a face must carry out
+(:mod:`bookrec_tui.chat.replies`). The Textual app shows replies and carries out effects;
+tests and the fuzzer drive the session directly with :meth:`ReaderSession.handle`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bookrec_tui.chat.grammar import _NUMBER, Command, parse
+from bookrec_tui.chat import wording
+from bookrec_tui.chat.grammar import _NUMBER, Action, Command, Kind, parse
+from bookrec_tui.chat.replies import InBackground, OpenMap, Quit, Reply, ReplyKind
+from bookrec_tui.chat.wording import STAR_WORDS, plural
 from bookrec_tui.core.onboarding import READ_NO_OPINION
 from bookrec_tui.core.recommender import BookHit, Recommendation, Recommender
 from bookrec_tui.core.search import MATCH_THRESHOLD
@@ -22,7 +27,6 @@ from bookrec_tui.store.profile import ImportStep, Profile, SetStep, UndoConflict
 if TYPE_CHECKING:
     from bookrec_tui.store.goodreads import ImportPlan
 
-STAR_WORDS = {5: "loved", 4: "liked", 3: "thought OK", 2: "disliked", 1: "hated"}
 MIN_RATINGS_FOR_RECS = 3
 ONBOARDING_QUESTIONS = 30  # questions one onboarding asks at most
 #: Onboarding answers: stars, "read it, no opinion", "haven't read it", "skip".
@@ -32,44 +36,31 @@ SKIP_KEYS = ("s", "skip")
 ONBOARDING_KEYS = frozenset(
     ("1", "2", "3", "4", "5", *READ_NO_OPINION_KEYS, *NOT_READ_KEYS, *SKIP_KEYS)
 )
-_EXAMPLE_VERB = {"rate": "loved", "hide": "not interested", "order": "in order"}
-HELP = """\
-Tell me about books you've read and I'll suggest what to read next.
-  loved <title> · liked · ok · disliked · hated     rate 5..1 stars
-  <title> 4   ·   4 stars <title>                    rate with a number
-  read <title>         read, no opinion   ·   not interested <title>   hide it
-  more like <title>    more by <author>   ·   any order / in order <title>
-  why <title>                                        why it was recommended
-  recs [n] [genre]     e.g. recs 20 · recs fantasy   recommendations
-  onboard              questions: 1-5 · 0 read, no opinion · n not read · s skip
-  loved it · 3 stars    after `details <title>`: rate the book just discussed
-  details <title>      undo      forget <title>      shelf      help      quit
-  import <goodreads_library_export.csv>              bring in your Goodreads ratings
-  export <file.csv>    your ratings as CSV           profile <name>   switch reader
-  map   ·   map tsne                                 all books on a map, yours marked (F2)
-Just type a title to search. Slash forms (/recs) work too."""
-KEYS_HELP = (  # one paragraph: it wraps to the width it is shown in
-    "Keys: Tab moves between the input and the lists. On a highlighted book: 1-5 rate it, "
-    "r read it (no opinion), x not interested, m more like this, w why, Enter details. In "
-    "the input, ↑/↓ pick a suggestion and Enter uses it. F1 help, F2 the book map, Ctrl+R "
-    "recommendations, Ctrl+Z undo, Ctrl+P the command palette, Ctrl+Q quits."
+_EXAMPLE_VERB = {Action.RATE: "loved", Action.HIDE: "not interested", Action.ORDER: "in order"}
+#: What a line typed with a suggestion picked can do to that book (anything else: details).
+PICKED_ACTIONS = frozenset(
+    (Action.RATE, Action.MORE, Action.WHY, Action.DETAILS, Action.FORGET, Action.READ, Action.HIDE)
 )
+#: Commands whose text is a title worth suggesting while it is typed.
+SUGGEST_FOR = frozenset((*PICKED_ACTIONS, Kind.SEARCH))
+MIN_SUGGEST_CHARS = 3
+SUGGESTIONS = 6
 
 
 @dataclass
-class Reply:
-    text: str
-    books: list[int] = field(default_factory=list)  # books shown, in order (numbered choices)
-    kind: str = "info"  # info, error, recs, similar, search, choose, onboarding, help
-    quit: bool = False
-    changed: bool = False  # the shelf changed: recommendations must be refreshed
+class Pending:
+    """A numbered list on screen: what a number typed next does to which book."""
+
+    action: Action
+    stars: int | None  # for RATE (and ORDER: 1 in order, 0 any order)
+    options: list[int]
 
 
 class ReaderSession:
     def __init__(self, rec: Recommender, profile: Profile) -> None:
         self.rec = rec
         self.profile = profile
-        self.pending: tuple[str, int | None, list[int]] | None = None  # action, stars, options
+        self.pending: Pending | None = None
         # What the reader told onboarding (book -> stars, 0 read with no opinion, None not
         # read or skipped): next_question adapts to it.
         self.onboarding_answers: dict[int, int | None] = {}
@@ -102,7 +93,7 @@ class ReaderSession:
         if unknown:
             shown = ", ".join(str(b) for b in unknown[:5])
             found.append(
-                f"{len(unknown)} rating{'s' if len(unknown) != 1 else ''} in your profile "
+                f"{plural(len(unknown), 'rating')} in your profile "
                 f"{'are' if len(unknown) != 1 else 'is'} for books not in this catalogue "
                 f"(book id {shown}{', …' if len(unknown) > 5 else ''}); "
                 "they stay in the file but are left out here."
@@ -138,24 +129,32 @@ class ReaderSession:
         return self.rec.catalogue.title(book_id)
 
     def book_line(self, book_id: int) -> str:
-        c = self.rec.catalogue
-        row = c.row(book_id)
-        year = c.year_label(book_id)
-        return f"{c.titles[row]} — {c.author_line(book_id)}{', ' + year if year else ''}"
+        return wording.book_line(self.rec.catalogue, book_id)
 
     def reason(self, r: Recommendation) -> str:
-        """Why a book is listed: its place in a series, and the rated book that drives it
-        (named only when one does: see Recommender.drivers)."""
-        if r.because is not None:
-            why = (
-                f"because you {STAR_WORDS[self.ratings.get(r.because, 5)]} "
-                f"{self.rec.catalogue.short_title(r.because)}"
-            )
-        elif self.ratings:
-            why = "readers with similar taste loved it"
-        else:
-            why = "popular and well loved"
-        return f"{r.note}, {why}" if r.note else why
+        return wording.reason(r, self.ratings, self.rec.catalogue)
+
+    def shelf(self) -> list[tuple[int, int]]:
+        """(book, stars) of the reader's ratings, as every shelf lists them."""
+        return wording.shelf_order(self.ratings, self.title)
+
+    @property
+    def ratings_needed(self) -> int:
+        """How many more ratings before the lists are the reader's own."""
+        return max(MIN_RATINGS_FOR_RECS - len(self.ratings), 0)
+
+    def listed(self, n: int = 20) -> list[Recommendation]:
+        """The reader's recommendations as the side panel and the map show them: none until
+        they have rated enough books."""
+        return [] if self.ratings_needed else self.recommendations(n)
+
+    def welcome(self) -> Reply:
+        """What a returning reader is told first."""
+        n = len(self.ratings)
+        return Reply(
+            f"Welcome back! {plural(n, 'book')} on your shelf. "
+            "Type `recs`, rate more books, or `help`."
+        )
 
     # ----------------------------------------------------------------- onboarding
     def start_onboarding(self) -> Reply:
@@ -184,12 +183,10 @@ class ReaderSession:
             if intro
             else ""
         )
-        left = max(MIN_RATINGS_FOR_RECS - len(self.ratings), 0)
-        tail = (
-            f"  ({left} more rating{'s' if left != 1 else ''} for recommendations)" if left else ""
-        )
+        left = self.ratings_needed
+        tail = f"  ({plural(left, 'more rating')} for recommendations)" if left else ""
         return Reply(
-            f"{head}Have you read {self.book_line(book)}?{tail}", [book], kind="onboarding"
+            f"{head}Have you read {self.book_line(book)}?{tail}", [book], kind=ReplyKind.ONBOARDING
         )
 
     def stop_onboarding(self) -> None:
@@ -225,24 +222,24 @@ class ReaderSession:
     def rate(self, book_id: int, stars: int) -> Reply:
         self.profile.rate(book_id, stars)
         self.focus = book_id
-        n = len(self.ratings)
         note = ""
-        if n < MIN_RATINGS_FOR_RECS:
-            note = f" Rate {MIN_RATINGS_FOR_RECS - n} more and I'll start recommending."
-        elif n == MIN_RATINGS_FOR_RECS:
+        if self.ratings_needed:
+            note = f" Rate {self.ratings_needed} more and I'll start recommending."
+        elif len(self.ratings) == MIN_RATINGS_FOR_RECS:
             note = " Your recommendations are ready: see the panel, or type `recs`."
         return Reply(
-            f"Noted: {'★' * stars}{'☆' * (5 - stars)} {self.title(book_id)}.{note}",
+            f"Noted: {wording.stars(stars)} {self.title(book_id)}.{note}",
             [book_id],
             changed=True,
         )
 
-    def _resolve(self, text: str, action: str, stars: int | None = None) -> int | Reply:
+    def _resolve(self, text: str, action: Action, stars: int | None = None) -> int | Reply:
         """A single book for ``text``, or a Reply asking which one (or saying none matched)."""
         text = text.strip()
         if not text:
             return Reply(
-                f"Which book? e.g. `{_EXAMPLE_VERB.get(action, action)} dune`.", kind="error"
+                f"Which book? e.g. `{_EXAMPLE_VERB.get(action, action)} dune`.",
+                kind=ReplyKind.ERROR,
             )
         found = self.rec.lookup(text)
         if found.book_id is not None:
@@ -250,31 +247,41 @@ class ReaderSession:
         if not found.candidates:
             return Reply(
                 f"I couldn't find a book matching “{text}”. Try fewer words or the author's name.",
-                kind="error",
+                kind=ReplyKind.ERROR,
             )
         options = [h.book_id for h in found.candidates]
-        self.pending = (action, stars, options)
+        self.pending = Pending(action, stars, options)
         lines = ["Which one did you mean? Reply with a number:"]
         lines += [f"  {i}. {self.book_line(b)}" for i, b in enumerate(options, 1)]
-        return Reply("\n".join(lines), options, kind="choose")
+        return Reply("\n".join(lines), options, kind=ReplyKind.CHOOSE)
 
-    def act(self, action: str, book_id: int, stars: int | None) -> Reply:
-        """Do ``action`` (rate, more, why, forget, details) on one book."""
-        if action == "rate":
-            return self.rate(book_id, int(stars or 0))
-        if action == "more":
-            return self.more_like(book_id)
-        if action == "why":
-            return self.why(book_id)
-        if action == "forget":
-            return self.forget(book_id)
-        if action == "read":
-            return self.mark_read(book_id)
-        if action == "hide":
-            return self.hide(book_id)
-        if action == "order":
-            return self.series_order(book_id, bool(stars))
-        return self.details(book_id)
+    def act(self, action: Action, book_id: int, stars: int | None = None) -> Reply:
+        """Do ``action`` on one book (``stars``: the rating, or for ORDER 1 in order)."""
+        match action:
+            case Action.RATE:
+                return self.rate(book_id, int(stars or 0))
+            case Action.MORE:
+                return self.more_like(book_id)
+            case Action.WHY:
+                return self.why(book_id)
+            case Action.FORGET:
+                return self.forget(book_id)
+            case Action.READ:
+                return self.mark_read(book_id)
+            case Action.HIDE:
+                return self.hide(book_id)
+            case Action.ORDER:
+                return self.series_order(book_id, bool(stars))
+            case Action.DETAILS:
+                return self.details(book_id)
+
+    def act_on_book(self, action: Action, book_id: int, stars: int | None = None) -> Reply:
+        """A key on a listed book, or a book rated on the map: the reply, with what the
+        reader is shown saying (``said``). Never raises."""
+        said = wording.KEY_SAID.get(action, "")
+        reply = self.guarded(self.act, action, book_id, stars)
+        reply.said = said.format(title=self.title(book_id), stars=stars) if said else ""
+        return reply
 
     def mark_read(self, book_id: int) -> Reply:
         if book_id in self.ratings:
@@ -299,7 +306,9 @@ class ReaderSession:
         works = self.rec.catalogue.works
         sid = int(works.series[self.rec.catalogue.row(book_id)])
         if sid < 0:
-            return Reply(f"{self.title(book_id)} is not part of a series I know.", kind="error")
+            return Reply(
+                f"{self.title(book_id)} is not part of a series I know.", kind=ReplyKind.ERROR
+            )
         self.profile.set_series_order(works.series_keys[sid], in_order)
         name = works.series_names[sid]
         if in_order:
@@ -313,7 +322,8 @@ class ReaderSession:
         author = self._author(text)
         if author is None:
             return Reply(
-                f"I couldn't find an author matching “{text}”. Try the surname.", kind="error"
+                f"I couldn't find an author matching “{text}”. Try the surname.",
+                kind=ReplyKind.ERROR,
             )
         recs = self.rec.recommend(self.ratings, n=n, author=author, **self._reader())
         if not recs:
@@ -323,8 +333,8 @@ class ReaderSession:
             f"  {i}. {self.book_line(r.book_id)}{' (' + r.note + ')' if r.note else ''}"
             for i, r in enumerate(recs, 1)
         ]
-        self.pending = ("details", None, [r.book_id for r in recs])
-        return Reply("\n".join(lines), [r.book_id for r in recs], kind="recs")
+        self.pending = Pending(Action.DETAILS, None, [r.book_id for r in recs])
+        return Reply("\n".join(lines), [r.book_id for r in recs], kind=ReplyKind.RECS)
 
     def _author(self, text: str) -> str | None:
         """The first author a reader means: a name (or part of one) as written in the
@@ -340,7 +350,7 @@ class ReaderSession:
         if hit.any():
             rows = np.flatnonzero(hit)
             return str(c.first_authors[rows[np.argmax(c.ratings_counts[rows])]])
-        hits = [h for h in self.rec.search(text, 1) if h.score >= 60]
+        hits = [h for h in self.rec.search(text, 1) if h.score >= MATCH_THRESHOLD]
         return c.first_author(hits[0].book_id) if hits else None
 
     def more_like(self, book_id: int, n: int = 10) -> Reply:
@@ -359,9 +369,9 @@ class ReaderSession:
             f"  {i}. {self.book_line(h.book_id)}{' (' + h.note + ')' if h.note else ''}"
             for i, h in enumerate(hits, 1)
         ]
-        self.pending = ("details", None, [h.book_id for h in hits])
+        self.pending = Pending(Action.DETAILS, None, [h.book_id for h in hits])
         lines.append("(Reply `3` for details of the third, `3 5` to rate it 5 stars.)")
-        return Reply("\n".join(lines), [h.book_id for h in hits], kind="similar")
+        return Reply("\n".join(lines), [h.book_id for h in hits], kind=ReplyKind.SIMILAR)
 
     def why(self, book_id: int) -> Reply:
         self.focus = book_id
@@ -410,12 +420,14 @@ class ReaderSession:
     def forget(self, book_id: int) -> Reply:
         if self.profile.forget(book_id):
             return Reply(f"Forgot your rating of {self.title(book_id)}.", changed=True)
-        return Reply(f"You haven't rated {self.title(book_id)}.", kind="error")
+        return Reply(f"You haven't rated {self.title(book_id)}.", kind=ReplyKind.ERROR)
 
     def recs_reply(self, n: int | None, shelf: str | None) -> Reply:
         self.focus = None  # a list: "it" would not say which
         if n is not None and n < 1:
-            return Reply("`recs 0` would list nothing: try `recs 10` (up to 100).", kind="error")
+            return Reply(
+                "`recs 0` would list nothing: try `recs 10` (up to 100).", kind=ReplyKind.ERROR
+            )
         n = n or 10
         recs = self.recommendations(n, shelf)
         head = (
@@ -426,18 +438,19 @@ class ReaderSession:
         lines = [f"{head}{' on ' + shelf if shelf else ''}:"]
         for i, r in enumerate(recs, 1):
             lines.append(
-                f"  {i}. {self.book_line(r.book_id)}  ~{r.predicted_rating:.1f}★ — {self.reason(r)}"
+                f"  {i}. {self.book_line(r.book_id)}  "
+                f"~{wording.predicted(r.predicted_rating)} — {self.reason(r)}"
             )
-        self.pending = ("details", None, [r.book_id for r in recs])
-        return Reply("\n".join(lines), [r.book_id for r in recs], kind="recs")
+        self.pending = Pending(Action.DETAILS, None, [r.book_id for r in recs])
+        return Reply("\n".join(lines), [r.book_id for r in recs], kind=ReplyKind.RECS)
 
     def shelf_reply(self) -> Reply:
         self.focus = None  # a list: "it" would not say which
         if not self.ratings:
             return Reply("Your shelf is empty. Rate a book: e.g. `loved the hobbit`.")
-        items = sorted(self.ratings.items(), key=lambda kv: (-kv[1], self.title(kv[0])))
+        items = self.shelf()
         lines = [f"Your shelf ({len(items)} books):"]
-        lines += [f"  {'★' * s}{'☆' * (5 - s)} {self.title(b)}" for b, s in items]
+        lines += [f"  {wording.stars(s)} {self.title(b)}" for b, s in items]
         return Reply("\n".join(lines), [b for b, _ in items])
 
     def search_reply(self, text: str) -> Reply:
@@ -445,12 +458,13 @@ class ReaderSession:
         hits = self.rec.search(text, 8)
         if not hits or hits[0].score < MATCH_THRESHOLD:
             return Reply(
-                f"I couldn't find “{text}”. Type `help` to see what I understand.", kind="error"
+                f"I couldn't find “{text}”. Type `help` to see what I understand.",
+                kind=ReplyKind.ERROR,
             )
-        self.pending = ("details", None, [h.book_id for h in hits])
+        self.pending = Pending(Action.DETAILS, None, [h.book_id for h in hits])
         lines = [f"Books matching “{text}” (rate one with e.g. `1 5`, or `loved <title>`):"]
         lines += [f"  {i}. {self.book_line(h.book_id)}" for i, h in enumerate(hits, 1)]
-        return Reply("\n".join(lines), [h.book_id for h in hits], kind="search")
+        return Reply("\n".join(lines), [h.book_id for h in hits], kind=ReplyKind.SEARCH)
 
     def import_preview(self, path_text: str) -> Reply:
         """Parse and match a Goodreads export; nothing is written until the reader says yes."""
@@ -460,26 +474,14 @@ class ReaderSession:
 
         if not path_text:
             return Reply(
-                "Import which file? e.g. `import ~/goodreads_library_export.csv`.", kind="error"
+                "Import which file? e.g. `import ~/goodreads_library_export.csv`.",
+                kind=ReplyKind.ERROR,
             )
         path = Path(path_text.strip().strip("'\"")).expanduser()
         plan = plan_import(path, self.rec.catalogue, self.ratings)
-        rated_rows = sum(plan.by_rule.values()) + len(plan.unmatched)
         if not plan.ratings:
-            shelved = f" ({len(plan.shelved)} of its to-read books are)" if plan.shelved else ""
-            return Reply(
-                f"{path.name}: none of its {rated_rows} rated books is in the catalogue"
-                f"{shelved}; nothing to import.",
-                kind="error",
-            )
+            return Reply(f"{path.name}: {wording.import_nothing(plan)}", kind=ReplyKind.ERROR)
         self.pending_import = plan
-        merged = sum(plan.by_rule.values()) - len(plan.ratings)
-        same_book = (
-            f"; {merged} more are other editions or copies of books already counted, "
-            "and their last rating is used"
-            if merged
-            else ""
-        )
         changed = len(plan.conflicts)
         conflicts = (
             f" {changed} of them you already rated differently here: `yes` keeps your "
@@ -488,9 +490,7 @@ class ReaderSession:
             else ""
         )
         return Reply(
-            f"{path.name}: {rated_rows} rated books: {len(plan.ratings)} found in the "
-            f"catalogue, {len(plan.unmatched)} not in it{same_book}. Also {len(plan.read)} "
-            f"read without a rating and {len(plan.shelved)} to-read books found.{conflicts} "
+            f"{path.name}: {wording.import_counts(plan)}{conflicts} "
             "Type `yes` to import them (`undo` takes the whole import back), `no` to cancel."
         )
 
@@ -505,15 +505,8 @@ class ReaderSession:
             return None  # the reader moved on: the import is dropped, the line handled
         ratings = plan.ratings_to_write(replace_conflicts=answer[1:] == ["replace"])
         skipped = self.profile.import_books(ratings, plan.shelved, seen=plan.seen, read=plan.read)
-        kept = (
-            f" {skipped} book{'s' if skipped != 1 else ''} you rated since the preview kept "
-            "your new rating."
-            if skipped
-            else ""
-        )
         return Reply(
-            f"Imported {len(ratings) - skipped} ratings, {len(plan.read)} read books and "
-            f"{len(plan.shelved)} to-read books.{kept} You now have {len(self.ratings)} "
+            f"{wording.import_done(plan, ratings, skipped)} You now have {len(self.ratings)} "
             "ratings. (`undo` takes the whole import back.)",
             changed=True,
         )
@@ -526,45 +519,57 @@ class ReaderSession:
         from bookrec_tui.store.profile import write_ratings_csv
 
         if not path_text:
-            return Reply("Export to which file? e.g. `export ~/my-ratings.csv`.", kind="error")
+            return Reply(
+                "Export to which file? e.g. `export ~/my-ratings.csv`.", kind=ReplyKind.ERROR
+            )
         path = Path(path_text.strip().strip("'\"")).expanduser()
         check_output_file(path)  # no folder, device or missing folder: one clear error reply
         try:
             with atomic_writer(path, "w") as handle:
                 n = write_ratings_csv(self.profile, self.rec.catalogue, handle)
         except OSError as exc:
-            return Reply(f"Could not write {path}: {exc.strerror or exc}.", kind="error")
+            return Reply(f"Could not write {path}: {exc.strerror or exc}.", kind=ReplyKind.ERROR)
         return Reply(f"Wrote your {n} ratings to {path}.")
 
     def switch_profile(self, name: str) -> Reply:
         """Continue as another reader (profiles live side by side in one folder)."""
         if not name:
-            return Reply("Switch to which profile? e.g. `profile alice`.", kind="error")
+            return Reply("Switch to which profile? e.g. `profile alice`.", kind=ReplyKind.ERROR)
         self.profile = Profile.open(name, self.profile.path.parent)
         self.focus, self.pending, self.pending_import = None, None, None
         self.onboarding_answers, self.onboarding_book, self._recs_cache = {}, None, None
         n = len(self.ratings)
         start = " Rate a few books (or type `onboard` for questions)." if n == 0 else ""
         return Reply(
-            f"Now reading as '{name}': {n} rating{'s' if n != 1 else ''} on the shelf.{start}",
+            f"Now reading as '{name}': {plural(n, 'rating')} on the shelf.{start}",
             changed=True,
         )
 
-    def map_marks(self, n_recs: int = 20) -> dict[str, np.ndarray]:
-        """Catalogue rows to mark on the book map: the reader's books and recommendations."""
-        c = self.rec.catalogue
-        recs = (
-            [r.book_id for r in self.recommendations(n_recs)]
-            if len(self.ratings) >= MIN_RATINGS_FOR_RECS
-            else []
-        )
-        return {
-            "rated": c.rows(np.fromiter(self.ratings, np.int64)).astype(np.int64),
-            "recommended": c.rows(np.array(recs, dtype=np.int64)).astype(np.int64),
-        }
+    def typed_title(self, typed: str) -> str | None:
+        """The title in a line still being typed that is worth suggesting books for; None for
+        a command that names no book, a few letters, or an answer to an onboarding question."""
+        cmd = parse(typed)
+        if cmd.kind not in SUGGEST_FOR or len(cmd.text) < MIN_SUGGEST_CHARS:
+            return None
+        if self.onboarding_book is not None and typed.strip().lower() in ONBOARDING_KEYS:
+            return None
+        return cmd.text
 
-    def map_pick(self, book_id: int, n: int = 8) -> tuple[int, np.ndarray, str]:
-        """A book picked on the map: its row, its nearest books' rows, and what to say."""
+    def suggestions(self, title: str) -> list[tuple[int, str]] | None:
+        """(book, line) to offer for a title being typed; None while the search index is
+        still being built (a search then would wait for it)."""
+        if not self.rec.index_ready:
+            return None
+        c = self.rec.catalogue
+        hits = self.rec.search(title, SUGGESTIONS)
+        return [
+            (h.book_id, wording.suggestion_line(c, h.book_id))
+            for h in hits
+            if h.score >= MATCH_THRESHOLD
+        ]
+
+    def map_pick(self, book_id: int, n: int = 8) -> Reply:
+        """What to say of a book picked on the map; ``books``: its nearest books."""
         c = self.rec.catalogue
         hits = self.rec.similar(book_id, n)
         stars = self.ratings.get(book_id)
@@ -576,8 +581,7 @@ class ReaderSession:
             + "\nMore like it (◆): "
             + " · ".join(c.short_title(h.book_id) for h in hits)
         )
-        neighbours = c.rows(np.array([h.book_id for h in hits], dtype=np.int64)).astype(np.int64)
-        return c.row(book_id), neighbours, info
+        return Reply(info, [h.book_id for h in hits])
 
     def undo(self) -> Reply:
         try:
@@ -587,16 +591,16 @@ class ReaderSession:
             return Reply(
                 f"Not undone: {self.title(exc.book_id)} was changed in another window since "
                 f"({now} now); it stays as it is.",
-                kind="error",
+                kind=ReplyKind.ERROR,
                 changed=True,
             )
         if undone is None:
-            return Reply("Nothing to undo.", kind="error")
+            return Reply("Nothing to undo.", kind=ReplyKind.ERROR)
         if isinstance(undone, ImportStep):
             return Reply(
                 f"Undone: the import ({len(undone.ratings_before)} ratings, "
                 f"{len(undone.to_read_added)} to-read books) is taken back. You have "
-                f"{len(self.ratings)} rating{'s' if len(self.ratings) != 1 else ''}.",
+                f"{plural(len(self.ratings), 'rating')}.",
                 changed=True,
             )
         if isinstance(undone, SetStep):
@@ -610,9 +614,18 @@ class ReaderSession:
         return Reply(f"Undone: {self.title(book_id)} is back to {before}★.", changed=True)
 
     # ----------------------------------------------------------------- dispatch
-    def handle(self, line: str) -> Reply:
-        """One line from the reader -> a reply. Never raises."""
+    def respond(self, line: str, book_id: int | None = None) -> Reply:
+        """One line from the reader -> a reply and the effects a face carries out; slow work
+        comes back as an :class:`InBackground` effect. ``book_id``: the book the reader picked
+        among the input's suggestions, which the line is about. Never raises."""
+        if book_id is not None:
+            return self.guarded(self._about_book, line, book_id)
         return self.guarded(self._handle, line)
+
+    def handle(self, line: str) -> Reply:
+        """One line from the reader -> its whole reply, any slow work done here and now (for
+        tests, scripts and the fuzzer: a face with workers calls :meth:`respond`)."""
+        return finish(self.respond(line))
 
     def guarded(self, action: Callable[..., Reply], *args: Any) -> Reply:
         """``action(*args)``, with any error turned into an error reply (a failed save says
@@ -620,13 +633,22 @@ class ReaderSession:
         try:
             return action(*args)
         except BookrecError as exc:  # a failed save changed nothing in memory either
-            return Reply(str(exc), kind="error")
+            return Reply(str(exc), kind=ReplyKind.ERROR)
         except Exception as exc:  # noqa: BLE001 - a reply beats a traceback on screen
             return Reply(
                 f"Sorry, something went wrong ({type(exc).__name__}). "
                 "Type `help` to see what I understand.",
-                kind="error",
+                kind=ReplyKind.ERROR,
             )
+
+    def _about_book(self, line: str, book_id: int) -> Reply:
+        """A line sent with a suggested book picked: "loved dune" rates the picked book, a
+        line that says no stars (or no action) shows its details."""
+        cmd = parse(line)
+        action = Action(cmd.kind) if cmd.kind in PICKED_ACTIONS else Action.DETAILS
+        if action is Action.RATE and not cmd.stars:
+            action = Action.DETAILS
+        return self.act(action, book_id, cmd.stars)
 
     def _handle(self, line: str) -> Reply:
         imported = self._answer_import(line)
@@ -637,31 +659,31 @@ class ReaderSession:
             if answered is not None:
                 return answered
         cmd = parse(line)
-        if cmd.kind == "rate" and cmd.text and self._is_a_title(line, cmd.text):
-            cmd = Command("search", text=" ".join(line.split()))  # "like water for chocolate"
-        if self.onboarding_book is not None and cmd.kind == "rate" and not cmd.text:
+        if cmd.kind is Kind.RATE and cmd.text and self._is_a_title(line, cmd.text):
+            cmd = Command(Kind.SEARCH, text=" ".join(line.split()))  # "like water for chocolate"
+        if self.onboarding_book is not None and cmd.kind is Kind.RATE and not cmd.text:
             return self._answer_onboarding(str(cmd.stars)) or self._dispatch(cmd)
-        if self.onboarding_book is not None and cmd.kind not in ("empty",):
+        if self.onboarding_book is not None and cmd.kind is not Kind.EMPTY:
             self.stop_onboarding()
-        if cmd.kind == "choose" and self.pending:
+        if cmd.kind is Kind.CHOOSE and self.pending:
             return self._choose(cmd)
         # "3 5" after a list: rate option 3 with 5 stars.
         if (
-            cmd.kind == "rate"
+            cmd.kind is Kind.RATE
             and self.pending
             and cmd.text.isascii()
             and cmd.text.isdigit()
-            and 1 <= int(cmd.text) <= len(self.pending[2])
+            and 1 <= int(cmd.text) <= len(self.pending.options)
         ):
-            return self.rate(self.pending[2][int(cmd.text) - 1], int(cmd.stars or 0))
+            return self.rate(self.pending.options[int(cmd.text) - 1], int(cmd.stars or 0))
         # "hide 3" / "read 3" after a list: that book.
         if (
-            cmd.kind in ("hide", "read")
+            cmd.kind in (Kind.HIDE, Kind.READ)
             and self.pending
             and _NUMBER.fullmatch(cmd.text)
-            and 1 <= int(cmd.text) <= len(self.pending[2])
+            and 1 <= int(cmd.text) <= len(self.pending.options)
         ):
-            return self.act(cmd.kind, self.pending[2][int(cmd.text) - 1], None)
+            return self.act(Action(cmd.kind), self.pending.options[int(cmd.text) - 1])
         return self._dispatch(cmd)
 
     def _is_a_title(self, line: str, rated_text: str) -> bool:
@@ -679,59 +701,66 @@ class ReaderSession:
         )
 
     def _choose(self, cmd: Command) -> Reply:
-        action, stars, options = self.pending  # type: ignore[misc]
-        if not 1 <= (cmd.n or 0) <= len(options):
-            return Reply(f"Pick a number from 1 to {len(options)}.", options, kind="error")
-        if action != "details":  # a browsed list stays pickable; a question is answered
-            self.pending = None
-        return self.act(action, options[int(cmd.n) - 1], stars)
+        assert self.pending is not None
+        pending = self.pending
+        if not 1 <= (cmd.n or 0) <= len(pending.options):
+            return Reply(
+                f"Pick a number from 1 to {len(pending.options)}.",
+                pending.options,
+                kind=ReplyKind.ERROR,
+            )
+        if pending.action is not Action.DETAILS:  # a browsed list stays pickable; a
+            self.pending = None  # question is answered
+        return self.act(pending.action, pending.options[int(cmd.n or 0) - 1], pending.stars)
 
     def _dispatch(self, cmd: Command) -> Reply:
-        k = cmd.kind
-        if k == "empty":
-            return Reply("Type a title to search, or `help`.")
-        if k == "help":
-            return Reply(f"{HELP}\n{KEYS_HELP}", kind="help")
-        if k == "export":
-            return self.export_ratings(cmd.text)
-        if k == "profile":
-            return self.switch_profile(cmd.text)
-        if k == "quit":
-            return Reply("Goodbye! Your shelf is saved.", quit=True)
-        if k == "undo":
-            return self.undo()
-        if k == "shelf":
-            return self.shelf_reply()
-        if k == "recs":
-            return self.recs_reply(cmd.n, cmd.shelf)
-        if k == "choose":
-            return Reply("There's no list to choose from. Search for a title first.", kind="error")
-        if k == "search":
-            return self.search_reply(cmd.text)
-        if k == "import":
-            return self.import_preview(cmd.text)
-        if k == "half":
-            return self.half_stars(cmd)
-        if k == "more_by":
-            if not cmd.text:
-                return Reply("More by whom? e.g. `more by ursula le guin`.", kind="error")
-            return self.more_by(cmd.text)
-        if k == "map":
-            return Reply(
-                "The book map opens in the app (`map` or F2); from a shell, "
-                "`bookrec-tui map --out map.png` draws it as an image.",
-                kind="map",
-            )
-        action = {
-            "rate": "rate",
-            "more": "more",
-            "why": "why",
-            "forget": "forget",
-            "details": "details",
-            "read": "read",
-            "hide": "hide",
-            "order": "order",
-        }[k]
+        match cmd.kind:
+            case Kind.EMPTY:
+                return Reply("Type a title to search, or `help`.")
+            case Kind.HELP:
+                return Reply(f"{wording.HELP}\n{wording.KEYS_HELP}", kind=ReplyKind.HELP)
+            case Kind.EXPORT:
+                return self.export_ratings(cmd.text)
+            case Kind.PROFILE:
+                return self.switch_profile(cmd.text)
+            case Kind.QUIT:
+                return Reply("Goodbye! Your shelf is saved.", effects=(Quit(),))
+            case Kind.UNDO:
+                return self.undo()
+            case Kind.SHELF:
+                return self.shelf_reply()
+            case Kind.RECS:
+                return self.recs_reply(cmd.n, cmd.shelf)
+            case Kind.CHOOSE:
+                return Reply(
+                    "There's no list to choose from. Search for a title first.",
+                    kind=ReplyKind.ERROR,
+                )
+            case Kind.SEARCH:
+                return self.search_reply(cmd.text)
+            case Kind.ONBOARD:
+                return self.start_onboarding()
+            case Kind.IMPORT if cmd.text:  # reading and matching a big export takes a moment
+                return Reply("", effects=(InBackground(self._import_job(cmd.text)),))
+            case Kind.IMPORT:
+                return self.import_preview(cmd.text)
+            case Kind.HALF:
+                return self.half_stars(cmd)
+            case Kind.MORE_BY if not cmd.text:
+                return Reply("More by whom? e.g. `more by ursula le guin`.", kind=ReplyKind.ERROR)
+            case Kind.MORE_BY:
+                return self.more_by(cmd.text)
+            case Kind.MAP:
+                return Reply("", effects=(OpenMap("tsne" if cmd.text == "tsne" else "pca"),))
+        return self._on_one_book(cmd)
+
+    def _import_job(self, path_text: str) -> Callable[[], Reply]:
+        return lambda: self.guarded(self.import_preview, path_text)
+
+    def _on_one_book(self, cmd: Command) -> Reply:
+        """rate, more, why, forget, details, read, hide, order: one book, named in the line
+        or the one just discussed."""
+        action = Action(cmd.kind)
         target = (
             self._resolve(cmd.text, action, cmd.stars)
             if cmd.text
@@ -739,8 +768,8 @@ class ReaderSession:
         )
         if isinstance(target, Reply):
             return target
-        reply = self.act(action, target, cmd.n if k == "order" else cmd.stars)
-        if cmd.unused and reply.kind != "error":
+        reply = self.act(action, target, cmd.n if action is Action.ORDER else cmd.stars)
+        if cmd.unused and not reply.is_error:
             reply.text += (
                 f"\n(I only took that you {STAR_WORDS[int(cmd.stars or 3)]} "
                 f"{self.rec.catalogue.short_title(target)}; “{cmd.unused}” I can't act on: "
@@ -748,28 +777,32 @@ class ReaderSession:
             )
         return reply
 
-    def _discussed(self, action: str, stars: int | None) -> int | Reply:
+    def _discussed(self, action: Action, stars: int | None) -> int | Reply:
         """The book "it", "this" or stars alone mean: the one just discussed; after a list,
         a question which one; otherwise a question which book."""
         if self.focus is not None:
             return self.focus
-        if self.pending and self.pending[2]:
-            options = self.pending[2]
-            self.pending = (action, stars, options)
+        if self.pending and self.pending.options:
+            options = self.pending.options
+            self.pending = Pending(action, stars, options)
             return Reply(
                 f"Which one? Reply with its number in the list above (1-{len(options)}).",
                 options,
-                kind="choose",
+                kind=ReplyKind.CHOOSE,
             )
-        example = {"rate": "loved dune" if not stars else f"dune {stars}"}.get(
+        example = {Action.RATE: "loved dune" if not stars else f"dune {stars}"}.get(
             action, f"{action} dune"
         )
-        return Reply(f"Which book? e.g. `{example}`.", kind="error")
+        return Reply(f"Which book? e.g. `{example}`.", kind=ReplyKind.ERROR)
 
     def half_stars(self, cmd: Command) -> Reply:
         """'dune 4.5': stars are whole (as on Goodreads); say so and offer both neighbours."""
         low, high = max(int(cmd.stars or 0), 1), min(int(cmd.stars or 0) + 1, 5)
-        target = self._resolve(cmd.text, "rate", low) if cmd.text else self._discussed("rate", low)
+        target = (
+            self._resolve(cmd.text, Action.RATE, low)
+            if cmd.text
+            else self._discussed(Action.RATE, low)
+        )
         if isinstance(target, Reply):
             target.text = "I keep whole stars only (1-5). " + target.text
             return target
@@ -779,5 +812,13 @@ class ReaderSession:
             f"I keep whole stars only (1-5), as Goodreads does: is {name} a {low} or a "
             f"{high}? Type `{low} stars` or `{high} stars`.",
             [target],
-            kind="error",
+            kind=ReplyKind.ERROR,
         )
+
+
+def finish(reply: Reply) -> Reply:
+    """``reply`` with its slow work done here and now: what a face without workers shows."""
+    for effect in reply.effects:
+        if isinstance(effect, InBackground):
+            return effect.job()
+    return reply

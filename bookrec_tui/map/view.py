@@ -9,11 +9,16 @@ picked book and its neighbours) are drawn as symbols over the dots.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bookrec_tui.map.regions import BookMap
+
+if TYPE_CHECKING:
+    from bookrec_tui.core.catalogue import Catalogue
 
 # Braille dot bits by (row 0..3, column 0..1) inside a cell.
 _DOT_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], dtype=np.uint8)
@@ -177,3 +182,24 @@ class MapView:
                     runs.append((ch, st))
             lines.append(runs)
         return lines
+
+
+def reader_marks(
+    catalogue: Catalogue, rated: Iterable[int], recommended: Iterable[int]
+) -> dict[str, np.ndarray]:
+    """Catalogue rows to mark: the reader's books and their recommendations."""
+    return {
+        "rated": _rows(catalogue, rated),
+        "recommended": _rows(catalogue, recommended),
+    }
+
+
+def pick_marks(
+    catalogue: Catalogue, book_id: int, neighbours: Iterable[int]
+) -> dict[str, np.ndarray]:
+    """Catalogue rows to mark for a picked book and its nearest books."""
+    return {"picked": _rows(catalogue, [book_id]), "neighbour": _rows(catalogue, neighbours)}
+
+
+def _rows(catalogue: Catalogue, book_ids: Iterable[int]) -> np.ndarray:
+    return catalogue.rows(np.fromiter(book_ids, np.int64)).astype(np.int64)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, assert_never
 
 from rich.text import Text
 from textual import on, work
@@ -19,26 +19,27 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Header, Input, Label, ProgressBar, Static
 
-from bookrec_tui.chat.grammar import parse
-from bookrec_tui.chat.session import (
-    HELP,
-    KEYS_HELP,
-    MIN_RATINGS_FOR_RECS,
-    ONBOARDING_KEYS,
-    ReaderSession,
+from bookrec_tui.chat import wording
+from bookrec_tui.chat.grammar import Action
+from bookrec_tui.chat.loading import DOWNLOADED, LOADING, before_ready, no_data
+from bookrec_tui.chat.replies import (
+    Effect,
+    FetchData,
+    InBackground,
+    KeepForLater,
+    OpenMap,
+    Quit,
     Reply,
 )
-from bookrec_tui.core.search import MATCH_THRESHOLD
+from bookrec_tui.chat.session import ReaderSession
 from bookrec_tui.errors import BookrecError, DataMissingError
+from bookrec_tui.map.view import pick_marks, reader_marks
 from bookrec_tui.store.profile import Profile
 from bookrec_tui.tui.map_screen import MapScreen
 from bookrec_tui.tui.widgets import BookList, ChatMessage
 
 T = TypeVar("T")
 
-# What a picked suggestion can do.
-BOOK_ACTIONS = ("rate", "more", "why", "details", "forget", "read", "hide")
-SUGGEST_FOR = (*BOOK_ACTIONS, "search")  # commands whose text is a title worth suggesting
 SUGGEST_DELAY = 0.12  # seconds of no typing before suggestions are searched
 
 
@@ -48,7 +49,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         # Scrolls (arrows, PgUp/PgDn, wheel) when the terminal is too small for all of it.
         with VerticalScroll(id="help-box"):
-            yield Static(Text(f"{HELP}\n\n{KEYS_HELP}\n\nEsc closes this."))
+            yield Static(Text(f"{wording.HELP}\n\n{wording.KEYS_HELP}\n\nEsc closes this."))
 
 
 class BookrecCommands(Provider):
@@ -85,16 +86,6 @@ class BookrecCommands(Provider):
             score = matcher.match(name)
             if score > 0:
                 yield Hit(score, matcher.highlight(name), self._run(line), text=name, help=helptext)
-
-
-# A key on a listed book: what the chat shows the reader saying, and the session method that
-# answers it (rating and details are handled apart).
-BOOK_KEY_ACTIONS: dict[str, tuple[str, str]] = {
-    "more": ("more like", "more_like"),
-    "why": ("why", "why"),
-    "read": ("read", "mark_read"),
-    "hide": ("not interested in", "hide"),
-}
 
 
 class BookrecApp(App[int]):
@@ -155,7 +146,7 @@ class BookrecApp(App[int]):
         self.load_recommender()
         opening = self._opening()
         if opening is None:
-            self.say("Loading the recommender…", "bot")
+            self.say(LOADING, "bot")
             return
         # A new reader with the shipped model: the first question is on screen at once,
         # while the model loads; what they type meanwhile is kept and answered after.
@@ -222,11 +213,7 @@ class BookrecApp(App[int]):
         if n == 0 and not early:
             self.show(session.start_onboarding())
         elif n:
-            self.say(
-                f"Welcome back! {n} book{'s' if n != 1 else ''} on your shelf. "
-                "Type `recs`, rate more books, or `help`.",
-                "bot",
-            )
+            self.show(session.welcome())
         self.refresh_panels()
         for line in early:  # typed while we loaded, in order (the transcript was cleared)
             self.submit_line(line)
@@ -235,11 +222,7 @@ class BookrecApp(App[int]):
         self.missing_data = True
         self._opening_book, self._early_lines = None, []
         self.query_one("#transcript").remove_children()
-        self.say(
-            f"{message}\nType `fetch` to download goodbooks-10k now (the public release), or "
-            "quit and set BOOKREC_DATA_DIR to a folder that has it.",
-            "error",
-        )
+        self.show(no_data(message))
 
     @work(thread=True, exclusive=True, group="load")
     def fetch_data(self) -> None:
@@ -251,7 +234,7 @@ class BookrecApp(App[int]):
         )
         if not ok:
             return
-        self.call_from_thread(self.say, "Downloaded. Loading…", "bot")
+        self.call_from_thread(self.say, DOWNLOADED, "bot")
         self.call_from_thread(self.load_recommender)
 
     def _behind_busy_bar(self, job: Callable[[Callable], T]) -> tuple[bool, T | None]:
@@ -279,31 +262,50 @@ class BookrecApp(App[int]):
         transcript.scroll_end(animate=False)
 
     def show(self, reply: Reply) -> None:
-        self.say(reply.text, "error" if reply.kind == "error" else "bot")
+        """Show a reply and carry out its effects."""
+        if reply.said:
+            self.say(reply.said, "user")
+        if reply.text:
+            self.say(reply.text, "error" if reply.is_error else "bot")
         if reply.changed:
             self.refresh_panels()
-        if reply.quit:
-            self.exit(0)
+        for effect in reply.effects:
+            self.carry_out(effect)
+
+    def carry_out(self, effect: Effect) -> None:
+        match effect:
+            case Quit():
+                self.exit(0)
+            case OpenMap(method=method):
+                self.open_map(method)
+            case InBackground(job=job):
+                self.run_in_background(job)
+            case FetchData():
+                self.fetch_data()
+            case KeepForLater(line=line):
+                self._early_lines.append(line)  # answered as soon as the session is up
+            case _:
+                assert_never(effect)
 
     def refresh_panels(self) -> None:
         s = self.session
         if s is None:
             return
         c = s.rec.catalogue
-        shelf = sorted(s.ratings.items(), key=lambda kv: (-kv[1], s.title(kv[0])))
+        shelf = s.shelf()
         self.query_one("#shelf", BookList).set_books(
-            [(b, f"{'★' * r}{'☆' * (5 - r)} {c.short_title(b)}") for b, r in shelf]
+            [(b, f"{wording.stars(r)} {c.short_title(b)}") for b, r in shelf]
         )
         self.query_one("#shelf-title", Label).update(f"Your shelf ({len(shelf)})")
         recs_list = self.query_one("#recs", BookList)
         title = self.query_one("#recs-title", Label)
-        if len(s.ratings) < MIN_RATINGS_FOR_RECS:
-            title.update(f"Recommended for you (rate {MIN_RATINGS_FOR_RECS - len(s.ratings)} more)")
+        if s.ratings_needed:
+            title.update(f"Recommended for you (rate {s.ratings_needed} more)")
             recs_list.set_books([])
             return
         title.update("Recommended for you")
         rows = []
-        for r in s.recommendations(20):
+        for r in s.listed(20):
             # Two lines per book, each cut to the panel's width: the title gets the whole
             # first line; `w` (why) or `recs` in the chat give the whole reason.
             year = c.year_label(r.book_id)
@@ -311,7 +313,7 @@ class BookrecApp(App[int]):
             rows.append(
                 (
                     r.book_id,
-                    f"{r.predicted_rating:.1f}★ {c.short_title(r.book_id)}\n"
+                    f"{wording.predicted(r.predicted_rating)} {c.short_title(r.book_id)}\n"
                     f"     {by} · {s.reason(r)}",
                 )
             )
@@ -319,58 +321,24 @@ class BookrecApp(App[int]):
 
     # ----------------------------------------------------------------- input
     def submit_line(self, line: str, book_id: int | None = None, echo: bool = True) -> None:
-        """Handle one line, as typed (or picked from the palette)."""
+        """Handle one line, as typed (or picked from the palette); ``book_id``: the
+        suggestion the reader picked, which the line is about."""
         if echo:
             self.say(line, "user")
-        if self.session is None and self._opening_book is not None:
-            if line.strip().lower().lstrip("/") in ("quit", "exit", "q"):
-                self.exit(0)
-            else:
-                self._early_lines.append(line)  # answered as soon as the session is up
-            return
-        low = line.strip().lower().lstrip("/")
-        if low in ("fetch", "data fetch") and (self.missing_data or self.session is None):
-            self.fetch_data()
-            return
         if self.session is None:
-            if low in ("quit", "exit", "q"):
-                self.exit(0)
-            elif self.missing_data:
-                self.say(
-                    "There is no book data yet. Type `fetch` to download goodbooks-10k, "
-                    "or `quit` and set BOOKREC_DATA_DIR.",
-                    "error",
+            self.show(
+                before_ready(
+                    line,
+                    missing_data=self.missing_data,
+                    question_shown=self._opening_book is not None,
                 )
-            else:
-                self._early_lines.append(line)
-                self.say(
-                    "Still loading; I'll do that as soon as I'm ready. (Type `quit` to leave.)",
-                    "bot",
-                )
+            )
             return
-        if low in ("onboard", "start", "questions"):
-            self.show(self.session.start_onboarding())
-            return
-        cmd = parse(line)
-        if book_id is not None:
-            action = cmd.kind if cmd.kind in BOOK_ACTIONS else "details"
-            if action == "rate" and not cmd.stars:
-                action = "details"
-            self.show(self.session.guarded(self.session.act, action, book_id, cmd.stars))
-            return
-        if cmd.kind == "import" and cmd.text:
-            self.run_import(line)  # reading and matching a big export takes a moment
-            return
-        if cmd.kind == "map":
-            self.open_map(cmd.text)
-            return
-        self.show(self.session.handle(line))
+        self.show(self.session.respond(line, book_id))
 
-    @work(thread=True, exclusive=True, group="import")
-    def run_import(self, line: str) -> None:
-        reply = self.session.handle(line) if self.session else None
-        if reply is not None:
-            self.call_from_thread(self.show, reply)
+    @work(thread=True, exclusive=True, group="slow")
+    def run_in_background(self, job: Callable[[], Reply]) -> None:
+        self.call_from_thread(self.show, job())
 
     @on(Input.Submitted, "#prompt")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -401,37 +369,22 @@ class BookrecApp(App[int]):
         if self._suggest_timer is not None:
             self._suggest_timer.stop()
             self._suggest_timer = None
-        cmd = parse(event.value)
-        if (
-            self.session is None
-            or cmd.kind not in SUGGEST_FOR
-            or len(cmd.text) < 3
-            or self.session.onboarding_book is not None
-            and event.value.strip().lower() in ONBOARDING_KEYS
-        ):
+        title = self.session.typed_title(event.value) if self.session else None
+        if title is None:
             self._hide_suggestions()
             return
         # Search once typing pauses: a pasted or fast-typed line costs one search, not one
         # per key (2,200 keys used to take 11 s to echo).
-        self._suggest_timer = self.set_timer(SUGGEST_DELAY, lambda: self.suggest(cmd.text))
+        self._suggest_timer = self.set_timer(SUGGEST_DELAY, lambda: self.suggest(title))
 
     def suggest(self, text: str) -> None:
         """Fill the suggestions for ``text``. Runs on the event loop on purpose: a search is
         ~1.5 ms (trigram shortlist + rapidfuzz), far cheaper than a thread hand-off."""
         self._suggest_timer = None
-        if self.session is None or not self.session.rec.index_ready:
+        rows = self.session.suggestions(text) if self.session else None
+        if rows is None:
             return  # still building the index: suggestions come with the next key
-        hits = self.session.rec.search(text, 6)
-        c = self.session.rec.catalogue
-        rows = [
-            (h.book_id, f"{h.title} — {c.author_line(h.book_id)}")
-            for h in hits
-            if h.score >= MATCH_THRESHOLD
-        ]
-        self._show_suggestions(rows, text)
-
-    def _show_suggestions(self, rows: list[tuple[int, str]], text: str) -> None:
-        if parse(self.query_one("#prompt", Input).value).text != text:
+        if self.session.typed_title(self.query_one("#prompt", Input).value) != text:
             return  # the reader typed on (or sent the line) since this search started
         suggestions = self.query_one("#suggestions", BookList)
         suggestions.set_books(rows)
@@ -485,25 +438,31 @@ class BookrecApp(App[int]):
         self.call_from_thread(self._push_map, book_map)
 
     def _push_map(self, book_map) -> None:
+        self.push_screen(MapScreen(book_map, self.session.rec.catalogue.book_ids, self._marks()))
+
+    def _marks(self) -> dict:
         s = self.session
-        self.push_screen(MapScreen(book_map, s.rec.catalogue.book_ids, s.map_marks()))
+        return reader_marks(s.rec.catalogue, s.ratings, [r.book_id for r in s.listed(20)])
 
     @on(MapScreen.Picked)
     def _map_picked(self, event: MapScreen.Picked) -> None:
-        if self.session is not None and isinstance(self.screen, MapScreen):
-            self.screen.show_pick(event.book_id, *self.session.map_pick(event.book_id))
+        s = self.session
+        if s is None or not isinstance(self.screen, MapScreen):
+            return
+        pick = s.guarded(s.map_pick, event.book_id)
+        marks = pick_marks(s.rec.catalogue, event.book_id, pick.books)
+        self.screen.show_pick(event.book_id, marks, pick.text)
 
     @on(MapScreen.Rated)
     def _map_rated(self, event: MapScreen.Rated) -> None:
         s = self.session
         if s is None or not isinstance(self.screen, MapScreen):
             return
-        self.say(f"{s.title(event.book_id)} {event.stars}", "user")
-        reply = s.guarded(s.rate, event.book_id, event.stars)
+        reply = s.act_on_book(Action.RATE, event.book_id, event.stars)
         self.show(reply)
-        self.screen.set_marks(s.map_marks())
+        self.screen.set_marks(self._marks())
         self.notify(
-            reply.text.split("\n")[0], severity="error" if reply.kind == "error" else "information"
+            reply.text.split("\n")[0], severity="error" if reply.is_error else "information"
         )
 
     def action_map(self) -> None:
@@ -514,24 +473,14 @@ class BookrecApp(App[int]):
     def _book_action(self, event: BookList.BookAction) -> None:
         if self.session is None:
             return
-        s = self.session
-        label = s.title(event.book_id)
-        if event.action == "rate":
-            self.say(f"{label} {event.stars}", "user")
-            reply = s.guarded(s.rate, event.book_id, int(event.stars or 0))
-            self.show(reply)
+        reply = self.session.act_on_book(event.action, event.book_id, event.stars)
+        self.show(reply)
+        if event.action is Action.RATE and not reply.is_error and event.source.id == "recs":
             # A rated recommendation leaves the list for the shelf: the cursor follows it
             # there, so the next key (m, w, another star) still means this book.
             shelf = self.query_one("#shelf", BookList)
-            if reply.kind != "error" and event.source is not shelf and event.source.id == "recs":
-                shelf.focus()
-                shelf.show_book(event.book_id)
-        elif event.action in BOOK_KEY_ACTIONS:
-            said, method = BOOK_KEY_ACTIONS[event.action]
-            self.say(f"{said} {label}", "user")
-            self.show(s.guarded(getattr(s, method), event.book_id))
-        else:
-            self.show(s.guarded(s.details, event.book_id))
+            shelf.focus()
+            shelf.show_book(event.book_id)
 
     # ----------------------------------------------------------------- actions
     def action_help(self) -> None:

@@ -133,10 +133,10 @@ class MapScreen(Screen[None]):
         self.view.marks.update(marks)
         self.query_one(MapCanvas).refresh()
 
-    def show_pick(self, book_id: int, row: int, neighbour_rows: np.ndarray, info: str) -> None:
+    def show_pick(self, book_id: int, marks: dict, info: str) -> None:
+        """``marks``: the picked book's row and its neighbours' (map.view.pick_marks)."""
         self.picked = book_id
-        self.view.marks["picked"] = np.array([row])
-        self.view.marks["neighbour"] = np.asarray(neighbour_rows)
+        self.view.marks.update(marks)
         self.query_one("#map-info", Static).update(Text(info))
         self.query_one(MapCanvas).refresh()
 

@@ -8,6 +8,8 @@ from textual.message import Message
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from bookrec_tui.chat.grammar import Action
+
 
 class ChatMessage(Static):
     """One turn of the conversation. Text is never parsed as markup (titles have brackets)."""
@@ -32,7 +34,7 @@ class BookList(OptionList):
 
     class BookAction(Message):
         def __init__(
-            self, source: BookList, action: str, book_id: int, stars: int | None = None
+            self, source: BookList, action: Action, book_id: int, stars: int | None = None
         ) -> None:
             super().__init__()
             self.source, self.action, self.book_id, self.stars = source, action, book_id, stars
@@ -80,28 +82,28 @@ class BookList(OptionList):
         index = self.highlighted
         return self._rows[index][0] if index is not None and index < len(self._rows) else None
 
-    def _post(self, action: str, stars: int | None = None) -> None:
+    def _post(self, action: Action, stars: int | None = None) -> None:
         book_id = self.current_book()
         if book_id is not None:
             self.post_message(self.BookAction(self, action, book_id, stars))
 
     def action_rate(self, stars: int) -> None:
-        self._post("rate", stars)
+        self._post(Action.RATE, stars)
 
     def action_more(self) -> None:
-        self._post("more")
+        self._post(Action.MORE)
 
     def action_why(self) -> None:
-        self._post("why")
+        self._post(Action.WHY)
 
     def action_read(self) -> None:
-        self._post("read")
+        self._post(Action.READ)
 
     def action_hide(self) -> None:
-        self._post("hide")
+        self._post(Action.HIDE)
 
     def action_select(self) -> None:
-        self._post("details")
+        self._post(Action.DETAILS)
 
 
 def _fit(line: str, width: int) -> str:
