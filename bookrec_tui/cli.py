@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from bookrec_tui import __version__
+from bookrec_tui.chat import wording
 from bookrec_tui.errors import BookrecError
 from bookrec_tui.paths import DATA_ENV
 
@@ -405,10 +406,7 @@ def cmd_recommend(args) -> int:
         return 0
     _say_rated(rec, given)
     for i, r in enumerate(recs, 1):
-        why = f"because you liked {rec.catalogue.title(r.because)}" if r.because else ""
-        why = "  " + ", ".join(w for w in (r.note, why) if w) if r.note or why else ""
-        author = rec.catalogue.author_line(r.book_id)
-        print(f"{i:>2}. {r.title} — {author}  ★{r.predicted_rating:.1f}{why}")
+        print(f"{i:>2}. {wording.recommendation_line(r, ratings, rec.catalogue)}")
     return 0
 
 
@@ -448,22 +446,12 @@ def cmd_import(args) -> int:
     catalogue = _load_catalogue(args)
     profile = _open_profile(_profile_name(args))
     plan = plan_import(args.path, catalogue, profile.ratings)
-    n_rated = len(plan.ratings) + len(plan.unmatched)
-    print(f"{args.path}: {len(plan.entries)} books, {n_rated} rated.")
-    print(
-        f"  matched to the catalogue: {len(plan.ratings)} rated books ("
-        + ", ".join(f"{n} by {rule}" for rule, n in sorted(plan.by_rule.items()))
-        + f"), {len(plan.read)} read without a rating (kept as read: never recommended), "
-        + f"{len(plan.shelved)} to read"
-    )
-    print(
-        f"  not in the catalogue: {len(plan.unmatched)} rated books"
-        + (
-            " (e.g. " + "; ".join(e.title for e in plan.unmatched[:3]) + ")"
-            if plan.unmatched
-            else ""
-        )
-    )
+    print(f"{args.path}: {len(plan.entries)} books. {wording.import_counts(plan)}")
+    if plan.by_rule:
+        rules = ", ".join(f"{n} by {rule}" for rule, n in sorted(plan.by_rule.items()))
+        print(f"  matched to the catalogue: {rules}")
+    if plan.unmatched:
+        print("  not in the catalogue, e.g. " + "; ".join(e.title for e in plan.unmatched[:3]))
     winner = "Goodreads' rating is used" if args.replace else "yours is kept"
     for b, (old, new) in list(plan.conflicts.items())[:10]:
         print(f"  conflict: {catalogue.title(b)}: you said {old}★, Goodreads {new}★ ({winner})")
@@ -488,10 +476,8 @@ def cmd_import(args) -> int:
     ratings = plan.ratings_to_write(args.replace)
     skipped = profile.import_books(ratings, plan.shelved, seen=plan.seen, read=plan.read)
     print(
-        f"Imported {len(ratings) - skipped} ratings, {len(plan.read)} read books and "
-        f"{len(plan.shelved)} to-read books into "
-        f"profile '{_profile_name(args)}' ({len(profile.ratings)} ratings in total)."
-        + (f" {skipped} rated since the preview kept their new rating." if skipped else "")
+        f"{wording.import_done(plan, ratings, skipped)} Profile '{_profile_name(args)}' now "
+        f"has {len(profile.ratings)} ratings."
     )
     return 0
 

@@ -438,8 +438,7 @@ class ReaderSession:
         lines = [f"{head}{' on ' + shelf if shelf else ''}:"]
         for i, r in enumerate(recs, 1):
             lines.append(
-                f"  {i}. {self.book_line(r.book_id)}  "
-                f"~{wording.predicted(r.predicted_rating)} — {self.reason(r)}"
+                f"  {i}. {wording.recommendation_line(r, self.ratings, self.rec.catalogue)}"
             )
         self.pending = Pending(Action.DETAILS, None, [r.book_id for r in recs])
         return Reply("\n".join(lines), [r.book_id for r in recs], kind=ReplyKind.RECS)

@@ -94,6 +94,15 @@ def reason(r: Recommendation, ratings: Mapping[int, int], catalogue: Catalogue) 
     return f"{r.note}, {why}" if r.note else why
 
 
+def recommendation_line(r: Recommendation, ratings: Mapping[int, int], catalogue: Catalogue) -> str:
+    """'Dune — Frank Herbert, 1965  ~4.3★ — because you loved The Hobbit': one listed book,
+    in the chat's lists and the CLI's."""
+    return (
+        f"{book_line(catalogue, r.book_id)}  ~{predicted(r.predicted_rating)} — "
+        f"{reason(r, ratings, catalogue)}"
+    )
+
+
 def shelf_order(ratings: Mapping[int, int], title: Callable[[int], str]) -> list[tuple[int, int]]:
     """(book, stars) as a shelf lists them: best loved first, then by title."""
     return sorted(ratings.items(), key=lambda kv: (-kv[1], title(kv[0])))
