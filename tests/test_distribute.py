@@ -14,16 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bookrec_tui.core.catalogue import Dataset, Ratings
 from bookrec_tui.errors import BookrecError
-from bookrec_tui.store.synthetic import SyntheticConfig, make_catalogue
 from bookrec_tui.training.distribute import Cluster
 from bookrec_tui.training.interactions import UserItems
 from bookrec_tui.training.pipeline import (
     READ_UNRATED,
     reader_batches,
-    reader_rows,
     star_weights,
+    with_read_unrated,
 )
 
 CHILD = Path(__file__).with_name("distributed_child.py")
@@ -105,26 +103,28 @@ def test_replicas_take_slices_of_the_batch_one_device_sees():
     assert ratings == items.indptr[-1] - items.indptr[3]  # readers 0-2 are not in training
 
 
-def test_read_unrated_books_join_the_rows_as_star_zero_and_get_their_own_weight():
-    catalogue, *_ = make_catalogue(SyntheticConfig(20))
-    ratings = Ratings(
-        np.array([1, 1, 2], np.int32), np.array([3, 5, 3], np.int32), np.array([5, 2, 4], np.int8)
+def test_read_unrated_books_join_their_readers_rows_as_star_zero_with_their_own_weight():
+    items = UserItems(  # readers 7 and 3 (in that CSR order), rows 0-9
+        np.array([0, 2, 3], np.int64),
+        np.array([4, 1, 6], np.int32),
+        np.array([5, 2, 4], np.int8),
+        np.array([7, 3]),
     )
-    items = reader_rows(
-        Dataset(catalogue, ratings, None), np.array([2, 1], np.int32), np.array([7, 9], np.int32)
-    )
-    assert items.n_users == 2
-    r = {b: int(catalogue.rows(np.array([b]))[0]) for b in (3, 5, 7, 9)}
-    got = {frozenset(zip(*map(list, items.user(u)), strict=True)) for u in range(2)}
-    assert got == {
-        frozenset([(r[3], 5), (r[5], 2), (r[9], READ_UNRATED)]),
-        frozenset([(r[3], 4), (r[7], READ_UNRATED)]),
+    # Reader 3 read book row 9 and reader 7 read row 8 without rating; reader 5 is not in
+    # the training rows (e.g. held out for validation): dropped.
+    both = with_read_unrated(items, np.array([3, 5, 7]), np.array([9, 2, 8]))
+    assert list(both.user_ids) == [7, 3]
+    assert {(int(b), int(s)) for b, s in zip(*both.user(0), strict=True)} == {
+        (4, 5),
+        (1, 2),
+        (8, READ_UNRATED),
     }
-    batch = numpy_batches(
-        reader_batches(items, np.arange(2), 2, epochs=1).map(
-            star_weights((0.25, 0.1, 0.3, 0.6, 1.0, 1.1), (0.0, 0.1, 0.3, 0.6, 1.0, 1.1))
-        )
-    )[0]
+    assert {(int(b), int(s)) for b, s in zip(*both.user(1), strict=True)} == {
+        (6, 4),
+        (9, READ_UNRATED),
+    }
+    weights = star_weights((0.25, 0.1, 0.3, 0.6, 1.0, 1.1), (0.0, 0.1, 0.3, 0.6, 1.0, 1.1))
+    batch = numpy_batches(reader_batches(both, np.arange(2), 2, epochs=1).map(weights))[0]
     unrated = batch["stars"] == READ_UNRATED
     assert unrated.sum() == 2
     assert np.allclose(batch["w_in"][unrated], 0.25) and np.all(batch["w_out"][unrated] == 0)

@@ -24,27 +24,27 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from bookrec_tui.core.catalogue import Dataset, Ratings
 from bookrec_tui.training.interactions import UserItems
 
 READ_UNRATED = 0  # the star value of a book marked read without a rating
 
 
-def reader_rows(
-    dataset: Dataset,
-    read_user_ids: np.ndarray | None = None,
-    read_book_ids: np.ndarray | None = None,
+def with_read_unrated(
+    items: UserItems, read_user_ids: np.ndarray, read_rows: np.ndarray
 ) -> UserItems:
-    """Every reader's sparse row: their star ratings, plus (given) the books they marked
-    read without rating, as star :data:`READ_UNRATED`. Catalogue order, grouped by reader."""
-    ratings = dataset.ratings
-    if read_user_ids is not None and len(read_user_ids):
-        ratings = Ratings(
-            np.concatenate([ratings.user_ids, np.asarray(read_user_ids, np.int32)]),
-            np.concatenate([ratings.book_ids, np.asarray(read_book_ids, np.int32)]),
-            np.concatenate([ratings.stars, np.full(len(read_user_ids), READ_UNRATED, np.int8)]),
-        )
-    return UserItems.build(ratings, dataset.catalogue)
+    """``items`` with each reader's books marked read without a rating appended to their
+    row as star :data:`READ_UNRATED` (readers keep their CSR positions; read-unrated pairs of
+    readers not in ``items`` are dropped). ``read_rows`` are catalogue rows."""
+    order = np.argsort(items.user_ids, kind="stable")
+    where = np.searchsorted(items.user_ids, read_user_ids, sorter=order)
+    where = np.minimum(where, len(order) - 1)
+    known = items.user_ids[order[where]] == read_user_ids
+    owner = np.concatenate([np.repeat(np.arange(items.n_users), items.counts), order[where[known]]])
+    rows = np.concatenate([items.rows, np.asarray(read_rows, np.int32)[known]])
+    stars = np.concatenate([items.stars, np.full(int(known.sum()), READ_UNRATED, np.int8)])
+    regroup = np.argsort(owner, kind="stable")
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=items.n_users))])
+    return UserItems(indptr.astype(np.int64), rows[regroup], stars[regroup], items.user_ids)
 
 
 def steps_per_epoch(n_readers: int, per_replica: int, replicas: int) -> int:
@@ -111,18 +111,23 @@ def reader_batches(
 
 
 def star_weights(
-    input_weight: Sequence[float], target_weight: Sequence[float]
+    input_weight: Sequence[float], target_weight: Sequence[float], input_dropout: float = 0.0
 ) -> Callable[[dict], dict]:
     """A batch map adding ``w_in`` and ``w_out``: each rating's weight in the reader vector
-    and in the target, looked up by its stars (index 0: read, not rated)."""
+    and in the target, looked up by its stars (index 0: read, not rated); a random
+    ``input_dropout`` share of the ratings is hidden from the input (kept as targets)."""
     tf = _tf()
     w_in = tf.constant(np.asarray(input_weight, np.float32))
     w_out = tf.constant(np.asarray(target_weight, np.float32))
 
     def add(batch: dict) -> dict:
+        weight = tf.gather(w_in, batch["stars"])
+        if input_dropout:
+            keep = tf.random.uniform(tf.shape(weight)) >= input_dropout
+            weight = weight * tf.cast(keep, tf.float32)
         return {
             **batch,
-            "w_in": tf.gather(w_in, batch["stars"]),
+            "w_in": weight,
             "w_out": tf.gather(w_out, batch["stars"]),
         }
 
