@@ -7,8 +7,10 @@ the packed form that ships with the model is :mod:`bookrec_tui.store.packed_cata
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +23,8 @@ from bookrec_tui.fsutil import atomic_writer
 if TYPE_CHECKING:
     from bookrec_tui.core.works import Works
 
+#: From this many books on, tables derived from the titles are kept in the cache folder.
+DERIVED_CACHE_FROM_BOOKS = 100_000
 SERIES_NOTE = re.compile(r"\s*\([^()]*#[^()]*\)\s*$")
 _SERIES_NUMBER = re.compile(r"\([^()]*#(\d+)[^()]*\)\s*$")
 
@@ -153,17 +157,52 @@ class Catalogue:
         cut = SERIES_NOTE.sub("", title).strip()
         return cut or title
 
+    def derived(
+        self, name: str, build: Callable[[], dict[str, np.ndarray]]
+    ) -> dict[str, np.ndarray]:
+        """Arrays derived from the books by ``build()``: from DERIVED_CACHE_FROM_BOOKS books
+        on, made once per catalogue fingerprint and kept in the cache folder, opened
+        memory-mapped afterwards (reading a million titles in Python takes seconds);
+        smaller catalogues build them each time. ``name`` carries a version."""
+        if len(self) < DERIVED_CACHE_FROM_BOOKS or not self.sha256:
+            return build()
+        from bookrec_tui.core.npz import cached_arrays
+        from bookrec_tui.paths import cache_dir
+
+        key = hashlib.sha256(self.sha256.encode()).hexdigest()[:20]
+        return cached_arrays(cache_dir() / f"{name}-{key}", build)
+
     @functools.cached_property
+    def _first_author_table(self) -> dict[str, np.ndarray]:
+        def build() -> dict[str, np.ndarray]:
+            names = np.array([_first_author(a) for a in self.authors])
+            return {"names": names, "codes": np.unique(names, return_inverse=True)[1]}
+
+        return self.derived("first-authors-v1", build)
+
+    @property
     def first_authors(self) -> np.ndarray:
         """Each book's first-listed author ("J.K. Rowling" for "J.K. Rowling, Mary GrandPré")."""
-        return np.array([_first_author(a) for a in self.authors])
+        return self._first_author_table["names"]
+
+    @property
+    def first_author_codes(self) -> np.ndarray:
+        """Each book's first author as an integer (the rank of the name among all first
+        authors): "same author" tests as integer comparisons."""
+        return self._first_author_table["codes"]
 
     @functools.cached_property
     def works(self) -> Works:
         """Series order and editions read from the titles (see :mod:`.works`)."""
         from bookrec_tui.core.works import Works
 
-        return Works(self.titles, self.first_authors)
+        if len(self) < DERIVED_CACHE_FROM_BOOKS:
+            return Works(self.titles, self.first_authors)
+        arrays = self.derived(
+            f"works-v{Works.ARRAYS_VERSION}",
+            lambda: Works(self.titles, self.first_authors).to_arrays(),
+        )
+        return Works.from_arrays(arrays)
 
     def first_author(self, book_id: int) -> str:
         # One row's, without building first_authors (a second per million books).

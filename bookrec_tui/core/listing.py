@@ -61,9 +61,15 @@ class ReaderBooks:
 
 
 class ListAssembler:
-    def __init__(self, works: Works, first_authors: np.ndarray) -> None:
+    def __init__(
+        self, works: Works, first_authors: np.ndarray, author_codes: np.ndarray | None = None
+    ) -> None:
+        """``author_codes``: the first authors as integers, when the caller has them
+        (``Catalogue.first_author_codes``), else made from ``first_authors``."""
         self.works = works
-        _, self.author_ids = np.unique(np.asarray(first_authors, dtype=str), return_inverse=True)
+        if author_codes is None:
+            author_codes = np.unique(np.asarray(first_authors, dtype=str), return_inverse=True)[1]
+        self.author_ids = author_codes
 
     def read_rows(self, reader: ReaderBooks) -> set[int]:
         """Every row the reader has read, stated or implied."""
@@ -76,9 +82,13 @@ class ListAssembler:
         n: int,
         series_cap: int = 1,
         author_cap: int | None = 3,
+        rows: np.ndarray | None = None,
     ) -> list[ListedBook]:
         """The top ``n`` of ``scores`` (one per catalogue row; -inf = never) under the rules
-        above. ``author_cap=None`` lifts the author limit ("more by <author>")."""
+        above. ``author_cap=None`` lifts the author limit ("more by <author>").
+
+        ``rows``: ``scores`` are those of these distinct rows only (a candidate set, e.g.
+        from core/vector_index.py); every other book counts as -inf."""
         w = self.works
         overrides = dict(reader.overrides)
         read = w.implied_read(reader.known, overrides)
@@ -86,7 +96,12 @@ class ListAssembler:
         covered = read | set(reader.blocked)
         # Books never listed do not take places in the candidate pool.
         scores = np.array(scores, dtype=np.float64)
-        scores[np.fromiter(covered, np.int64, len(covered))] = -np.inf
+        never = np.fromiter(covered, np.int64, len(covered))
+        if rows is None:
+            scores[never] = -np.inf
+        else:
+            rows = np.asarray(rows, dtype=np.int64)
+            scores[np.isin(rows, never)] = -np.inf
         listed: list[ListedBook] = []
         per_series: dict[int, int] = {}
         last_listed: dict[int, float] = {}
@@ -95,8 +110,9 @@ class ListAssembler:
         seen = 0
         while len(listed) < n and seen < len(scores):
             order = _top(scores, pool)
-            for r in order[seen:]:
-                score = float(scores[r])
+            for i in order[seen:]:
+                score = float(scores[i])
+                r = i if rows is None else rows[i]
                 if not np.isfinite(score):
                     seen = len(scores)
                     break

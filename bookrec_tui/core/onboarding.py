@@ -41,6 +41,7 @@ import numpy as np
 from bookrec_tui.core.catalogue import SERIES_NOTE, series_number
 
 if TYPE_CHECKING:
+    from bookrec_tui.core.catalogue import Catalogue
     from bookrec_tui.core.recommender import Recommender
 
 #: Answers: 1..5 stars; READ_NO_OPINION = "read it, no opinion"; None = "have not read it".
@@ -87,17 +88,15 @@ class QuestionPicker:
     def __init__(self, rec: Recommender) -> None:
         c = rec.catalogue
         self.rec = rec
-        titles = [str(t) for t in c.titles]
-        # TODO(lists): "first book of a series" and box sets from the series and works
-        # tables once they land on main.
-        first = np.array([series_number(t) in (None, 1) for t in titles])
-        never = np.array([_NEVER_ASKED.search(t) is not None for t in titles])
-        self.eligible = first & ~never
+        # Read from the titles once per catalogue (kept in the cache folder at a million
+        # books, where this is seconds of Python).
+        static = c.derived(f"question-picker-v{PICKER_VERSION}", lambda: _static_tables(c))
+        self.eligible = static["eligible"]
         # Integer codes, so "same author / same core title / same language" are cheap.
-        self.core = np.unique([_core_title(t) for t in titles], return_inverse=True)[1]
-        self.authors = np.unique(c.first_authors, return_inverse=True)[1]
-        self.languages = np.unique(c.languages, return_inverse=True)[1]
-        self.english = np.isin(c.languages, list(ENGLISH))
+        self.core = static["core"]
+        self.authors = c.first_author_codes
+        self.languages = static["languages"]
+        self.english = static["english"]
         counts = np.maximum(c.ratings_counts.astype(np.float64), 1.0)
         self.popularity = np.log10(counts)
         self.info = 1.0 + INFO_WEIGHT * c.rating_stds.astype(np.float64)
@@ -151,6 +150,25 @@ class QuestionPicker:
         value = np.exp(logit - logit[allowed].max()) * self.info
         value = np.where(allowed, value, -np.inf)
         return int(c.book_ids[int(np.argmax(value))])
+
+
+#: Bump when what _static_tables reads from the titles changes (it is cached per catalogue).
+PICKER_VERSION = 1
+
+
+def _static_tables(c: Catalogue) -> dict[str, np.ndarray]:
+    """Which books may be asked about, and each book's core-title and language codes."""
+    titles = [str(t) for t in c.titles]
+    # TODO(lists): "first book of a series" and box sets from the series and works
+    # tables once they land on main.
+    first = np.array([series_number(t) in (None, 1) for t in titles], dtype=bool)
+    never = np.array([_NEVER_ASKED.search(t) is not None for t in titles], dtype=bool)
+    return {
+        "eligible": first & ~never,
+        "core": np.unique([_core_title(t) for t in titles], return_inverse=True)[1],
+        "languages": np.unique(c.languages, return_inverse=True)[1],
+        "english": np.isin(c.languages, list(ENGLISH)),
+    }
 
 
 def _isin_codes(codes: np.ndarray, wanted: np.ndarray) -> np.ndarray:

@@ -23,11 +23,13 @@ import numpy as np
 
 from bookrec_tui.core.bundle import BUNDLE_NAME, Bundle
 from bookrec_tui.core.catalogue import Catalogue
-from bookrec_tui.core.listing import BLEND_PAGE, ListAssembler, ReaderBooks
+from bookrec_tui.core.listing import BLEND_PAGE, ListAssembler, ListedBook, ReaderBooks
 from bookrec_tui.core.npz import cached_arrays
 from bookrec_tui.core.onboarding import QuestionPicker
 from bookrec_tui.core.scoring import FoldInScorer
 from bookrec_tui.core.search import MATCH_THRESHOLD, RIVAL_MARGIN, RIVAL_POPULARITY, TitleIndex
+from bookrec_tui.core.vector_index import EXACT_UP_TO, IVFIndex
+from bookrec_tui.core.vector_index import INDEX_VERSION as VECTOR_INDEX_VERSION
 from bookrec_tui.errors import BookrecError, ModelError
 from bookrec_tui.paths import cache_dir, shipped_model_dir
 
@@ -41,6 +43,9 @@ STAR_BLEND = 1.0
 #: "because you ...": at 0.5 and above, 94 % of named books really drive it (without that
 #: rating the book leaves the top 20); at 0.3-0.4 only 54 % do (docs/benchmarks.md).
 BECAUSE_SHARE = 0.5
+#: Books the vector index proposes per request in a large catalogue (the list assembler
+#: looks at 400 for a page of 20; the rest is room for books the reader has read).
+CANDIDATES = 1000
 
 
 @dataclass(frozen=True)
@@ -144,7 +149,8 @@ class Recommender:
     def lists(self) -> ListAssembler:
         """Series, editions and author limits for the final lists (see :mod:`.listing`);
         the series/editions table is read from the titles on first use (~0.2 s)."""
-        return ListAssembler(self.catalogue.works, self.catalogue.first_authors)
+        c = self.catalogue
+        return ListAssembler(c.works, c.first_authors, c.first_author_codes)
 
     @classmethod
     def load(
@@ -238,22 +244,26 @@ class Recommender:
         """
         read = [int(b) for b in read]
         rows, stars = self.reader_arrays(ratings, read)
-        scores = self.scorer.rank_scores(rows, stars) if len(rows) else self.popular_scores()
-        scores = scores.astype(np.float64)
-        if shelf:
-            allowed = self.catalogue.genre_rows(shelf)
-            keep = np.full(len(scores), -np.inf)
-            keep[allowed] = 0.0
-            scores = scores + keep
-        if author is not None:
-            scores = np.where(self.catalogue.first_authors == author, scores, -np.inf)
         reader = self.reader_books(ratings, read, exclude, series_order)
         # Whole pages are listed and ordered, then cut to n: recommend(n=10) is the start of
         # recommend(n=20), whatever the star blend does within a page.
         pages = -(-n // BLEND_PAGE) * BLEND_PAGE
-        listed = self.lists.assemble(
-            scores, reader, pages, series_cap=1, author_cap=None if author else 3
-        )
+        listed = None
+        if self.vector_index is not None and not shelf and author is None:
+            listed = self._assemble_candidates(rows, stars, reader, pages)
+        if listed is None:
+            scores = self.scorer.rank_scores(rows, stars) if len(rows) else self.popular_scores()
+            scores = scores.astype(np.float64)
+            if shelf:
+                allowed = self.catalogue.genre_rows(shelf)
+                keep = np.full(len(scores), -np.inf)
+                keep[allowed] = 0.0
+                scores = scores + keep
+            if author is not None:
+                scores = np.where(self.catalogue.first_authors == author, scores, -np.inf)
+            listed = self.lists.assemble(
+                scores, reader, pages, series_cap=1, author_cap=None if author else 3
+            )
         top = np.array([b.row for b in listed], dtype=np.int64)
         n_rated = len(ratings)
         predicted = self.scorer.predict_stars(rows[:n_rated], stars[:n_rated], top)
@@ -275,6 +285,53 @@ class Recommender:
             )
             for b, p, d in zip(listed, predicted, because, strict=True)
         ]
+
+    def _assemble_candidates(
+        self, rows: np.ndarray, stars: np.ndarray, reader: ReaderBooks, pages: int
+    ) -> list[ListedBook] | None:
+        """A large catalogue's list from candidates instead of every book: the vector
+        index's best books for this reader, plus every book the rated books link to, scored
+        exactly (for a reader with no ratings: the most popular books). None when the
+        candidates run out before ``pages`` books are listed (the caller then scores every
+        book)."""
+        if len(rows):
+            vectors, bias = self.scorer.ranking_table()
+            query = self.scorer.ranking_query(rows, stars)
+            found = self.vector_index.top(vectors, bias, query, CANDIDATES)
+            candidates = np.union1d(found, self.scorer.linked_rows(rows))
+            scores = self.scorer.rank_scores_at(rows, stars, candidates)
+        else:
+            candidates = self._popular_rows
+            scores = self.popular_scores()[candidates]
+        listed = self.lists.assemble(scores, reader, pages, series_cap=1, rows=candidates)
+        return listed if len(listed) == pages else None
+
+    @functools.cached_property
+    def _popular_rows(self) -> np.ndarray:
+        scores = self.popular_scores()
+        k = min(CANDIDATES, len(scores))
+        return np.sort(np.argpartition(-scores, k - 1)[:k])
+
+    @functools.cached_property
+    def vector_index(self) -> IVFIndex | None:
+        """The inverted file over the ranking vectors (see :mod:`.vector_index`) for a
+        catalogue of more than EXACT_UP_TO books, else None (every book is scored). Built
+        on first use, about 10-30 s at a million books, and kept in the cache folder per
+        bundle file."""
+        if self.scorer.n_books <= EXACT_UP_TO:
+            return None
+        vectors, bias = self.scorer.ranking_table()
+
+        def build() -> dict[str, np.ndarray]:
+            return vars(IVFIndex.build(vectors, bias))
+
+        origin = getattr(self.bundle, "origin", None)
+        if origin:
+            key = hashlib.sha256(origin.encode()).hexdigest()[:20]
+            arrays = cached_arrays(cache_dir() / f"ivf-v{VECTOR_INDEX_VERSION}-{key}", build)
+        else:
+            arrays = build()
+        return IVFIndex(*(arrays[name] for name in IVFIndex.FILES))
 
     def drivers(self, rows: np.ndarray, stars: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """For each target, the index into ``rows`` of the liked book that drives it, or -1

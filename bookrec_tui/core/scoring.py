@@ -66,6 +66,32 @@ class FoldInScorer:
             ].astype(np.float32)
         return scores
 
+    # ---- scoring a subset of books (large catalogues; see core/vector_index.py)
+    def ranking_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """(book vectors, bias): :meth:`rank_scores` is ``vectors @ ranking_query + bias``
+        plus the item-to-item links of the rated books (:meth:`linked_rows`)."""
+        return self.out_emb, self.out_bias
+
+    def ranking_query(self, rows: np.ndarray, stars: np.ndarray) -> np.ndarray:
+        return self.user_vectors(rows, stars)[0]
+
+    def linked_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Rows the rated books link to: the only books whose score the links change."""
+        ids = self.b.nbr_ids[np.asarray(rows, dtype=np.int64) + 1].ravel()
+        return np.unique(ids[ids > 0]).astype(np.int64) - 1
+
+    def rank_scores_at(
+        self, rows: np.ndarray, stars: np.ndarray, targets: np.ndarray
+    ) -> np.ndarray:
+        """:meth:`rank_scores` of ``targets`` only (same float32 arithmetic)."""
+        targets = np.asarray(targets, dtype=np.int64)
+        u_rank = self.ranking_query(rows, stars)
+        scores = self.out_emb[targets] @ u_rank + self.out_bias[targets]
+        if self.b.nbr_ids.shape[1] and len(rows):
+            ids, w = self.neighbor_weights(rows, stars)
+            scores += _sums_at(ids.ravel() - 1, w.ravel(), targets).astype(np.float32)
+        return scores
+
     def predict_stars(
         self, rows: np.ndarray, stars: np.ndarray, targets: np.ndarray | None = None
     ) -> np.ndarray:
@@ -80,10 +106,12 @@ class FoldInScorer:
                 len(rows)
             )
             w = self.b.nbr_rate[rows + 1] * surprise[:, None]
-            carried = np.bincount(
-                self.b.nbr_ids[rows + 1].ravel(), weights=w.ravel(), minlength=self.n_books + 1
-            )[1:]
-            pred = pred + (carried if targets is None else carried[targets])
+            ids = self.b.nbr_ids[rows + 1].ravel()
+            if targets is None:
+                carried = np.bincount(ids, weights=w.ravel(), minlength=self.n_books + 1)[1:]
+            else:
+                carried = _sums_at(ids - 1, w.ravel(), np.asarray(targets, dtype=np.int64))
+            pred = pred + carried
         return np.clip(pred, 1.0, 5.0)
 
     def contributions(self, rows: np.ndarray, stars: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -99,9 +127,7 @@ class FoldInScorer:
         contrib /= len(rows) ** self.b.alpha
         if self.b.nbr_ids.shape[1]:
             ids, w = self.neighbor_weights(rows, stars)
-            column = np.full(self.n_books + 1, -1, dtype=np.int64)
-            column[targets + 1] = np.arange(len(targets))
-            cols = column[ids]
+            cols = _columns(ids - 1, targets)
             hit = cols >= 0
             owner = np.broadcast_to(np.arange(len(rows))[:, None], ids.shape)
             np.add.at(contrib, (owner[hit], cols[hit]), w[hit])
@@ -112,3 +138,22 @@ class FoldInScorer:
         if len(rows) == 0:
             return np.full(len(targets), -1)
         return self.contributions(rows, stars, targets).argmax(axis=0)
+
+
+def _columns(where: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """For each entry of ``where``, its index in ``targets`` (distinct), or -1."""
+    if len(targets) == 0:
+        return np.full(where.shape, -1, dtype=np.int64)
+    order = np.argsort(targets, kind="stable")
+    ordered = targets[order]
+    at = np.minimum(np.searchsorted(ordered, where), len(ordered) - 1)
+    return np.where(ordered[at] == where, order[at], -1)
+
+
+def _sums_at(where: np.ndarray, weights: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """``np.bincount(where, weights)[targets]`` without an array as long as the catalogue
+    (the float64 sums are added in the same order)."""
+    distinct, back = np.unique(targets, return_inverse=True)
+    cols = _columns(where, distinct)
+    hit = cols >= 0
+    return np.bincount(cols[hit], weights=weights[hit], minlength=len(distinct))[back]

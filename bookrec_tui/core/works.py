@@ -21,10 +21,11 @@ numpy only: no pandas, Textual or TensorFlow.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -295,6 +296,55 @@ class Works:
             if target is not None and target != row and row not in self.contains:
                 self.main[row] = target
 
+    # ----------------------------------------------------------------- saved form
+    #: Bump when what :meth:`to_arrays` holds or how the titles are read changes.
+    ARRAYS_VERSION = 1
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Flat arrays holding everything the queries read (see :meth:`from_arrays`):
+        made once per catalogue and mapped from the cache folder at a million books, where
+        reading the titles takes about 20 s."""
+        contains_rows = np.array(sorted(self.contains), dtype=np.int64)
+        held = [sorted(self.contains[int(r)]) for r in contains_rows]
+        entries = [e for e in self.entries]
+        return {
+            "series": self.series,
+            "position": self.position,
+            "main": self.main,
+            "series_names": np.array(self.series_names, dtype=str),
+            "series_keys": np.array(self.series_keys, dtype=str),
+            "any_order": self.any_order,
+            "contains_rows": contains_rows,
+            "contains_starts": _starts(len(h) for h in held),
+            "contains_held": np.array([r for h in held for r in h], dtype=np.int64),
+            "entries_starts": _starts(len(e) for e in entries),
+            "entries_position": np.array([p for e in entries for p, _ in e], dtype=np.float64),
+            "entries_row": np.array([r for e in entries for _, r in e], dtype=np.int64),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> Works:
+        """A Works from :meth:`to_arrays`; omnibus contents and series entries are read
+        from the flat arrays when asked for, so this costs nothing per book."""
+        works = cls.__new__(cls)
+        works.series = arrays["series"]
+        works.position = arrays["position"]
+        works.main = arrays["main"]
+        works.n = len(works.series)
+        works.series_names = arrays["series_names"]
+        works.series_keys = arrays["series_keys"]
+        works.any_order = arrays["any_order"]
+        contains = _RowLists(
+            arrays["contains_rows"], arrays["contains_starts"], arrays["contains_held"]
+        )
+        works.contains = _FrozenSets(contains)
+        works.omnibuses = np.asarray(arrays["contains_rows"], dtype=np.int64)
+        works.held_by = contains.inverse()
+        works.entries = _Entries(
+            arrays["entries_starts"], arrays["entries_position"], arrays["entries_row"]
+        )
+        return works
+
     # ----------------------------------------------------------------- queries
     def is_ordered(self, sid: int, overrides: dict[str, bool] | None = None) -> bool:
         """Read in order? ``overrides`` maps series keys to the reader's say (True: in order)."""
@@ -357,3 +407,78 @@ class Works:
         if held and not held.isdisjoint(covered):
             return True
         return any(o in covered for o in self.held_by.get(row, ()))
+
+
+def _starts(lengths: Iterable[int]) -> np.ndarray:
+    """Offsets of consecutive runs of these lengths: [0, l0, l0 + l1, ...]."""
+    return np.concatenate([[0], np.cumsum(np.fromiter(lengths, dtype=np.int64))]).astype(np.int64)
+
+
+class _RowLists(Mapping[int, list[int]]):
+    """row -> list of rows, held as sorted keys, run offsets and values (CSR)."""
+
+    def __init__(self, keys: np.ndarray, starts: np.ndarray, values: np.ndarray) -> None:
+        self.keys, self.starts, self.values = keys, starts, values
+
+    @functools.cached_property
+    def _where(self) -> dict[int, int]:
+        return {key: i for i, key in enumerate(self.keys.tolist())}
+
+    def _find(self, row: int) -> int:
+        return self._where.get(row, -1)
+
+    def __getitem__(self, row: int) -> list[int]:
+        i = self._find(int(row))
+        if i < 0:
+            raise KeyError(row)
+        return self.values[self.starts[i] : self.starts[i + 1]].tolist()
+
+    def __contains__(self, row: object) -> bool:
+        return isinstance(row, (int, np.integer)) and self._find(int(row)) >= 0
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.keys.tolist())
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def inverse(self) -> _RowLists:
+        """value -> the keys whose lists hold it (each list in key order)."""
+        owners = np.repeat(np.asarray(self.keys), np.diff(self.starts))
+        order = np.lexsort((owners, self.values))
+        values = np.asarray(self.values)[order]
+        keys, counts = np.unique(values, return_counts=True)
+        return _RowLists(keys, _starts(counts.tolist()), owners[order])
+
+
+class _FrozenSets(Mapping[int, frozenset[int]]):
+    """The omnibus table as Works builds it (row -> frozenset of rows), over a _RowLists."""
+
+    def __init__(self, lists: _RowLists) -> None:
+        self.lists = lists
+
+    def __getitem__(self, row: int) -> frozenset[int]:
+        return frozenset(self.lists[row])
+
+    def __contains__(self, row: object) -> bool:
+        return row in self.lists
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.lists)
+
+    def __len__(self) -> int:
+        return len(self.lists)
+
+
+class _Entries(Sequence[list[tuple[float, int]]]):
+    """entries[series id]: (position, row) of the series' single entries, in order."""
+
+    def __init__(self, starts: np.ndarray, position: np.ndarray, row: np.ndarray) -> None:
+        self.starts, self.position, self.row = starts, position, row
+
+    def __getitem__(self, sid: int) -> list[tuple[float, int]]:  # type: ignore[override]
+        lo, hi = int(self.starts[sid]), int(self.starts[sid + 1])
+        return list(zip(self.position[lo:hi].tolist(), self.row[lo:hi].tolist(), strict=True))
+
+    def __len__(self) -> int:
+        return len(self.starts) - 1

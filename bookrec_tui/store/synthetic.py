@@ -261,3 +261,21 @@ def genres_of(catalogue: Catalogue) -> np.ndarray:
     first = np.char.partition(catalogue.shelves.astype(str), "|")[:, 0]
     lookup = {g: i for i, g in enumerate(GENRES)}
     return np.array([lookup[str(g)] for g in first], dtype=np.int32)
+
+
+def book_vectors(catalogue: Catalogue, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(vectors (n, dim) float32, bias (n,) float32) shaped like learned book embeddings
+    for measuring a vector index: a book's vector is its genre's direction plus its
+    author's plus noise (unit length), its bias the standardised log of its ratings count.
+    A reader is then a star-weighted sum of rows, as in the embedding model. Not trained:
+    the structure is what the generator put there (genres and authors cluster)."""
+    rng = np.random.default_rng(seed)
+    genre = genres_of(catalogue)
+    author = np.asarray(catalogue.first_author_codes)
+    vectors = rng.standard_normal((len(GENRES), dim), dtype=np.float32)[genre]
+    vectors += 0.7 * rng.standard_normal((int(author.max()) + 1, dim), dtype=np.float32)[author]
+    vectors += 0.7 * rng.standard_normal((len(catalogue), dim), dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    log_counts = np.log10(np.maximum(catalogue.ratings_counts, 1).astype(np.float64))
+    bias = 0.3 * (log_counts - log_counts.mean()) / max(float(log_counts.std()), 1e-9)
+    return vectors, bias.astype(np.float32)
