@@ -72,9 +72,12 @@ def model_needs_closed_form() -> bool:
     return "gram_matrix" in inspect.getsource(model)
 
 
-def shaped_bundle(catalogue, seed: int = 0):
+def shaped_bundle(catalogue, seed: int = 0, structured: bool = False):
     """A bundle of ``catalogue``'s size with random weights, in the shapes the shipped
-    bundle has per book (per-book tables scaled to n rows, everything else copied)."""
+    bundle has per book (per-book tables scaled to n rows, everything else copied).
+    ``structured``: the ranking vectors (and the fold-in's input vectors) are
+    ``synthetic.book_vectors`` instead, clustered by genre and author like learned
+    embeddings, so a vector index meets the structure it would meet in a trained model."""
     import dataclasses
 
     from bookrec_tui.core.bundle import ARRAYS, Bundle
@@ -99,6 +102,12 @@ def shaped_bundle(catalogue, seed: int = 0):
         else:
             scale = float(np.std(a)) or 0.05
             arrays[name] = (rng.standard_normal(shape, dtype=np.float32) * scale).astype(a.dtype)
+    if structured:
+        from bookrec_tui.store.synthetic import book_vectors
+
+        vectors, bias = book_vectors(catalogue, arrays["out_emb"].shape[1], seed)
+        arrays["in_emb"][1:] = arrays["out_emb"][1:] = vectors
+        arrays["out_bias"][1:] = bias
     rest = {
         f.name: getattr(ref, f.name) for f in dataclasses.fields(Bundle) if f.name not in ARRAYS
     }
@@ -106,7 +115,7 @@ def shaped_bundle(catalogue, seed: int = 0):
     return Bundle(**arrays, **rest)
 
 
-def build(n: int, out: Path, train_readers: int) -> dict:
+def build(n: int, out: Path, train_readers: int, vectors: str = "random") -> dict:
     from bookrec_tui.store.synthetic import SyntheticConfig, make_dataset
 
     t = time.perf_counter()
@@ -128,8 +137,8 @@ def build(n: int, out: Path, train_readers: int) -> dict:
     else:
         bundle = _train(ds, train_readers, result)
     if bundle is None:
-        bundle = shaped_bundle(ds.catalogue)
-        result["bundle_weights"] = "random, in the shipped bundle's per-book shapes"
+        bundle = shaped_bundle(ds.catalogue, structured=vectors == "structured")
+        result["bundle_weights"] = f"{vectors}, in the shipped bundle's per-book shapes"
     else:
         result["bundle_weights"] = "trained"
     from bookrec_tui.core.bundle import BUNDLE_NAME
@@ -216,6 +225,29 @@ def _timed(call, items) -> dict:
     return {"wall": percentiles(wall), "cpu": percentiles(cpu)}
 
 
+def _against_exact(rec, profiles: list[dict]) -> dict | None:
+    """Where recommend scores candidates from the vector index (large catalogues): how
+    its top 20 compares with scoring every book, on these readers."""
+    if rec.vector_index is None:
+        return None
+    from bookrec_tui.core.recommender import Recommender
+
+    exact = Recommender(rec.bundle, rec.catalogue)
+    exact.__dict__["vector_index"] = None  # every book scored
+    shares, same = [], 0
+    for p in profiles:
+        fast = [r.book_id for r in rec.recommend(p, n=20)]
+        full = [r.book_id for r in exact.recommend(p, n=20)]
+        shares.append(len(set(fast) & set(full)) / max(len(full), 1))
+        same += fast == full
+    return {
+        "readers": len(profiles),
+        "top20_overlap_mean": round(float(np.mean(shares)), 4),
+        "top20_overlap_min": round(float(np.min(shares)), 4),
+        "identical_lists": same,
+    }
+
+
 def _typo(text: str, rng) -> str:
     words = text.lower().split(" (")[0]
     if len(words) > 4:
@@ -248,6 +280,7 @@ def serve(out: Path, repeat: int) -> dict:
     result["recommend"] = _timed(
         lambda p: rec.recommend(p, n=20), [profiles[i % len(profiles)] for i in range(repeat)]
     )
+    result["recommend_vs_exact"] = _against_exact(rec, profiles[:50])
     rng = np.random.default_rng(3)
     ids = rec.catalogue.book_ids
     result["similar"] = _timed(lambda b: rec.similar(int(b), 10), rng.choice(ids, repeat))
@@ -320,12 +353,18 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--app", action="store_true", help="also time a headless app start")
     parser.add_argument("--keep", type=Path, help="keep each size's bundle under DIR/N")
+    parser.add_argument(
+        "--vectors",
+        choices=("random", "structured"),
+        default="structured",
+        help="untrained bundles' ranking vectors: random, or clustered like embeddings",
+    )
     parser.add_argument("--stage", choices=("build", "serve"), help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stage == "build":
-        print(json.dumps(build(args.n, args.out, args.train_readers)))
+        print(json.dumps(build(args.n, args.out, args.train_readers, args.vectors)))
         return 0
     if args.stage == "serve":
         print(json.dumps(serve(args.out, args.repeat)))
@@ -359,6 +398,8 @@ def main() -> int:
                 str(out),
                 "--train-readers",
                 str(args.train_readers),
+                "--vectors",
+                args.vectors,
             ),
         }
         if "failed" not in result["build"]:

@@ -395,7 +395,7 @@ class Recommender:
         link = self._link_strength(row)
         if link.max() > 0:
             link = np.maximum(link, 0.0) / link.max()
-        authors = self.catalogue.first_authors
+        authors = self.catalogue.first_author_codes
         author = authors == authors[row]
         score = (link + 0.3 * cosine + 0.8 * author).astype(np.float64)
         score[row] = -np.inf

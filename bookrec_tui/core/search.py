@@ -142,9 +142,9 @@ class TitleIndex:
         rows = self.shortlist(q)
         if len(rows) == 0:
             return []
-        full = [self.full[r] for r in rows]
-        with_author = [self.with_author[r] for r in rows]
-        original = [self.original[r] for r in rows]
+        full = self.full[rows].tolist()
+        with_author = self.with_author[rows].tolist()
+        original = self.original[rows].tolist()
         sims = np.maximum.reduce(
             [
                 self._similarity(q, full, self.full_len[rows]),
@@ -186,7 +186,7 @@ class TitleIndex:
         """fuzz.ratio of ``query`` to each row's name where it is ``cutoff`` or more, else 0."""
         return process.cdist(
             [query],
-            [names[r] for r in rows],
+            names[rows].tolist(),
             scorer=fuzz.ratio,
             processor=None,
             score_cutoff=cutoff,
@@ -324,12 +324,22 @@ class TrigramIndex:
         ids = pos[self.codes[pos] == wanted]
         if len(ids) == 0:
             return np.array([], dtype=np.int64)
-        hits = np.concatenate([self.postings[self.starts[i] : self.starts[i + 1]] for i in ids])
-        shared = np.bincount(hits, minlength=len(self.doc_norm))
-        rows = np.flatnonzero(shared >= min_coverage * len(grams))
+        rows, shared = self._covering(ids, min_coverage * len(grams))
         if len(rows) == 0:
             return np.array([], dtype=np.int64)
-        score = shared[rows] / self.doc_norm[rows]
+        score = shared / self.doc_norm[rows]
         k = min(k, len(rows))
         top = np.argpartition(-score, k - 1)[:k]
         return rows[top[np.argsort(-score[top], kind="stable")]].astype(np.int64)
+
+    def _covering(self, ids: np.ndarray, need: float) -> tuple[np.ndarray, np.ndarray]:
+        """Documents (ascending) holding at least ``need`` of the grams ``ids``, and how
+        many of them each holds. Counted gram by gram into a small-integer array (a
+        gram's postings hold each document once), which at a million titles is about
+        twice as fast as ``np.bincount`` over all the postings: common grams (" th",
+        "the") hold hundreds of thousands of titles each."""
+        counts = np.zeros(len(self.doc_norm), dtype=np.uint8 if len(ids) < 255 else np.uint16)
+        for i in ids:
+            counts[self.postings[self.starts[i] : self.starts[i + 1]]] += 1
+        rows = np.flatnonzero(counts >= need)
+        return rows, counts[rows].astype(np.int64)

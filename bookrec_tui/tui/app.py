@@ -183,6 +183,7 @@ class BookrecApp(App[int]):
             # start-up work); suggestions wait for it, a typed line's search waits at most
             # for the rest of this build.
             _ = rec.index
+            _ = rec.vector_index  # a large catalogue's (built once, then cached)
         except DataMissingError as exc:
             self.call_from_thread(self._no_data, str(exc))
         except BookrecError as exc:
