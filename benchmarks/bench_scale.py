@@ -141,12 +141,17 @@ def build(n: int, out: Path, train_readers: int, vectors: str = "random") -> dic
         result["bundle_weights"] = f"{vectors}, in the shipped bundle's per-book shapes"
     else:
         result["bundle_weights"] = "trained"
-    from bookrec_tui.core.bundle import BUNDLE_NAME
+    from bookrec_tui.core.bundle import BUNDLE_NAME, Bundle
     from bookrec_tui.store.packed_catalogue import PACKED_NAME, pack_catalogue
 
     out.mkdir(parents=True, exist_ok=True)
     bundle.save(out / BUNDLE_NAME)
     pack_catalogue(ds.catalogue, out / PACKED_NAME, source="synthetic")
+    from bookrec_tui.chat.opening import OPENING_NAME, write_opening
+    from bookrec_tui.core.recommender import Recommender
+
+    # As `train` does: the first question, shown while the app loads the model.
+    write_opening(Recommender(Bundle.load(out / BUNDLE_NAME), ds.catalogue), out / OPENING_NAME)
     result["bundle_mb"] = round((out / BUNDLE_NAME).stat().st_size / 2**20, 1)
     result["catalogue_mb"] = round((out / PACKED_NAME).stat().st_size / 2**20, 1)
     _save_profiles(ds, out / "profiles.json")

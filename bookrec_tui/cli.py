@@ -583,6 +583,13 @@ def cmd_train(args) -> int:
         bundle, model = train_bundle(dataset, cfg, progress)
     source = "goodreads" if args.catalogue == "goodreads" else "goodbooks-10k"
     paths = save_outputs(bundle, model, args.out, dataset.catalogue, source)
+    from bookrec_tui.chat.opening import OPENING_NAME, write_opening
+    from bookrec_tui.core.recommender import Recommender
+
+    # A new reader's first question, on screen before this model has loaded.
+    paths["opening"] = write_opening(
+        Recommender(bundle, dataset.catalogue), Path(args.out) / OPENING_NAME
+    )
     console.print(
         f"trained in {bundle.meta['training']['seconds']:.0f}s; wrote "
         + ", ".join(str(p) for p in paths.values())

@@ -196,3 +196,31 @@ def test_question_picker_tables_kept_for_a_large_catalogue_are_the_direct_ones(s
     for name in ("eligible", "core", "authors", "languages", "english"):
         assert np.array_equal(getattr(kept, name), getattr(direct, name)), name
     assert kept.next_question({}) == direct.next_question({})
+
+
+@pytest.mark.asyncio
+async def test_a_model_folder_with_its_opening_shows_the_first_question_before_loading(
+    tmp_path, monkeypatch
+):
+    """A million-book model takes seconds to open; the first question written beside it
+    (by `train`) is on screen at once, and an answer typed then is kept."""
+    import shutil
+
+    from bookrec_tui.chat.opening import OPENING_NAME
+    from bookrec_tui.paths import shipped_model_dir
+    from bookrec_tui.store.packed_catalogue import PACKED_NAME
+    from bookrec_tui.tui.app import BookrecApp
+    from tests.test_app import loaded, transcript
+
+    monkeypatch.delenv("BOOKREC_DATA_DIR", raising=False)
+    model = tmp_path / "model"
+    model.mkdir()
+    for name in ("bookrec-bundle.npz", PACKED_NAME, OPENING_NAME):
+        shutil.copy(shipped_model_dir() / name, model / name)
+    app = BookrecApp(model_dir=str(model), profile="new", profile_dir=tmp_path / "profiles")
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert app.session is None and "Have you read" in transcript(app)
+        first = app._opening_book
+        app.submit_line("4")
+        await loaded(pilot)
+        assert app.session.ratings == {first: 4}

@@ -186,12 +186,13 @@ def check_arrays(
 
 
 #: Arrays up to this size are checked whole at load; a bigger (memory-mapped) one is checked
-#: on ~4,096 evenly spaced rows, so opening a million-book bundle stays cheap.
+#: on 4,096 rows in 16 evenly spaced runs (runs, not single rows: each single row would be
+#: a page read from disk), so opening a million-book bundle stays cheap.
 FULL_CHECK_BYTES = 64 << 20
 
 
 def _checked_rows(array: np.ndarray) -> np.ndarray:
-    if array.nbytes <= FULL_CHECK_BYTES or array.ndim == 0:
+    if array.nbytes <= FULL_CHECK_BYTES or array.ndim == 0 or len(array) <= 4096:
         return np.asarray(array)
-    step = -(-len(array) // 4096)
-    return np.asarray(array[::step])
+    starts = np.linspace(0, len(array) - 256, 16).astype(np.int64)
+    return np.concatenate([np.asarray(array[s : s + 256]) for s in starts])

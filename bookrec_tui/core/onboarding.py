@@ -32,6 +32,7 @@ read are the stronger signal.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
@@ -100,9 +101,13 @@ class QuestionPicker:
         counts = np.maximum(c.ratings_counts.astype(np.float64), 1.0)
         self.popularity = np.log10(counts)
         self.info = 1.0 + INFO_WEIGHT * c.rating_stds.astype(np.float64)
-        self.base_scores = rec.scorer.rank_scores(
-            np.array([], dtype=np.int64), np.array([], dtype=np.int64)
-        ).astype(np.float64)
+
+    @functools.cached_property
+    def base_scores(self) -> np.ndarray:
+        """The model's scores for a reader with no books (made at the first answer, not
+        for the first question: at a million books it reads every book vector)."""
+        empty = np.array([], dtype=np.int64)
+        return self.rec.scorer.rank_scores(empty, empty).astype(np.float64)
 
     def _fold_in(self, rows: list[int], stars: list[int]) -> np.ndarray:
         """How much the model's scores move from the empty reader's, given these books."""

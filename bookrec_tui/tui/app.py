@@ -154,19 +154,19 @@ class BookrecApp(App[int]):
         self.say(opening["text"], "bot")
 
     def _opening(self) -> dict | None:
-        """The shipped first question, when this run will ask exactly it: the shipped
-        model, and a profile that does not exist yet."""
+        """The first question written beside the model (shipped, or by `train` and `data
+        pack-catalogue`) for a profile that does not exist yet; the session checks it
+        once loaded and asks its own should they differ."""
         import os
 
         from bookrec_tui.chat.opening import OPENING_NAME, read_opening
         from bookrec_tui.paths import profiles_dir, shipped_model_dir
 
-        if self.model_dir or os.environ.get("BOOKREC_MODEL_DIR"):
-            return None
         profile = (self.profile_dir or profiles_dir()) / f"{self.profile_name}.json"
         if profile.exists():
             return None
-        return read_opening(shipped_model_dir() / OPENING_NAME)
+        model_dir = self.model_dir or os.environ.get("BOOKREC_MODEL_DIR")
+        return read_opening((Path(model_dir) if model_dir else shipped_model_dir()) / OPENING_NAME)
 
     # ----------------------------------------------------------------- loading
     @work(thread=True, exclusive=True, group="load")
