@@ -97,6 +97,19 @@ def test_onboarding_starts_from_what_the_profile_knows(session):
     assert session.onboarding_answers[hobbit] == 5 and session.onboarding_book != hobbit
 
 
+def test_onboarding_never_asks_about_a_book_read_in_an_earlier_run(rec, tmp_path):
+    """`read dune` (or a Goodreads import's read books) is an answer: asking "Have you read
+    Dune?" in a later run would ignore it. (It did: only ratings, not-read and to-read books
+    were taken from the profile.)"""
+    from bookrec_tui.chat.session import ReaderSession
+
+    first = ReaderSession(rec, Profile.open("r", tmp_path)).start_onboarding().books[0]
+    ReaderSession(rec, Profile.open("r", tmp_path)).handle(f"read {rec.catalogue.title(first)}")
+    later = ReaderSession(rec, Profile.open("r", tmp_path))
+    assert first in later.profile.read and later.start_onboarding().books != [first]
+    assert later.onboarding_answers[first] == 0  # read, no opinion
+
+
 def test_genre_recs_and_unknown_genre(session):
     assert session.handle("recs fantasy").kind == "recs"
     assert session.handle("recs non-fiction").kind == "recs"

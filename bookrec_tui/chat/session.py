@@ -12,13 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from bookrec_tui.chat import wording
 from bookrec_tui.chat.grammar import _NUMBER, Action, Command, Kind, parse
 from bookrec_tui.chat.replies import InBackground, OpenMap, Quit, Reply, ReplyKind
 from bookrec_tui.chat.wording import STAR_WORDS, plural
-from bookrec_tui.core.onboarding import READ_NO_OPINION
+from bookrec_tui.core.onboarding import READ_NO_OPINION, known_answers
 from bookrec_tui.core.recommender import BookHit, Recommendation, Recommender
 from bookrec_tui.core.search import MATCH_THRESHOLD
 from bookrec_tui.errors import BookrecError
@@ -148,19 +146,27 @@ class ReaderSession:
         they have rated enough books."""
         return [] if self.ratings_needed else self.recommendations(n)
 
-    def welcome(self) -> Reply:
-        """What a returning reader is told first."""
-        n = len(self.ratings)
-        return Reply(
-            f"Welcome back! {plural(n, 'book')} on your shelf. "
-            "Type `recs`, rate more books, or `help`."
-        )
+    def greeting(self, typed_already: bool = False) -> list[Reply]:
+        """What the session says once it is up: what the reader should know about their
+        profile, then a welcome back, or a new reader's first question (unless they have
+        typed something already, which is answered instead)."""
+        replies = [Reply(warning, kind=ReplyKind.ERROR) for warning in self.warnings]
+        if self.ratings:
+            replies.append(
+                Reply(
+                    f"Welcome back! {plural(len(self.ratings), 'book')} on your shelf. "
+                    "Type `recs`, rate more books, or `help`."
+                )
+            )
+        elif not typed_already:
+            replies.append(self.start_onboarding())
+        return replies
 
     # ----------------------------------------------------------------- onboarding
     def start_onboarding(self) -> Reply:
         """Ask about books this reader has likely read, adapting to each answer."""
-        known: dict[int, int | None] = dict.fromkeys(self.profile.not_read | self.profile.to_read)
-        known.update(self.ratings)
+        p = self.profile
+        known = known_answers(self.ratings, p.read, p.not_read, p.to_read)
         self.onboarding_answers = {**known, **self.onboarding_answers}
         self._questions_asked = 0
         return self._next_question(intro=True)
@@ -339,19 +345,13 @@ class ReaderSession:
     def _author(self, text: str) -> str | None:
         """The first author a reader means: a name (or part of one) as written in the
         catalogue, the most read of several; else the author of the book the text finds."""
-        c = self.rec.catalogue
-        words = text.strip().lower().split()
-        if not words:
+        if not text.strip():
             return None
-        names = np.char.lower(c.first_authors.astype(str))
-        hit = np.ones(len(names), dtype=bool)
-        for word in words:
-            hit &= np.char.find(names, word) >= 0
-        if hit.any():
-            rows = np.flatnonzero(hit)
-            return str(c.first_authors[rows[np.argmax(c.ratings_counts[rows])]])
+        named = self.rec.catalogue.author_named(text)
+        if named is not None:
+            return named
         hits = [h for h in self.rec.search(text, 1) if h.score >= MATCH_THRESHOLD]
-        return c.first_author(hits[0].book_id) if hits else None
+        return self.rec.catalogue.first_author(hits[0].book_id) if hits else None
 
     def more_like(self, book_id: int, n: int = 10) -> Reply:
         self.focus = book_id

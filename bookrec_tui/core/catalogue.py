@@ -208,6 +208,21 @@ class Catalogue:
         # One row's, without building first_authors (a second per million books).
         return _first_author(self.authors[self.row(book_id)])
 
+    def author_named(self, text: str) -> str | None:
+        """The first author whose name holds every word of ``text`` ("le guin", "rowling"),
+        the most read of several; None when no author's name does."""
+        words = text.strip().lower().split()
+        if not words:
+            return None
+        names = np.char.lower(self.first_authors.astype(str))
+        hit = np.ones(len(names), dtype=bool)
+        for word in words:
+            hit &= np.char.find(names, word) >= 0
+        if not hit.any():
+            return None
+        rows = np.flatnonzero(hit)
+        return str(self.first_authors[rows[np.argmax(self.ratings_counts[rows])]])
+
     def author_line(self, book_id: int) -> str:
         """The author as a reader credits the book: 'George Orwell and others' for
         'George Orwell, Erich Fromm, Celâl Üster' (translators and editors are listed after

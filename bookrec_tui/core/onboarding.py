@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -76,6 +76,21 @@ _NEVER_ASKED = re.compile(
     "|".join(f"(?:{r.pattern})" for r in (_NOT_A_NOVEL, _GRAPHIC_ADAPTATION, _OMNIBUS)),
     re.IGNORECASE,
 )
+
+
+def known_answers(
+    ratings: Mapping[int, int],
+    read: Iterable[int] = (),
+    not_read: Iterable[int] = (),
+    to_read: Iterable[int] = (),
+) -> dict[int, int | None]:
+    """The answers a reader's profile already gives, so no question asks them again: their
+    stars, READ_NO_OPINION for a book read without a rating, None for a book they have not
+    read or only mean to (a rating wins over any shelf)."""
+    known: dict[int, int | None] = dict.fromkeys((*not_read, *to_read))
+    known.update(dict.fromkeys(read, READ_NO_OPINION))
+    known.update(ratings)
+    return known
 
 
 def _core_title(title: str) -> str:

@@ -209,12 +209,8 @@ class BookrecApp(App[int]):
             return
         transcript = self.query_one("#transcript")
         transcript.remove_children()
-        for warning in session.warnings:
-            self.say(warning, "error")
-        if n == 0 and not early:
-            self.show(session.start_onboarding())
-        elif n:
-            self.show(session.welcome())
+        for reply in session.greeting(typed_already=bool(early)):
+            self.show(reply)
         self.refresh_panels()
         for line in early:  # typed while we loaded, in order (the transcript was cleared)
             self.submit_line(line)
