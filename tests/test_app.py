@@ -73,14 +73,14 @@ async def test_onboarding_answer_read_no_opinion_adapts_the_questions(real_data_
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
         assert "0 if you read it but have no opinion" in transcript(app)
-        first = app.session.onboarding_book
+        first = app.session.questions.book
         await type_line(pilot, "0")
         assert "Noted: you read" in transcript(app) and app.session.ratings == {}
-        assert app.session.onboarding_answers[first] == 0
+        assert app.session.questions.answers[first] == 0
         for answer in ("5", "n", "4", "3"):
             await type_line(pilot, answer)
-        assert len(app.session.ratings) == 3 and app.session.onboarding_book is not None
-        asked = list(app.session.onboarding_answers)
+        assert len(app.session.ratings) == 3 and app.session.questions.book is not None
+        asked = list(app.session.questions.answers)
         assert len(set(asked)) == 5 == len(asked)
         # the side panel lists recommendations, none of the books asked about
         recs = app.query_one("#recs", BookList)

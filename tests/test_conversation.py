@@ -38,7 +38,7 @@ def reader(rec, folder, name: str = "r") -> ReaderSession:
 @pytest.mark.parametrize("line", ["onboard", "start", "/questions"])
 def test_the_session_starts_the_questions(session, line):
     reply = session.respond(line)
-    assert reply.kind is ReplyKind.ONBOARDING and session.onboarding_book == reply.books[0]
+    assert reply.kind is ReplyKind.ONBOARDING and session.questions.book == reply.books[0]
 
 
 def test_map_quit_and_import_come_back_as_effects(session, tmp_path):
@@ -48,9 +48,9 @@ def test_map_quit_and_import_come_back_as_effects(session, tmp_path):
     export = hobbit_export(session.rec, tmp_path)
     slow = session.respond(f"import {export}")
     (effect,) = slow.effects
-    assert isinstance(effect, InBackground) and slow.text == "" and session.pending_import is None
+    assert isinstance(effect, InBackground) and slow.text == "" and session.importing.plan is None
     preview = effect.job()  # what the face's worker runs
-    assert "Type `yes`" in preview.text and session.pending_import is not None
+    assert "Type `yes`" in preview.text and session.importing.plan is not None
     assert "Type `yes`" in finish(session.respond(f"import {export}")).text
 
 

@@ -60,7 +60,7 @@ def test_more_like_and_why_and_details(session):
 
 def test_onboarding_asks_answers_and_skips(session):
     first = session.start_onboarding()
-    assert first.kind == "onboarding" and session.onboarding_book == first.books[0]
+    assert first.kind == "onboarding" and session.questions.book == first.books[0]
     second = session.handle("5")
     assert session.ratings == {first.books[0]: 5}
     assert second.books[0] != first.books[0]
@@ -68,22 +68,22 @@ def test_onboarding_asks_answers_and_skips(session):
     session.handle("n")
     assert len(session.ratings) == 1 and len(session.profile.not_read) == 1
     # Typing anything else leaves onboarding and is understood as usual.
-    assert session.handle("recs").kind == "recs" and session.onboarding_book is None
+    assert session.handle("recs").kind == "recs" and session.questions.book is None
 
 
 def test_onboarding_read_no_opinion_is_not_a_rating_and_is_never_asked_again(session):
     first = session.start_onboarding().books[0]
     reply = session.handle("0")
     assert reply.kind == "onboarding" and "you read" in reply.text
-    assert session.ratings == {} and session.onboarding_answers[first] == 0
+    assert session.ratings == {} and session.questions.answers[first] == 0
     second = reply.books[0]
     assert second != first
     session.handle("r")  # the same answer by its letter
-    assert session.onboarding_answers[second] == 0
-    asked = set(session.onboarding_answers)
+    assert session.questions.answers[second] == 0
+    asked = set(session.questions.answers)
     for _ in range(5):
         assert session.handle("n").books[0] not in asked
-        asked = set(session.onboarding_answers)
+        asked = set(session.questions.answers)
     for stars in ("5", "4", "4"):
         session.handle(stars)
     recs = session.handle("recs 50").books
@@ -94,7 +94,7 @@ def test_onboarding_starts_from_what_the_profile_knows(session):
     session.handle("loved the hobbit")
     hobbit = next(iter(session.ratings))
     session.start_onboarding()
-    assert session.onboarding_answers[hobbit] == 5 and session.onboarding_book != hobbit
+    assert session.questions.answers[hobbit] == 5 and session.questions.book != hobbit
 
 
 def test_onboarding_never_asks_about_a_book_read_in_an_earlier_run(rec, tmp_path):
@@ -107,7 +107,7 @@ def test_onboarding_never_asks_about_a_book_read_in_an_earlier_run(rec, tmp_path
     ReaderSession(rec, Profile.open("r", tmp_path)).handle(f"read {rec.catalogue.title(first)}")
     later = ReaderSession(rec, Profile.open("r", tmp_path))
     assert first in later.profile.read and later.start_onboarding().books != [first]
-    assert later.onboarding_answers[first] == 0  # read, no opinion
+    assert later.questions.answers[first] == 0  # read, no opinion
 
 
 def test_genre_recs_and_unknown_genre(session):

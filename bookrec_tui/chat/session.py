@@ -10,30 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bookrec_tui.chat import wording
 from bookrec_tui.chat.grammar import _NUMBER, Action, Command, Kind, parse
+from bookrec_tui.chat.questions import ONBOARDING_KEYS, Questions
 from bookrec_tui.chat.replies import InBackground, OpenMap, Quit, Reply, ReplyKind
+from bookrec_tui.chat.transfer import GoodreadsImport, export_ratings
 from bookrec_tui.chat.wording import STAR_WORDS, plural
-from bookrec_tui.core.onboarding import READ_NO_OPINION, known_answers
 from bookrec_tui.core.recommender import BookHit, Recommendation, Recommender
 from bookrec_tui.core.search import MATCH_THRESHOLD
 from bookrec_tui.errors import BookrecError
 from bookrec_tui.store.profile import ImportStep, Profile, SetStep, UndoConflict
 
-if TYPE_CHECKING:
-    from bookrec_tui.store.goodreads import ImportPlan
-
 MIN_RATINGS_FOR_RECS = 3
-ONBOARDING_QUESTIONS = 30  # questions one onboarding asks at most
-#: Onboarding answers: stars, "read it, no opinion", "haven't read it", "skip".
-READ_NO_OPINION_KEYS = ("0", "r")
-NOT_READ_KEYS = ("n", "no")
-SKIP_KEYS = ("s", "skip")
-ONBOARDING_KEYS = frozenset(
-    ("1", "2", "3", "4", "5", *READ_NO_OPINION_KEYS, *NOT_READ_KEYS, *SKIP_KEYS)
-)
 _EXAMPLE_VERB = {Action.RATE: "loved", Action.HIDE: "not interested", Action.ORDER: "in order"}
 #: What a line typed with a suggestion picked can do to that book (anything else: details).
 PICKED_ACTIONS = frozenset(
@@ -59,13 +49,9 @@ class ReaderSession:
         self.rec = rec
         self.profile = profile
         self.pending: Pending | None = None
-        # What the reader told onboarding (book -> stars, 0 read with no opinion, None not
-        # read or skipped): next_question adapts to it.
-        self.onboarding_answers: dict[int, int | None] = {}
-        self._questions_asked = 0
-        self.onboarding_book: int | None = None
+        self.questions = Questions(self)  # onboarding
+        self.importing = GoodreadsImport(self)
         self._recs_cache: tuple | None = None
-        self.pending_import: ImportPlan | None = None  # previewed, awaiting `yes`
         # The book just discussed (details, a rating, "more like", "why", an onboarding
         # question): what "loved it" or "3 stars" alone is about.
         self.focus: int | None = None
@@ -162,67 +148,9 @@ class ReaderSession:
             replies.append(self.start_onboarding())
         return replies
 
-    # ----------------------------------------------------------------- onboarding
     def start_onboarding(self) -> Reply:
         """Ask about books this reader has likely read, adapting to each answer."""
-        p = self.profile
-        known = known_answers(self.ratings, p.read, p.not_read, p.to_read)
-        self.onboarding_answers = {**known, **self.onboarding_answers}
-        self._questions_asked = 0
-        return self._next_question(intro=True)
-
-    def _next_question(self, intro: bool = False) -> Reply:
-        book = (
-            self.rec.next_question(self.onboarding_answers)
-            if self._questions_asked < ONBOARDING_QUESTIONS
-            else None
-        )
-        self.onboarding_book = book
-        if book is None:
-            return Reply("That's all my questions. Type `recs` any time, or search for a book.")
-        self.focus = book
-        self._questions_asked += 1
-        head = (
-            "Let's find your taste. Have you read these? 1-5 stars, 0 if you read it but "
-            "have no opinion, n if you haven't read it, s to skip, or just type to search "
-            "instead.\n"
-            if intro
-            else ""
-        )
-        left = self.ratings_needed
-        tail = f"  ({plural(left, 'more rating')} for recommendations)" if left else ""
-        return Reply(
-            f"{head}Have you read {self.book_line(book)}?{tail}", [book], kind=ReplyKind.ONBOARDING
-        )
-
-    def stop_onboarding(self) -> None:
-        self.onboarding_book = None
-
-    def _answer_onboarding(self, text: str) -> Reply | None:
-        book = self.onboarding_book
-        low = text.strip().lower()
-        if book is None or low not in ONBOARDING_KEYS:
-            return None
-        if low in SKIP_KEYS:
-            self.onboarding_answers[book] = None  # not asked again; nothing saved
-            return self._next_question()
-        if low in NOT_READ_KEYS:
-            self.onboarding_answers[book] = None
-            self.profile.mark_not_read(book)
-            return self._next_question()
-        if low in READ_NO_OPINION_KEYS:
-            self.onboarding_answers[book] = READ_NO_OPINION
-            self.profile.mark_read(book)
-            follow = self._next_question()
-            follow.text = f"Noted: you read {self.title(book)}.\n{follow.text}"
-            follow.changed = True
-            return follow
-        self.onboarding_answers[book] = int(low)
-        rated = self.rate(book, int(low))
-        follow = self._next_question()
-        follow.text = f"{rated.text}\n{follow.text}"
-        follow.changed = True
-        return follow
+        return self.questions.start()
 
     # ----------------------------------------------------------------- actions
     def rate(self, book_id: int, stars: int) -> Reply:
@@ -465,78 +393,13 @@ class ReaderSession:
         lines += [f"  {i}. {self.book_line(h.book_id)}" for i, h in enumerate(hits, 1)]
         return Reply("\n".join(lines), [h.book_id for h in hits], kind=ReplyKind.SEARCH)
 
-    def import_preview(self, path_text: str) -> Reply:
-        """Parse and match a Goodreads export; nothing is written until the reader says yes."""
-        from pathlib import Path
-
-        from bookrec_tui.store.goodreads import plan_import
-
-        if not path_text:
-            return Reply(
-                "Import which file? e.g. `import ~/goodreads_library_export.csv`.",
-                kind=ReplyKind.ERROR,
-            )
-        path = Path(path_text.strip().strip("'\"")).expanduser()
-        plan = plan_import(path, self.rec.catalogue, self.ratings)
-        if not plan.ratings:
-            return Reply(f"{path.name}: {wording.import_nothing(plan)}", kind=ReplyKind.ERROR)
-        self.pending_import = plan
-        changed = len(plan.conflicts)
-        conflicts = (
-            f" {changed} of them you already rated differently here: `yes` keeps your "
-            "ratings, `yes replace` takes Goodreads'."
-            if changed
-            else ""
-        )
-        return Reply(
-            f"{path.name}: {wording.import_counts(plan)}{conflicts} "
-            "Type `yes` to import them (`undo` takes the whole import back), `no` to cancel."
-        )
-
-    def _answer_import(self, line: str) -> Reply | None:
-        if self.pending_import is None:
-            return None
-        plan, self.pending_import = self.pending_import, None
-        answer = line.strip().lower().split()
-        if answer and answer[0] in ("no", "n", "cancel", "nope", "stop"):
-            return Reply("Import cancelled: nothing was changed.")
-        if not answer or answer[0] not in ("yes", "y"):
-            return None  # the reader moved on: the import is dropped, the line handled
-        ratings = plan.ratings_to_write(replace_conflicts=answer[1:] == ["replace"])
-        skipped = self.profile.import_books(ratings, plan.shelved, seen=plan.seen, read=plan.read)
-        return Reply(
-            f"{wording.import_done(plan, ratings, skipped)} You now have {len(self.ratings)} "
-            "ratings. (`undo` takes the whole import back.)",
-            changed=True,
-        )
-
-    def export_ratings(self, path_text: str) -> Reply:
-        """Write the reader's ratings as CSV (book_id,title,authors,rating), atomically."""
-        from pathlib import Path
-
-        from bookrec_tui.fsutil import atomic_writer, check_output_file
-        from bookrec_tui.store.profile import write_ratings_csv
-
-        if not path_text:
-            return Reply(
-                "Export to which file? e.g. `export ~/my-ratings.csv`.", kind=ReplyKind.ERROR
-            )
-        path = Path(path_text.strip().strip("'\"")).expanduser()
-        check_output_file(path)  # no folder, device or missing folder: one clear error reply
-        try:
-            with atomic_writer(path, "w") as handle:
-                n = write_ratings_csv(self.profile, self.rec.catalogue, handle)
-        except OSError as exc:
-            return Reply(f"Could not write {path}: {exc.strerror or exc}.", kind=ReplyKind.ERROR)
-        return Reply(f"Wrote your {n} ratings to {path}.")
-
     def switch_profile(self, name: str) -> Reply:
         """Continue as another reader (profiles live side by side in one folder)."""
         if not name:
             return Reply("Switch to which profile? e.g. `profile alice`.", kind=ReplyKind.ERROR)
         self.profile = Profile.open(name, self.profile.path.parent)
-        self.focus, self.pending, self.pending_import = None, None, None
-        self.onboarding_answers, self.onboarding_book, self._recs_cache = {}, None, None
+        self.focus, self.pending, self._recs_cache = None, None, None
+        self.questions, self.importing = Questions(self), GoodreadsImport(self)
         n = len(self.ratings)
         start = " Rate a few books (or type `onboard` for questions)." if n == 0 else ""
         return Reply(
@@ -550,7 +413,7 @@ class ReaderSession:
         cmd = parse(typed)
         if cmd.kind not in SUGGEST_FOR or len(cmd.text) < MIN_SUGGEST_CHARS:
             return None
-        if self.onboarding_book is not None and typed.strip().lower() in ONBOARDING_KEYS:
+        if self.questions.book is not None and typed.strip().lower() in ONBOARDING_KEYS:
             return None
         return cmd.text
 
@@ -650,20 +513,19 @@ class ReaderSession:
         return self.act(action, book_id, cmd.stars)
 
     def _handle(self, line: str) -> Reply:
-        imported = self._answer_import(line)
+        imported = self.importing.answer(line)
         if imported is not None:
             return imported
-        if self.onboarding_book is not None:
-            answered = self._answer_onboarding(line)
-            if answered is not None:
-                return answered
+        answered = self.questions.answer(line)
+        if answered is not None:
+            return answered
         cmd = parse(line)
         if cmd.kind is Kind.RATE and cmd.text and self._is_a_title(line, cmd.text):
             cmd = Command(Kind.SEARCH, text=" ".join(line.split()))  # "like water for chocolate"
-        if self.onboarding_book is not None and cmd.kind is Kind.RATE and not cmd.text:
-            return self._answer_onboarding(str(cmd.stars)) or self._dispatch(cmd)
-        if self.onboarding_book is not None and cmd.kind is not Kind.EMPTY:
-            self.stop_onboarding()
+        if self.questions.book is not None and cmd.kind is Kind.RATE and not cmd.text:
+            return self.questions.answer(str(cmd.stars)) or self._dispatch(cmd)
+        if cmd.kind is not Kind.EMPTY:
+            self.questions.stop()
         if cmd.kind is Kind.CHOOSE and self.pending:
             return self._choose(cmd)
         # "3 5" after a list: rate option 3 with 5 stars.
@@ -719,7 +581,7 @@ class ReaderSession:
             case Kind.HELP:
                 return Reply(f"{wording.HELP}\n{wording.KEYS_HELP}", kind=ReplyKind.HELP)
             case Kind.EXPORT:
-                return self.export_ratings(cmd.text)
+                return export_ratings(self, cmd.text)
             case Kind.PROFILE:
                 return self.switch_profile(cmd.text)
             case Kind.QUIT:
@@ -742,7 +604,7 @@ class ReaderSession:
             case Kind.IMPORT if cmd.text:  # reading and matching a big export takes a moment
                 return Reply("", effects=(InBackground(self._import_job(cmd.text)),))
             case Kind.IMPORT:
-                return self.import_preview(cmd.text)
+                return self.importing.preview(cmd.text)
             case Kind.HALF:
                 return self.half_stars(cmd)
             case Kind.MORE_BY if not cmd.text:
@@ -754,7 +616,7 @@ class ReaderSession:
         return self._on_one_book(cmd)
 
     def _import_job(self, path_text: str) -> Callable[[], Reply]:
-        return lambda: self.guarded(self.import_preview, path_text)
+        return lambda: self.guarded(self.importing.preview, path_text)
 
     def _on_one_book(self, cmd: Command) -> Reply:
         """rate, more, why, forget, details, read, hide, order: one book, named in the line
