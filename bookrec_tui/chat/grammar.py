@@ -230,9 +230,10 @@ def _rate(text: str, stars: int) -> Command:
     """A rating of the book named at the start of ``text``; what the sentence goes on to say
     ("but hated its sequels") is kept in ``unused`` so the reply can say it was not acted on."""
     cut = _MORE_SAID.search(text)
-    unused = text[cut.start() :].strip(" ,") if cut and cut.start() > 0 else ""
+    start = cut.start() if cut else 0
+    unused = text[start:].strip(" ,") if start > 0 else ""
     return Command(
-        Kind.RATE, text=_book(text[: cut.start()] if unused else text), stars=stars, unused=unused
+        Kind.RATE, text=_book(text[:start] if unused else text), stars=stars, unused=unused
     )
 
 

@@ -140,7 +140,8 @@ class MapView:
         mark_cells = []
         for name, symbol in MARKS:
             for r in self.marks.get(name, ()):
-                col, row = self.cell_of(*(float(v) for v in m.xy[int(r)]), cols, rows)
+                x, y = (float(v) for v in m.xy[int(r)])
+                col, row = self.cell_of(x, y, cols, rows)
                 mark_cells.append((col, row, symbol, name))
         taken = np.zeros((rows + 2, cols), dtype=bool)
         for col, row, _, _ in mark_cells:

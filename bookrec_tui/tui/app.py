@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar, assert_never
+from typing import TypeVar, assert_never, cast
 
 from rich.text import Text
 from textual import on, work
@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Label, ProgressBar, Static
 
 from bookrec_tui.chat import wording
@@ -71,7 +72,7 @@ class BookrecCommands(Provider):
     )
 
     def _run(self, line: str) -> Callable[[], None]:
-        app = self.app
+        app = cast("BookrecApp", self.app)
         if line.endswith(" "):
             return lambda: app.prefill(line)
         return lambda: app.submit_line(line)
@@ -117,7 +118,7 @@ class BookrecApp(App[int]):
         self._picked_suggestion = False  # the reader moved through suggestions with ↑/↓
         self.missing_data = False
         self._maps: dict = {}  # method -> BookMap, built once per run (and cached on disk)
-        self._suggest_timer = None  # debounces the suggestion search while typing
+        self._suggest_timer: Timer | None = None  # debounces the suggestion search
         self._opening_book: int | None = None  # the shipped first question, shown early
         # Lines typed before the session was ready (under that question, or while loading):
         # answered in order as soon as it is.
@@ -252,6 +253,12 @@ class BookrecApp(App[int]):
         finally:
             self.call_from_thread(bar.remove_class, "visible")
 
+    @property
+    def live(self) -> ReaderSession:
+        """The session, where code only runs once it is up (the map, the suggestions)."""
+        assert self.session is not None
+        return self.session
+
     # ----------------------------------------------------------------- transcript
     def say(self, text: str, who: str) -> None:
         transcript = self.query_one("#transcript", VerticalScroll)
@@ -381,7 +388,7 @@ class BookrecApp(App[int]):
         rows = self.session.suggestions(text) if self.session else None
         if rows is None:
             return  # still building the index: suggestions come with the next key
-        if self.session.typed_title(self.query_one("#prompt", Input).value) != text:
+        if self.live.typed_title(self.query_one("#prompt", Input).value) != text:
             return  # the reader typed on (or sent the line) since this search started
         suggestions = self.query_one("#suggestions", BookList)
         suggestions.set_books(rows)
@@ -425,7 +432,7 @@ class BookrecApp(App[int]):
     def build_map(self, method: str) -> None:
         from bookrec_tui.map.regions import build_map
 
-        s = self.session
+        s = self.live
         ok, book_map = self._behind_busy_bar(
             lambda progress: build_map(s.rec.bundle, s.rec.catalogue, method, progress)
         )
@@ -435,10 +442,10 @@ class BookrecApp(App[int]):
         self.call_from_thread(self._push_map, book_map)
 
     def _push_map(self, book_map) -> None:
-        self.push_screen(MapScreen(book_map, self.session.rec.catalogue.book_ids, self._marks()))
+        self.push_screen(MapScreen(book_map, self.live.rec.catalogue.book_ids, self._marks()))
 
     def _marks(self) -> dict:
-        s = self.session
+        s = self.live
         return reader_marks(s.rec.catalogue, s.ratings, [r.book_id for r in s.listed(20)])
 
     @on(MapScreen.Picked)

@@ -57,7 +57,8 @@ class MapCanvas(Widget, can_focus=True):
     def on_click(self, event: events.Click) -> None:
         self.view.cursor = self.view.point_at(event.x, event.y, self.size.width, self.size.height)
         self.refresh()
-        self.screen.action_pick()
+        if isinstance(self.screen, MapScreen):
+            self.screen.action_pick()
 
 
 class MapScreen(Screen[None]):
