@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bookrec_tui.chat.grammar import MAX_LINE, Command, parse
+from bookrec_tui.chat import wording
+from bookrec_tui.chat.grammar import MAX_LINE, Action, Command, parse
 
 
 @pytest.mark.parametrize(
@@ -87,3 +88,12 @@ def test_parse_never_raises_and_stars_stay_in_range(line):
     if cmd.stars is not None:
         assert 1 <= cmd.stars <= 5
     assert all(ch.isprintable() for ch in cmd.text)
+
+
+@pytest.mark.parametrize("action", list(Action))
+def test_the_example_a_question_gives_is_a_line_that_does_it(action):
+    """'Which book? e.g. `more like dune`': the example, typed, does what was asked (it
+    said `more dune` and `order dune`, which search instead)."""
+    example = wording.which_book(action, 4).split("`")[1]
+    cmd = parse(example)
+    assert (cmd.kind, cmd.text) == (action, "dune"), example

@@ -24,7 +24,6 @@ from bookrec_tui.errors import BookrecError
 from bookrec_tui.store.profile import ImportStep, Profile, SetStep, UndoConflict
 
 MIN_RATINGS_FOR_RECS = 3
-_EXAMPLE_VERB = {Action.RATE: "loved", Action.HIDE: "not interested", Action.ORDER: "in order"}
 #: What a line typed with a suggestion picked can do to that book (anything else: details).
 PICKED_ACTIONS = frozenset(
     (Action.RATE, Action.MORE, Action.WHY, Action.DETAILS, Action.FORGET, Action.READ, Action.HIDE)
@@ -171,10 +170,7 @@ class ReaderSession:
         """A single book for ``text``, or a Reply asking which one (or saying none matched)."""
         text = text.strip()
         if not text:
-            return Reply(
-                f"Which book? e.g. `{_EXAMPLE_VERB.get(action, action)} dune`.",
-                kind=ReplyKind.ERROR,
-            )
+            return Reply(wording.which_book(action, stars), kind=ReplyKind.ERROR)
         found = self.rec.lookup(text)
         if found.book_id is not None:
             return found.book_id
@@ -651,10 +647,7 @@ class ReaderSession:
                 options,
                 kind=ReplyKind.CHOOSE,
             )
-        example = {Action.RATE: "loved dune" if not stars else f"dune {stars}"}.get(
-            action, f"{action} dune"
-        )
-        return Reply(f"Which book? e.g. `{example}`.", kind=ReplyKind.ERROR)
+        return Reply(wording.which_book(action, stars), kind=ReplyKind.ERROR)
 
     def half_stars(self, cmd: Command) -> Reply:
         """'dune 4.5': stars are whole (as on Goodreads); say so and offer both neighbours."""

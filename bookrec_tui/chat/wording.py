@@ -50,6 +50,17 @@ KEY_SAID: dict[Action, str] = {
 }
 
 
+def which_book(action: Action, stars: int | None = None) -> str:
+    """Asked when a line does not say which book: an example of the line that would."""
+    example = {
+        Action.RATE: f"dune {stars}" if stars else "loved dune",
+        Action.MORE: "more like dune",
+        Action.HIDE: "not interested dune",
+        Action.ORDER: "in order dune",
+    }.get(action, f"{action} dune")
+    return f"Which book? e.g. `{example}`."
+
+
 def plural(n: int, word: str, many: str | None = None) -> str:
     """'1 rating', '3 ratings'."""
     return f"{n} {word if n == 1 else many or word + 's'}"
