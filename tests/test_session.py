@@ -284,3 +284,11 @@ def test_a_title_that_starts_like_a_rating_is_searched_not_rated(session):
         assert reply.kind == "search" and not reply.changed, title
     assert session.ratings == {}
     assert session.handle("loved love in the time of cholera").changed
+
+
+def test_recommendations_are_ready_is_said_once(session):
+    """Said by the rating that unlocks them, not again when a book is re-rated."""
+    for line in ("loved the hobbit", "liked dune"):
+        assert "Rate" in session.handle(line).text
+    assert "recommendations are ready" in session.handle("hated twilight").text
+    assert "ready" not in session.handle("twilight 2").text

@@ -153,12 +153,13 @@ class ReaderSession:
 
     # ----------------------------------------------------------------- actions
     def rate(self, book_id: int, stars: int) -> Reply:
+        needed = self.ratings_needed
         self.profile.rate(book_id, stars)
         self.focus = book_id
         note = ""
         if self.ratings_needed:
             note = f" Rate {self.ratings_needed} more and I'll start recommending."
-        elif len(self.ratings) == MIN_RATINGS_FOR_RECS:
+        elif needed:  # this rating made the lists the reader's own (not a re-rating)
             note = " Your recommendations are ready: see the panel, or type `recs`."
         return Reply(
             f"Noted: {wording.stars(stars)} {self.title(book_id)}.{note}",

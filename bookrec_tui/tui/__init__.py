@@ -1,1 +1,2 @@
-"""The Textual app: a thin face over bookrec_tui.Recommender."""
+"""The Textual app: a thin face that shows the session's replies (bookrec_tui.chat) and carries
+out their effects."""
