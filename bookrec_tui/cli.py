@@ -632,12 +632,18 @@ def cmd_evaluate(args) -> int:
 def cmd_data(args) -> int:
     if args.data_command == "fetch":
         from bookrec_tui.paths import resolve_data_dir
-        from bookrec_tui.store.fetch import fetch_goodbooks
+        from bookrec_tui.progress import progress_bar
+        from bookrec_tui.store.fetch import ARCHIVE_NAME, fetch_goodbooks
 
         dest = args.dest or resolve_data_dir(None)
-        fetch_goodbooks(
-            dest, base_url=args.base_url, retries=args.retries, deadline_s=args.deadline
-        )
+        with progress_bar(f"downloading {ARCHIVE_NAME}", None) as update:
+            fetch_goodbooks(
+                dest,
+                base_url=args.base_url,
+                retries=args.retries,
+                progress=update,
+                deadline_s=args.deadline,
+            )
         print(f"goodbooks-10k is ready in {dest}")
         return 0
     from bookrec_tui.paths import resolve_data_dir

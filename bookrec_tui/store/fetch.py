@@ -207,25 +207,15 @@ def fetch_goodbooks(
     file_sha256: dict[str, str] | None = None,
     deadline_s: float = DEFAULT_DEADLINE_S,
 ) -> list[Path]:
-    """Download the release archive into ``dest`` and unpack its CSVs there."""
+    """Download the release archive into ``dest`` and unpack its CSVs there.
+
+    ``progress(bytes so far, total or None)`` is called as the download goes; the face that
+    asked draws it (the CLI's bar, the app's busy bar)."""
     dest = Path(dest)
     url = f"{(base_url or DEFAULT_BASE_URL).rstrip('/')}/{ARCHIVE_NAME}"
     with tempfile.TemporaryDirectory(prefix="bookrec-fetch-") as tmp:
         archive = Path(tmp) / ARCHIVE_NAME
-        if progress is None:
-            from bookrec_tui.progress import progress_bar
-
-            with progress_bar(f"downloading {ARCHIVE_NAME}", None) as update:
-                download(
-                    url,
-                    archive,
-                    expected_sha256,
-                    retries,
-                    lambda got, total: update(got, total),
-                    deadline_s=deadline_s,
-                )
-        else:
-            download(url, archive, expected_sha256, retries, progress, deadline_s=deadline_s)
+        download(url, archive, expected_sha256, retries, progress, deadline_s=deadline_s)
         written = safe_extract(archive, dest, file_sha256=file_sha256)
     shutil.rmtree(dest / "__MACOSX", ignore_errors=True)
     return written
