@@ -16,7 +16,7 @@ class FoldInScorer:
     """Scores every book for one reader given their (row, stars) ratings."""
 
     def __init__(self, bundle: Bundle) -> None:
-        self.b = bundle
+        self.bundle = bundle
         # Contiguous float32 copies without the padding row, for fast products.
         self.out_emb = np.ascontiguousarray(bundle.out_emb[1:], dtype=np.float32)
         self.out_bias = np.ascontiguousarray(bundle.out_bias[1:], dtype=np.float32)
@@ -26,7 +26,7 @@ class FoldInScorer:
 
     def _inputs(self, rows: np.ndarray, stars: np.ndarray) -> np.ndarray:
         """Per-rating input vectors v_j = in_emb[row+1] * (1 + star_mod[stars])."""
-        return self.b.in_emb[rows + 1] * (1.0 + self.b.star_mod[stars])
+        return self.bundle.in_emb[rows + 1] * (1.0 + self.bundle.star_mod[stars])
 
     def user_vectors(
         self, rows: np.ndarray, stars: np.ndarray
@@ -35,15 +35,15 @@ class FoldInScorer:
         rows = np.asarray(rows, dtype=np.int64)
         stars = np.asarray(stars, dtype=np.int64)
         n = len(rows)
-        d = self.b.dim
+        d = self.bundle.dim
         if n == 0:
             return np.zeros(d, np.float32), np.zeros(d, np.float32), 0.0
         total = self._inputs(rows, stars).sum(axis=0)
-        u_rank = total / n**self.b.alpha
-        resid = stars - self.b.mu - self.item_bias[rows]
-        b_u = float(resid.sum() / (n + self.b.user_bias_reg))
-        u_rate = (total / n) @ self.b.rate_proj + (
-            self.b.rate_in[rows + 1] * (resid - b_u)[:, None]
+        u_rank = total / n**self.bundle.alpha
+        resid = stars - self.bundle.mu - self.item_bias[rows]
+        b_u = float(resid.sum() / (n + self.bundle.user_bias_reg))
+        u_rate = (total / n) @ self.bundle.rate_proj + (
+            self.bundle.rate_in[rows + 1] * (resid - b_u)[:, None]
         ).sum(axis=0) / np.sqrt(n)
         return u_rank.astype(np.float32), u_rate.astype(np.float32), b_u
 
@@ -52,14 +52,17 @@ class FoldInScorer:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Item-to-item head: (target ids, weights), each (n, M), already divided by n**alpha."""
         rows = np.asarray(rows, dtype=np.int64)
-        w = self.b.nbr_w[rows + 1] * self.b.star_nbr[np.asarray(stars, dtype=np.int64)][:, None]
-        return self.b.nbr_ids[rows + 1], w / max(len(rows), 1) ** self.b.alpha
+        w = (
+            self.bundle.nbr_w[rows + 1]
+            * self.bundle.star_nbr[np.asarray(stars, dtype=np.int64)][:, None]
+        )
+        return self.bundle.nbr_ids[rows + 1], w / max(len(rows), 1) ** self.bundle.alpha
 
     def rank_scores(self, rows: np.ndarray, stars: np.ndarray) -> np.ndarray:
         """Ranking logits for all books (higher = more likely to be read and liked)."""
         u_rank, _, _ = self.user_vectors(rows, stars)
         scores = self.out_emb @ u_rank + self.out_bias
-        if self.b.nbr_ids.shape[1] and len(rows):
+        if self.bundle.nbr_ids.shape[1] and len(rows):
             ids, w = self.neighbor_weights(rows, stars)
             scores += np.bincount(ids.ravel(), weights=w.ravel(), minlength=self.n_books + 1)[
                 1:
@@ -77,7 +80,7 @@ class FoldInScorer:
 
     def linked_rows(self, rows: np.ndarray) -> np.ndarray:
         """Rows the rated books link to: the only books whose score the links change."""
-        ids = self.b.nbr_ids[np.asarray(rows, dtype=np.int64) + 1].ravel()
+        ids = self.bundle.nbr_ids[np.asarray(rows, dtype=np.int64) + 1].ravel()
         return np.unique(ids[ids > 0]).astype(np.int64) - 1
 
     def rank_scores_at(
@@ -87,7 +90,7 @@ class FoldInScorer:
         targets = np.asarray(targets, dtype=np.int64)
         u_rank = self.ranking_query(rows, stars)
         scores = self.out_emb[targets] @ u_rank + self.out_bias[targets]
-        if self.b.nbr_ids.shape[1] and len(rows):
+        if self.bundle.nbr_ids.shape[1] and len(rows):
             ids, w = self.neighbor_weights(rows, stars)
             scores += _sums_at(ids.ravel() - 1, w.ravel(), targets).astype(np.float32)
         return scores
@@ -99,14 +102,14 @@ class FoldInScorer:
         _, u_rate, b_u = self.user_vectors(rows, stars)
         emb = self.rate_emb if targets is None else self.rate_emb[targets]
         bias = self.item_bias if targets is None else self.item_bias[targets]
-        pred = self.b.mu + bias + b_u + emb @ u_rate
+        pred = self.bundle.mu + bias + b_u + emb @ u_rate
         rows = np.asarray(rows, dtype=np.int64)
-        if self.b.nbr_ids.shape[1] and len(rows):
-            surprise = (np.asarray(stars) - self.b.mu - self.item_bias[rows] - b_u) / np.sqrt(
+        if self.bundle.nbr_ids.shape[1] and len(rows):
+            surprise = (np.asarray(stars) - self.bundle.mu - self.item_bias[rows] - b_u) / np.sqrt(
                 len(rows)
             )
-            w = self.b.nbr_rate[rows + 1] * surprise[:, None]
-            ids = self.b.nbr_ids[rows + 1].ravel()
+            w = self.bundle.nbr_rate[rows + 1] * surprise[:, None]
+            ids = self.bundle.nbr_ids[rows + 1].ravel()
             if targets is None:
                 carried = np.bincount(ids, weights=w.ravel(), minlength=self.n_books + 1)[1:]
             else:
@@ -124,8 +127,8 @@ class FoldInScorer:
             return np.zeros((0, len(targets)))
         stars = np.asarray(stars, dtype=np.int64)
         contrib = (self._inputs(rows, stars) @ self.out_emb[targets].T).astype(np.float64)
-        contrib /= len(rows) ** self.b.alpha
-        if self.b.nbr_ids.shape[1]:
+        contrib /= len(rows) ** self.bundle.alpha
+        if self.bundle.nbr_ids.shape[1]:
             ids, w = self.neighbor_weights(rows, stars)
             cols = _columns(ids - 1, targets)
             hit = cols >= 0
