@@ -13,6 +13,7 @@ from pathlib import Path
 from bookrec_tui import __version__
 from bookrec_tui.chat import wording
 from bookrec_tui.errors import BookrecError
+from bookrec_tui.evaluation.config import PROTOCOLS, EvaluationConfig, protocol_name
 from bookrec_tui.paths import DATA_ENV
 
 EPILOG = f"""\
@@ -215,7 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_dir(p)
 
     p = sub.add_parser(
-        "evaluate", help="seed, cold-start and real-reader protocols, all methods side by side"
+        "evaluate",
+        help="tutorial, cold-start and real-reader protocols, all methods side by side",
     )
     p.add_argument(
         "--out",
@@ -227,12 +229,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--only",
-        choices=("seed", "cold-start", "real-readers", "onboarding", "lists"),
+        type=protocol_name,  # "seed", the tutorial protocol's earlier name, still works
+        choices=PROTOCOLS,
         help="run one protocol (default: all five; onboarding: questions a real reader "
         "could answer among the first 10, and NDCG@10 after them; lists: series-aware "
         "NDCG and the trust audit of the final lists)",
     )
-    p.add_argument("--skip-seed-protocol", action="store_true", help="skip the 80/20 protocol")
+    p.add_argument(
+        "--skip-tutorial-protocol",
+        "--skip-seed-protocol",  # its earlier name
+        action="store_true",
+        help="skip the tutorial's 80/20 protocol",
+    )
     p.add_argument(
         "--exports",
         metavar="DIR",
@@ -360,11 +368,16 @@ def cmd_search(args) -> int:
     rec = _load_recommender(args)
     hits = rec.search(" ".join(args.query), args.n)
     if args.json:
-        print(json.dumps([h.__dict__ for h in hits], indent=2))
+        # The JSON keys predate BookHit.match: "score" (the match) and an empty "note" stay.
+        rows = [
+            {"book_id": h.book_id, "title": h.title, "authors": h.authors, "score": h.match}
+            for h in hits
+        ]
+        print(json.dumps([{**r, "note": ""} for r in rows], indent=2))
     else:
         for h in hits:
             author = rec.catalogue.author_line(h.book_id)
-            print(f"{h.book_id:>6}  {h.title} — {author}  ({h.score:.0f})")
+            print(f"{h.book_id:>6}  {h.title} — {author}  ({h.match:.0f})")
     return 0
 
 
@@ -531,7 +544,7 @@ def _require_training_extra() -> None:
     """Training and evaluation need TensorFlow and Keras (the ``train`` extra)."""
     import importlib.util
 
-    from bookrec_tui.training.model import TRAIN_HINT
+    from bookrec_tui.training.keras_backend import TRAIN_HINT
 
     missing = [m for m in ("tensorflow", "keras") if importlib.util.find_spec(m) is None]
     if missing:
@@ -622,11 +635,23 @@ def cmd_evaluate(args) -> int:
     from bookrec_tui.evaluation.run import run_evaluation
     from bookrec_tui.fsutil import check_output_file
 
-    if args.out is None:
-        args.out = DEFAULT_REPORT
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-    check_output_file(args.out)
-    return run_evaluation(args)
+    out = args.out
+    if out is None:
+        out = DEFAULT_REPORT
+        out.parent.mkdir(parents=True, exist_ok=True)
+    check_output_file(out)
+    config = EvaluationConfig(
+        out=out,
+        only=args.only,
+        users=args.users,
+        skip_tutorial_protocol=args.skip_tutorial_protocol,
+        exports=Path(args.exports) if args.exports else None,
+        min_rated=args.min_rated,
+        epochs=args.epochs,
+        data_dir=getattr(args, "data_dir", None),
+        model_dir=getattr(args, "model_dir", None),
+    )
+    return run_evaluation(config)
 
 
 def cmd_data(args) -> int:

@@ -18,7 +18,7 @@ from bookrec_tui.chat.questions import ONBOARDING_KEYS, Questions
 from bookrec_tui.chat.replies import InBackground, OpenMap, Quit, Reply, ReplyKind
 from bookrec_tui.chat.transfer import GoodreadsImport, export_ratings
 from bookrec_tui.chat.wording import STAR_WORDS, plural
-from bookrec_tui.core.recommender import BookHit, Recommendation, Recommender
+from bookrec_tui.core.recommender import Recommendation, Recommender, SimilarBook
 from bookrec_tui.core.search import MATCH_THRESHOLD
 from bookrec_tui.errors import BookrecError
 from bookrec_tui.store.profile import ImportStep, Profile, SetStep, UndoConflict
@@ -275,13 +275,13 @@ class ReaderSession:
         named = self.rec.catalogue.author_named(text)
         if named is not None:
             return named
-        hits = [h for h in self.rec.search(text, 1) if h.score >= MATCH_THRESHOLD]
+        hits = [h for h in self.rec.search(text, 1) if h.match >= MATCH_THRESHOLD]
         return self.rec.catalogue.first_author(hits[0].book_id) if hits else None
 
     def more_like(self, book_id: int, n: int = 10) -> Reply:
         self.focus = book_id
         reader = self._reader()
-        hits: list[BookHit] = self.rec.similar(
+        hits: list[SimilarBook] = self.rec.similar(
             book_id,
             n,
             ratings=self.ratings,
@@ -380,7 +380,7 @@ class ReaderSession:
     def search_reply(self, text: str) -> Reply:
         self.focus = None  # a list: "it" would not say which
         hits = self.rec.search(text, 8)
-        if not hits or hits[0].score < MATCH_THRESHOLD:
+        if not hits or hits[0].match < MATCH_THRESHOLD:
             return Reply(
                 f"I couldn't find “{text}”. Type `help` to see what I understand.",
                 kind=ReplyKind.ERROR,
@@ -424,7 +424,7 @@ class ReaderSession:
         return [
             (h.book_id, wording.suggestion_line(c, h.book_id))
             for h in hits
-            if h.score >= MATCH_THRESHOLD
+            if h.match >= MATCH_THRESHOLD
         ]
 
     def map_pick(self, book_id: int, n: int = 8) -> Reply:

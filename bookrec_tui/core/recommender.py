@@ -61,11 +61,24 @@ class Recommendation:
 
 @dataclass(frozen=True)
 class BookHit:
+    """A search result: a book and how closely the query matches its title, original title
+    or author."""
+
     book_id: int
     title: str
     authors: str
-    score: float  # search: similarity 0..100; similar: blended link/taste/author score
-    note: str = ""  # "more like this": "start of a series", "next in the series", or ""
+    match: float  # similarity 0..100 (MATCH_THRESHOLD and up: a match worth offering)
+
+
+@dataclass(frozen=True)
+class SimilarBook:
+    """A "more like this" result."""
+
+    book_id: int
+    title: str
+    authors: str
+    score: float  # blended link/taste/author score (higher first); within one list only
+    note: str = ""  # "start of a series", "next in the series", or ""
 
 
 @dataclass(frozen=True)
@@ -370,7 +383,7 @@ class Recommender:
         read: Iterable[int] = (),
         hidden: Iterable[int] = (),
         series_order: dict[str, bool] | None = None,
-    ) -> list[BookHit]:
+    ) -> list[SimilarBook]:
         """ "More like this", best first, as the reader sees it: the book counts as read
         (its series continues from it), at most two entries of one series (the next unread
         first) and three books by one author; nothing the reader rated, read or hid."""
@@ -380,7 +393,7 @@ class Recommender:
         listed = self.lists.assemble(score, reader, n, series_cap=2, author_cap=3)
         c = self.catalogue
         return [
-            BookHit(
+            SimilarBook(
                 int(c.book_ids[b.row]), str(c.titles[b.row]), str(c.authors[b.row]), b.score, b.note
             )
             for b in listed
@@ -454,7 +467,7 @@ class Recommender:
             if book_id not in self.catalogue:
                 raise BookrecError(f"There is no book with id {book_id} in the catalogue.")
             return Lookup(book_id, [])
-        hits = [h for h in self.search(text.strip(), 6) if h.score >= MATCH_THRESHOLD]
+        hits = [h for h in self.search(text.strip(), 6) if h.match >= MATCH_THRESHOLD]
         if not hits:
             return Lookup(None, [])
         top = hits[0]
@@ -464,7 +477,7 @@ class Recommender:
     def _rivals(self, top: BookHit, other: BookHit) -> bool:
         if (other.title, other.authors) == (top.title, top.authors):
             return False  # the same book twice in goodbooks: either will do
-        if other.score < top.score - RIVAL_MARGIN:
+        if other.match < top.match - RIVAL_MARGIN:
             return False
         counts = self.catalogue.ratings_counts
         c = self.catalogue

@@ -1,4 +1,4 @@
-"""`bookrec-tui evaluate`: the seed protocol (RMSE on an 80/20 split) and the cold-start
+"""`bookrec-tui evaluate`: the tutorial protocol (RMSE on an 80/20 split) and the cold-start
 protocol (held-out readers, k revealed ratings), every method in the same run."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 
 from bookrec_tui.core.catalogue import Dataset, Ratings
 from bookrec_tui.core.metrics import ndcg_at, recall_at, top_n
+from bookrec_tui.core.scoring import Scorer
 from bookrec_tui.training.interactions import UserItems
 
 Log = Callable[[str], None]
@@ -71,7 +72,7 @@ def cold_start_split(
     )
 
 
-def evaluate_cold_start(methods: dict, heldout, ks=(1, 3, 5, 10)) -> dict:
+def evaluate_cold_start(methods: dict[str, Scorer], heldout, ks=(1, 3, 5, 10)) -> dict:
     """Recall@20, NDCG@10 (relevant = hidden books rated >= 4) and RMSE on hidden books."""
     results: dict = {}
     for name, method in methods.items():
@@ -242,7 +243,9 @@ def evaluate_onboarding(rec, askers: dict[str, Asker], shelves: dict, n: int = 1
     return results
 
 
-def evaluate_real_readers(methods: dict, libraries: dict, ks=(5, 10), repetitions: int = 5) -> dict:
+def evaluate_real_readers(
+    methods: dict[str, Scorer], libraries: dict, ks=(5, 10), repetitions: int = 5
+) -> dict:
     """Each reader's library, revealed k books at a time in ``repetitions`` seeded random
     orders; the rest is hidden (relevant = hidden books rated >= 4). Reported per reader,
     and as the mean over readers, so a big library counts as much as a small one."""
@@ -270,7 +273,8 @@ def evaluate_real_readers(methods: dict, libraries: dict, ks=(5, 10), repetition
     return {"mean": mean, "per_reader": per_reader, "repetitions": repetitions}
 
 
-def seed_split(ratings: Ratings, seed: int = 42, test_frac: float = 0.2):
+def tutorial_split(ratings: Ratings, seed: int = 42, test_frac: float = 0.2):
+    """The tutorial's protocol: ``test_frac`` of all ratings, drawn at random, held out."""
     rng = np.random.default_rng(seed)
     test = rng.random(len(ratings)) < test_frac
     return ratings.subset(~test), ratings.subset(test)
@@ -289,7 +293,7 @@ def machine_info() -> dict:
 
 @dataclass
 class EvalReport:
-    seed_protocol: dict = field(default_factory=dict)
+    tutorial_protocol: dict = field(default_factory=dict)
     cold_start: dict = field(default_factory=dict)
     real_readers: dict = field(default_factory=dict)
     onboarding: dict = field(default_factory=dict)
@@ -300,7 +304,7 @@ class EvalReport:
     def to_json(self) -> str:
         return json.dumps(
             {
-                "seed_protocol": self.seed_protocol,
+                "tutorial_protocol": self.tutorial_protocol,
                 "cold_start": self.cold_start,
                 "real_readers": self.real_readers,
                 "onboarding": self.onboarding,
@@ -314,9 +318,9 @@ class EvalReport:
 
     def table(self) -> str:
         lines = []
-        if self.seed_protocol:
-            lines.append("Seed protocol (80/20 random split, seed 42): test RMSE")
-            for name, rmse in self.seed_protocol.items():
+        if self.tutorial_protocol:
+            lines.append("Tutorial protocol (80/20 random split, seed 42): test RMSE")
+            for name, rmse in self.tutorial_protocol.items():
                 lines.append(f"  {name:<26} {rmse:.4f}")
         if self.cold_start:
             lines.append("Cold-start protocol (held-out readers, k revealed ratings)")

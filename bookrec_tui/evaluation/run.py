@@ -8,6 +8,7 @@ import numpy as np
 
 from bookrec_tui.core.scoring import FoldInScorer
 from bookrec_tui.errors import BookrecError
+from bookrec_tui.evaluation.config import ON_EXPORTS, EvaluationConfig
 from bookrec_tui.evaluation.protocols import (
     EvalReport,
     cold_start_split,
@@ -18,8 +19,8 @@ from bookrec_tui.evaluation.protocols import (
     real_reader_libraries,
     real_reader_shelves,
     save_report,
-    seed_split,
     timed,
+    tutorial_split,
 )
 from bookrec_tui.progress import console, progress_bar
 from bookrec_tui.store.goodbooks import load_dataset
@@ -27,16 +28,15 @@ from bookrec_tui.training.baselines import (
     EASE,
     CataloguePopularity,
     Popularity,
-    SeedFoldIn,
+    TutorialFoldIn,
     gram_matrix,
-    train_seed_model,
+    train_tutorial_model,
 )
 from bookrec_tui.training.interactions import UserItems
 from bookrec_tui.training.model import TrainConfig, export_bundle, train_model
 
 EASE_LAMBDAS = (300.0, 1000.0, 3000.0)
 DEFAULT_EASE_LAMBDA = 1000.0  # what the cold-start protocol's validation readers pick
-PROTOCOLS = ("seed", "cold-start", "real-readers", "onboarding", "lists")
 
 
 def _train_ours(items: UserItems, n_books: int, cfg: TrainConfig, label: str) -> FoldInScorer:
@@ -47,10 +47,10 @@ def _train_ours(items: UserItems, n_books: int, cfg: TrainConfig, label: str) ->
     return FoldInScorer(export_bundle(model, items, np.arange(n_books), cfg, {}))
 
 
-def _seed_model(items: UserItems, n_books: int, label: str) -> np.ndarray:
+def _tutorial_model(items: UserItems, n_books: int, label: str) -> np.ndarray:
     owner = np.repeat(np.arange(items.n_users), items.counts)
-    with progress_bar(f"seed model ({label})", 10) as update:
-        user_emb, book_emb = train_seed_model(
+    with progress_bar(f"tutorial model ({label})", 10) as update:
+        user_emb, book_emb = train_tutorial_model(
             owner,
             items.rows,
             items.stars,
@@ -61,8 +61,8 @@ def _seed_model(items: UserItems, n_books: int, label: str) -> np.ndarray:
     return user_emb, book_emb
 
 
-def run_seed_protocol(dataset, cfg: TrainConfig, report: EvalReport) -> None:
-    train, test = seed_split(dataset.ratings)
+def run_tutorial_protocol(dataset, cfg: TrainConfig, report: EvalReport) -> None:
+    train, test = tutorial_split(dataset.ratings)
     cat = dataset.catalogue
     n_books = len(cat)
     items = UserItems.build(train, cat)
@@ -75,16 +75,16 @@ def run_seed_protocol(dataset, cfg: TrainConfig, report: EvalReport) -> None:
     )
     mu = float(train.stars.mean())
     rmse = {"global mean": float(np.sqrt(np.mean((test_stars - mu) ** 2)))}
-    with timed(report.timings, "seed protocol: seed model"):
-        user_emb, book_emb = _seed_model(items, n_books, "seed split")
+    with timed(report.timings, "tutorial protocol: tutorial model"):
+        user_emb, book_emb = _tutorial_model(items, n_books, "tutorial split")
     pred = np.where(
         known,
         np.sum(user_emb[np.minimum(user_pos, items.n_users - 1)] * book_emb[test_rows], axis=1),
         mu,
-    )  # the seed model has no fold-in: an unseen reader gets the global mean
-    rmse["seed model"] = float(np.sqrt(np.mean((np.clip(pred, 1, 5) - test_stars) ** 2)))
-    with timed(report.timings, "seed protocol: ours"):
-        scorer = _train_ours(items, n_books, cfg, "seed split")
+    )  # the tutorial model has no fold-in: an unseen reader gets the global mean
+    rmse["tutorial model"] = float(np.sqrt(np.mean((np.clip(pred, 1, 5) - test_stars) ** 2)))
+    with timed(report.timings, "tutorial protocol: ours"):
+        scorer = _train_ours(items, n_books, cfg, "tutorial split")
     # A reader whose ratings all fell into the test split is folded in from no ratings.
     owner = np.where(known, user_pos, -1)
     pred = scorer.predict_stars(np.array([], np.int64), np.array([], np.int64), test_rows)
@@ -96,7 +96,7 @@ def run_seed_protocol(dataset, cfg: TrainConfig, report: EvalReport) -> None:
             rows, stars = items.user(u)
             pred[sel] = scorer.predict_stars(rows, stars, test_rows[sel])
     rmse["ours (fold-in of train ratings)"] = float(np.sqrt(np.mean((pred - test_stars) ** 2)))
-    report.seed_protocol = rmse
+    report.tutorial_protocol = rmse
 
 
 def run_cold_start(dataset, cfg: TrainConfig, n_users: int, report: EvalReport) -> None:
@@ -119,9 +119,9 @@ def run_cold_start(dataset, cfg: TrainConfig, n_users: int, report: EvalReport) 
     report.settings["ease_lambda_validation_ndcg@10_k5"] = tuning
     report.settings["ease_lambda"] = best.lam
     methods[f"EASE (lambda={best.lam:g})"] = best
-    with timed(report.timings, "cold start: seed model"):
-        _, book_emb = _seed_model(items, n_books, "cold-start split")
-    methods["seed model (fold-in)"] = SeedFoldIn(book_emb)
+    with timed(report.timings, "cold start: tutorial model"):
+        _, book_emb = _tutorial_model(items, n_books, "cold-start split")
+    methods["tutorial model (fold-in)"] = TutorialFoldIn(book_emb)
     with timed(report.timings, "cold start: ours"):
         methods["ours"] = _train_ours(items, n_books, cfg, "cold-start split")
     with timed(report.timings, "cold start: scoring"):
@@ -154,15 +154,13 @@ def run_real_readers(
     }
 
 
-def run_onboarding(dataset, exports: Path, args, report: EvalReport) -> None:
+def run_onboarding(dataset, exports: Path, config: EvaluationConfig, report: EvalReport) -> None:
     """Issue #10 9(c): the shipped model's app-side onboarding on real readers."""
     from bookrec_tui.core.bundle import Bundle
     from bookrec_tui.core.recommender import Recommender, default_bundle_path
 
-    rec = Recommender(
-        Bundle.load(default_bundle_path(getattr(args, "model_dir", None))), dataset.catalogue
-    )
-    shelves = real_reader_shelves(exports, dataset.catalogue, args.min_rated)
+    rec = Recommender(Bundle.load(default_bundle_path(config.model_dir)), dataset.catalogue)
+    shelves = real_reader_shelves(exports, dataset.catalogue, config.min_rated)
     with timed(report.timings, "onboarding: 10 questions per reader, every asker"):
         report.onboarding = evaluate_onboarding(rec, onboarding_askers(rec), shelves)
 
@@ -219,72 +217,71 @@ def run_lists(
             )
 
 
-def _exports_dir(args) -> Path | None:
+def _exports_dir(config: EvaluationConfig) -> Path | None:
     """--exports, else a goodreads-exports folder beside the data directory, if any."""
     from bookrec_tui.paths import resolve_data_dir
 
-    if args.exports:
-        if not Path(args.exports).is_dir():
-            raise BookrecError(f"--exports {args.exports}: no such folder.")
-        return Path(args.exports)
-    beside = resolve_data_dir(getattr(args, "data_dir", None)).parent / "goodreads-exports"
+    if config.exports:
+        if not Path(config.exports).is_dir():
+            raise BookrecError(f"--exports {config.exports}: no such folder.")
+        return Path(config.exports)
+    beside = resolve_data_dir(config.data_dir).parent / "goodreads-exports"
     return beside if beside.is_dir() else None
 
 
-def run_evaluation(args) -> int:
+def run_evaluation(config: EvaluationConfig) -> int:
+    """Run the configured protocols, print their table and write the JSON report."""
     from bookrec_tui.core.recommender import default_bundle_path
 
-    protocols = [args.only] if args.only else list(PROTOCOLS)
-    if args.skip_seed_protocol and "seed" in protocols:
-        protocols.remove("seed")
+    protocols = config.protocols()
     cfg = TrainConfig()
-    if args.epochs:
-        cfg.epochs = args.epochs
-    on_exports = [p for p in ("real-readers", "onboarding") if p in protocols]
-    exports = _exports_dir(args) if on_exports or "lists" in protocols else None
+    if config.epochs:
+        cfg.epochs = config.epochs
+    on_exports = [p for p in ON_EXPORTS if p in protocols]
+    exports = _exports_dir(config) if on_exports or "lists" in protocols else None
     if on_exports and exports is None:
-        if args.only:
+        if config.only:
             raise BookrecError(
-                f"The {args.only} protocol needs Goodreads exports: pass --exports DIR "
+                f"The {config.only} protocol needs Goodreads exports: pass --exports DIR "
                 "(a folder of goodreads_library_export.csv files)."
             )
         console.print("no Goodreads exports found (see --exports): skipping real readers")
         for p in on_exports:
             protocols.remove(p)
-    dataset = load_dataset(getattr(args, "data_dir", None))
+    dataset = load_dataset(config.data_dir)
     report = EvalReport(
         settings={
             "protocols": protocols,
             "config": cfg.__dict__,
-            "heldout_readers": args.users,
+            "heldout_readers": config.users,
             "ratings": len(dataset.ratings),
             "ratings_sha256": dataset.ratings.sha256,
         }
     )
-    if "seed" in protocols:
-        run_seed_protocol(dataset, cfg, report)
+    if "tutorial" in protocols:
+        run_tutorial_protocol(dataset, cfg, report)
         console.print(report.table())
     if "cold-start" in protocols:
-        run_cold_start(dataset, cfg, args.users, report)
+        run_cold_start(dataset, cfg, config.users, report)
         console.print(report.table())
     if "real-readers" in protocols:
-        libraries = real_reader_libraries(exports, dataset.catalogue, args.min_rated)
+        libraries = real_reader_libraries(exports, dataset.catalogue, config.min_rated)
         if not libraries:
             raise BookrecError(
-                f"No export in {exports} has {args.min_rated} rated books in the catalogue."
+                f"No export in {exports} has {config.min_rated} rated books in the catalogue."
             )
         lam = report.settings.get("ease_lambda", DEFAULT_EASE_LAMBDA)
-        bundle = default_bundle_path(getattr(args, "model_dir", None))
+        bundle = default_bundle_path(config.model_dir)
         run_real_readers(dataset, libraries, bundle, lam, report)
     if "onboarding" in protocols:
-        run_onboarding(dataset, exports, args, report)
+        run_onboarding(dataset, exports, config, report)
     if "lists" in protocols:
         libraries = (
-            real_reader_libraries(exports, dataset.catalogue, args.min_rated) if exports else None
+            real_reader_libraries(exports, dataset.catalogue, config.min_rated) if exports else None
         )
-        bundle = default_bundle_path(getattr(args, "model_dir", None))
-        run_lists(dataset, cfg, args.users, libraries, bundle, report)
-    save_report(report, args.out)
+        bundle = default_bundle_path(config.model_dir)
+        run_lists(dataset, cfg, config.users, libraries, bundle, report)
+    save_report(report, config.out)
     print(report.table())
-    console.print(f"wrote {args.out}")
+    console.print(f"wrote {config.out}")
     return 0

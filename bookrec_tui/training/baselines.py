@@ -3,8 +3,9 @@
 * popularity: most-rated books first; stars = the book's shrunk mean rating (for real
   readers: Goodreads-wide ratings counts and averages).
 * EASE (Steck 2019): closed-form item-item model on binary "rated it" data.
-* the seed tutorial's model: 5-d user and book embeddings, dot product, MSE, Adam,
-  10 epochs; a new reader is folded in by ridge regression on the frozen book embeddings.
+* the tutorial model (from the Keras tutorial this project started from): 5-d user and
+  book embeddings, dot product, MSE, Adam, 10 epochs; a new reader is folded in by ridge
+  regression on the frozen book embeddings.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from bookrec_tui.training.interactions import UserItems
+from bookrec_tui.training.keras_backend import import_keras
 
 
 class Popularity:
@@ -92,7 +94,7 @@ class EASE:
         return None  # EASE ranks; it does not predict stars
 
 
-def train_seed_model(
+def train_tutorial_model(
     user_index: np.ndarray,
     rows: np.ndarray,
     stars: np.ndarray,
@@ -103,14 +105,12 @@ def train_seed_model(
     seed: int = 42,
     progress=None,
 ):
-    """The seed tutorial's Keras model. Returns (user embeddings, book embeddings) as numpy.
+    """The tutorial's Keras model. Returns (user embeddings, book embeddings) as numpy.
 
     ``batch_size`` is the only departure from the tutorial (which uses Keras' default 32):
     256 keeps evaluation under a few minutes on 2 cores.
     """
-    from bookrec_tui.training.model import _keras
-
-    keras, _tf = _keras()
+    keras, _tf = import_keras()
     keras.utils.set_random_seed(seed)
     from keras import layers
 
@@ -144,10 +144,11 @@ def train_seed_model(
     )
 
 
-class SeedFoldIn:
-    """Seed model scored for a new reader: ridge regression of their stars on book vectors."""
+class TutorialFoldIn:
+    """The tutorial model scored for a new reader: ridge regression of their stars on the
+    book vectors."""
 
-    name = "seed model (fold-in)"
+    name = "tutorial model (fold-in)"
 
     def __init__(self, book_emb: np.ndarray, ridge: float = 0.1) -> None:
         self.Q = book_emb.astype(np.float64)

@@ -1,6 +1,6 @@
 """The Keras model: Embedding layers combined by dot products, built for ranking.
 
-The seed tutorial's design is two Embedding layers and a dot product trained on star MSE.
+The tutorial model's design is two Embedding layers and a dot product trained on star MSE.
 Trained only to predict stars it ranks badly (Recall@20 ~0.005 on the cold-start protocol).
 This model keeps the embeddings-and-dot-products core and makes three changes:
 
@@ -19,13 +19,12 @@ This model keeps the embeddings-and-dot-products core and makes three changes:
   bias, a dot product of book embeddings with the reader's rating vector, and the reader's
   surprise on each rated book carried along its links. It trains on hidden books' MSE.
 
-TensorFlow is imported only here (and lazily by callers): the app never loads it.
+TensorFlow is imported only in training (keras_backend.py, lazily): the app never loads it.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -34,6 +33,7 @@ import numpy as np
 
 from bookrec_tui.core.bundle import Bundle
 from bookrec_tui.training.interactions import UserItems, reveal_split
+from bookrec_tui.training.keras_backend import import_keras
 
 ProgressFn = Callable[[int, int, dict], None]
 
@@ -67,22 +67,10 @@ class TrainConfig:
     seed: int = 42
 
 
-TRAIN_HINT = "pip install 'bookrec-tui[train]'"
-
-
-def _keras():
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-    import tensorflow as tf
-
-    return keras, tf
-
-
 @functools.cache
 def model_class():
     """The Keras model class (defined lazily so importing this module needs no TensorFlow)."""
-    keras, _tf = _keras()
+    keras, _tf = import_keras()
     from keras import layers, ops
 
     @keras.saving.register_keras_serializable(package="bookrec_tui")
@@ -268,7 +256,7 @@ def neighbor_table(
 
 def load_keras_model(path):
     """Load a saved ``.keras`` model in Keras' safe mode (no arbitrary code)."""
-    keras, _tf = _keras()
+    keras, _tf = import_keras()
     model_class()
     return keras.saving.load_model(path, safe_mode=True)
 
@@ -289,7 +277,7 @@ def train_model(
     progress: ProgressFn | None = None,
 ):
     """Train on ``items`` (readers with >= 2 ratings are used). Returns (keras model, history)."""
-    keras, tf = _keras()
+    keras, tf = import_keras()
     keras.utils.set_random_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     mu = float(items.stars.mean())
