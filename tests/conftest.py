@@ -1,4 +1,9 @@
-"""Shared fixtures: a tiny synthetic goodbooks dataset, an isolated home, the real data."""
+"""Shared fixtures: tiny synthetic data, a tiny real-looking book world with a model, an
+isolated home, the real data.
+
+Markers are set here from what a test uses: ``realdata`` for every test that needs the real
+goodbooks-10k data or Goodreads exports (through any fixture), so
+``pytest -m "not realdata and not slow"`` is the fast suite that runs anywhere."""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tiny_world as tiny_world_module
 
 from bookrec_tui.chat.session import ReaderSession
 from bookrec_tui.core.recommender import Recommender
@@ -134,6 +140,15 @@ def full_disk(monkeypatch) -> dict[str, bool]:
     return state
 
 
+REAL_DATA_FIXTURES = {"real_data_dir", "exports_dir"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if REAL_DATA_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.realdata)
+
+
 # One recommender over the real data per test module (loading it takes a moment), shared by the
 # session and list tests.
 @pytest.fixture(scope="module")
@@ -141,7 +156,25 @@ def rec(real_data_dir) -> Recommender:
     return Recommender.load(data_dir=real_data_dir)
 
 
-# A new reader's session on the real data, their profile in a temporary folder.
+# A new reader's session on the real data, their profile in a temporary folder: for checks of
+# what the real model answers.
 @pytest.fixture
-def session(rec, tmp_path) -> ReaderSession:
+def real_session(rec, tmp_path) -> ReaderSession:
     return ReaderSession(rec, Profile.open("t", tmp_path))
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory) -> tiny_world_module.TinyWorld:
+    """56 real titles (series, authors, genres), synthetic readers and a numpy-built model."""
+    return tiny_world_module.build(tmp_path_factory.mktemp("tiny-world"))
+
+
+@pytest.fixture(scope="session")
+def tiny_rec(tiny_world) -> Recommender:
+    return Recommender(tiny_world.bundle(), tiny_world.catalogue())
+
+
+# A new reader's session on the tiny world: for the conversation itself.
+@pytest.fixture
+def session(tiny_rec, tmp_path) -> ReaderSession:
+    return ReaderSession(tiny_rec, Profile.open("t", tmp_path))

@@ -128,7 +128,8 @@ def test_any_input_gets_a_reply_and_never_a_traceback(session, line):
     assert all(1 <= v <= 5 for v in session.ratings.values())
 
 
-def test_import_from_the_chat_previews_then_asks(session, exports_dir):
+def test_import_from_the_chat_previews_then_asks(real_session, exports_dir):
+    session = real_session  # a real reader's export, matched against the real catalogue
     export = exports_dir
     preview = session.handle(f"/import {export / 'notmahi__d3-book-timeline.csv'}")
     assert "Type `yes`" in preview.text and session.ratings == {}

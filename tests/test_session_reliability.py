@@ -33,8 +33,8 @@ def test_undo_leaves_another_windows_later_rating(session, tmp_path):
     assert session.ratings == {book: 2}
 
 
-def test_yes_on_an_import_keeps_a_rating_given_after_the_preview(session, rec, tmp_path):
-    c = rec.catalogue
+def test_yes_on_an_import_keeps_a_rating_given_after_the_preview(session, tmp_path):
+    c = session.rec.catalogue
     rows = [c.row(b) for b in (1, 2, 3)]  # three books from the catalogue, rated 5 on Goodreads
     lines = ["Book Id,Title,Author,My Rating,Exclusive Shelf"]
     for r in rows:
