@@ -174,6 +174,12 @@ def tiny_rec(tiny_world) -> Recommender:
     return Recommender(tiny_world.bundle(), tiny_world.catalogue())
 
 
+@pytest.fixture(scope="session")
+def tiny_app(tiny_world) -> dict[str, str]:
+    """BookrecApp's data_dir and model_dir for the tiny world: ``BookrecApp(**tiny_app, ...)``."""
+    return {"data_dir": str(tiny_world.data_dir), "model_dir": str(tiny_world.model_dir)}
+
+
 # A new reader's session on the tiny world: for the conversation itself.
 @pytest.fixture
 def session(tiny_rec, tmp_path) -> ReaderSession:

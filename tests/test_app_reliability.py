@@ -13,9 +13,9 @@ from bookrec_tui.tui.widgets import BookList
 
 
 @pytest.mark.asyncio
-async def test_a_failed_side_panel_save_does_not_crash_the_app(real_data_dir, tmp_path, full_disk):
+async def test_a_failed_side_panel_save_does_not_crash_the_app(tiny_app, tmp_path, full_disk):
     (tmp_path / "r.json").write_text(json.dumps({"ratings": {"1": 5, "2": 4, "3": 5}}))
-    app = BookrecApp(data_dir=str(real_data_dir), profile="r", profile_dir=tmp_path)
+    app = BookrecApp(**tiny_app, profile="r", profile_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
         full_disk["full"] = True
@@ -33,10 +33,10 @@ async def test_a_failed_side_panel_save_does_not_crash_the_app(real_data_dir, tm
 
 
 @pytest.mark.asyncio
-async def test_a_rating_for_an_unknown_book_is_warned_about_not_crashed_on(real_data_dir, tmp_path):
+async def test_a_rating_for_an_unknown_book_is_warned_about_not_crashed_on(tiny_app, tmp_path):
     ratings = {"1": 5, "2": 4, "3": 5, "987654": 2}
     (tmp_path / "r.json").write_text(json.dumps({"ratings": ratings}))
-    app = BookrecApp(data_dir=str(real_data_dir), profile="r", profile_dir=tmp_path)
+    app = BookrecApp(**tiny_app, profile="r", profile_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
         assert "987654" in transcript(app) and "not in this catalogue" in transcript(app)

@@ -14,7 +14,7 @@ from bookrec_tui.tui.app import BookrecApp
 @pytest.mark.asyncio
 @pytest.mark.parametrize("returning", [False, True], ids=["new-reader", "returning-reader"])
 async def test_lines_typed_while_loading_are_echoed_rated_and_saved(
-    real_data_dir, tmp_path, monkeypatch, returning
+    tiny_app, tmp_path, monkeypatch, returning
 ):
     from bookrec_tui.core.recommender import Recommender
 
@@ -29,7 +29,7 @@ async def test_lines_typed_while_loading_are_echoed_rated_and_saved(
         return real_load(cls, *args, **kwargs)
 
     monkeypatch.setattr(Recommender, "load", classmethod(slow_load))
-    app = BookrecApp(data_dir=str(real_data_dir), profile="r", profile_dir=tmp_path)
+    app = BookrecApp(**tiny_app, profile="r", profile_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         assert app.session is None
