@@ -113,19 +113,28 @@ class TinyWorld:
         return Bundle.load(self.model_dir / BUNDLE_NAME)
 
 
-def make_ratings(n_readers: int = 400, seed: int = 7) -> np.ndarray:
-    """(user_id, book_id, stars) rows: each reader loves one or two genres, reads a series
-    from its start, and dislikes a few books outside their taste. Popular books (earlier in
-    each genre's list) are read more."""
+def make_ratings(
+    n_readers: int = 400,
+    seed: int = 7,
+    tastes: tuple[int, int] = (1, 2),
+    reads: tuple[int, int] = (6, 15),
+    others: int = 3,
+) -> np.ndarray:
+    """(user_id, book_id, stars) rows: each reader loves ``tastes`` (fewest, most) genres,
+    picks ``reads`` (fewest, most) books in them, reads a series from its start, and
+    dislikes ``others`` books outside their taste.
+    Popular books (earlier in each genre's list) are read more."""
     rng = np.random.default_rng(seed)
     genre = np.array([g for _, _, _, g, _ in BOOKS])
     series = [s for *_, s in BOOKS]
     rows = []
     for user in range(1, n_readers + 1):
-        tastes = rng.choice(GENRES, size=rng.integers(1, 3), replace=False)
-        liked = np.flatnonzero(np.isin(genre, tastes))
+        liked_genres = rng.choice(
+            GENRES, size=rng.integers(tastes[0], tastes[1] + 1), replace=False
+        )
+        liked = np.flatnonzero(np.isin(genre, liked_genres))
         weights = 1.0 / (1.0 + np.arange(len(liked)) % 8)
-        n = min(len(liked), int(rng.integers(6, 16)))
+        n = min(len(liked), int(rng.integers(reads[0], reads[1] + 1)))
         picked = set(rng.choice(liked, size=n, replace=False, p=weights / weights.sum()).tolist())
         for b in list(picked):  # a series is read from its first book
             if series[b]:
@@ -136,8 +145,8 @@ def make_ratings(n_readers: int = 400, seed: int = 7) -> np.ndarray:
                 }
         for b in sorted(picked):
             rows.append((user, b + 1, int(rng.choice([3, 4, 4, 5, 5]))))
-        others = np.flatnonzero(~np.isin(genre, tastes))
-        for b in rng.choice(others, size=3, replace=False):
+        outside = np.flatnonzero(~np.isin(genre, liked_genres))
+        for b in rng.choice(outside, size=others, replace=False):
             rows.append((user, int(b) + 1, int(rng.choice([1, 2, 2, 3]))))
     return np.array(rows, dtype=np.int64)
 
@@ -228,12 +237,12 @@ def build_bundle(ratings: np.ndarray, catalogue: Catalogue, dim: int = 8) -> Bun
     )
 
 
-def build(root: Path) -> TinyWorld:
+def build(root: Path, ratings: np.ndarray | None = None) -> TinyWorld:
     """Write the tiny world under ``root`` (``root/data``, ``root/model``)."""
     from bookrec_tui.store.goodbooks import load_catalogue
 
     world = TinyWorld(root / "data", root / "model")
-    ratings = make_ratings()
+    ratings = make_ratings() if ratings is None else ratings
     write_data(world.data_dir, ratings)
     catalogue = load_catalogue(world.data_dir, use_cache=False)
     world.model_dir.mkdir(parents=True, exist_ok=True)

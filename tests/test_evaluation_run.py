@@ -1,0 +1,120 @@
+"""`bookrec-tui evaluate` end to end (evaluation/run.py) on the tiny world, and what every
+method it compares shares (the Scorer protocol)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import tiny_world
+
+from bookrec_tui.core.scoring import FoldInScorer, Scorer
+from bookrec_tui.errors import BookrecError
+from bookrec_tui.evaluation.config import PROTOCOLS, EvaluationConfig
+from bookrec_tui.store.goodbooks import load_dataset
+from bookrec_tui.training.baselines import (
+    EASE,
+    CataloguePopularity,
+    Popularity,
+    TutorialFoldIn,
+    gram_matrix,
+)
+from bookrec_tui.training.interactions import UserItems
+
+
+@pytest.fixture(scope="module")
+def eval_world(tmp_path_factory) -> tiny_world.TinyWorld:
+    """The tiny world with keener readers: most rate 20+ books, as the cold-start protocol's
+    held-out readers must."""
+    ratings = tiny_world.make_ratings(300, seed=11, tastes=(2, 4), reads=(14, 30), others=6)
+    return tiny_world.build(tmp_path_factory.mktemp("eval-world"), ratings)
+
+
+def test_protocols_by_name_and_by_their_earlier_names(tmp_path):
+    out = tmp_path / "r.json"
+    assert EvaluationConfig(out).protocols() == list(PROTOCOLS)
+    assert EvaluationConfig(out, only="seed").protocols() == ["tutorial"]
+    assert "tutorial" not in EvaluationConfig(out, skip_tutorial_protocol=True).protocols()
+    with pytest.raises(ValueError, match="unknown protocol"):
+        EvaluationConfig(out, only="everything")
+
+
+def test_a_protocol_on_real_readers_without_exports_says_what_it_needs(eval_world, tmp_path):
+    from bookrec_tui.evaluation.run import run_evaluation
+
+    config = EvaluationConfig(
+        tmp_path / "r.json", only="real-readers", data_dir=eval_world.data_dir
+    )
+    with pytest.raises(BookrecError, match="needs Goodreads exports: pass --exports"):
+        run_evaluation(config)
+    with pytest.raises(BookrecError, match="no such folder"):
+        run_evaluation(
+            EvaluationConfig(tmp_path / "r.json", exports=tmp_path / "none", only="onboarding")
+        )
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_every_method_evaluate_compares_is_a_scorer(eval_world):
+    """Popularity (two kinds), EASE, the tutorial model's fold-in and ours, as the protocols
+    call them: a score for every book, stars for the targets (or None: EASE only ranks)."""
+    dataset = load_dataset(eval_world.data_dir)
+    cat = dataset.catalogue
+    items = UserItems.build(dataset.ratings, cat)
+    n = len(cat)
+    methods = {
+        "popularity": Popularity(items, n),
+        "Goodreads-wide popularity": CataloguePopularity(cat),
+        "EASE": EASE(gram_matrix(items, n), 30.0),
+        "tutorial model": TutorialFoldIn(np.random.default_rng(0).normal(size=(n, 5))),
+        "ours": FoldInScorer(eval_world.bundle()),
+    }
+    rows, stars = np.array([0, 12, 28]), np.array([5, 4, 1])
+    targets = np.array([1, 2, 13])
+    for name, method in methods.items():
+        assert isinstance(method, Scorer), name
+        scores = method.rank_scores(rows, stars)
+        assert scores.shape == (n,) and np.isfinite(scores).all(), name
+        predicted = method.predict_stars(rows, stars, targets)
+        if name == "EASE":
+            assert predicted is None
+        else:
+            assert predicted.shape == (3,) and ((predicted >= 1) & (predicted <= 5)).all(), name
+    # The Hobbit loved: The Fellowship of the Ring (its readers' next book) outranks Twilight.
+    ease_scores = methods["EASE"].rank_scores(np.array([0]), np.array([5]))
+    assert ease_scores[1] > ease_scores[31]
+
+
+@pytest.mark.slow
+def test_a_full_run_writes_every_protocols_table_and_report(eval_world, tmp_path, capsys):
+    """Every protocol that needs no Goodreads exports, on the tiny world, our model trained for
+    one epoch: the report has each method's figures, and the table says the same."""
+    from bookrec_tui.evaluation.run import run_evaluation
+
+    out = tmp_path / "report.json"
+    config = EvaluationConfig(out, users=40, epochs=1, data_dir=eval_world.data_dir)
+    assert run_evaluation(config) == 0
+    report = json.loads(out.read_text())
+    assert report["settings"]["protocols"] == ["tutorial", "cold-start", "lists"]
+    assert report["settings"]["ratings"] == len(load_dataset(eval_world.data_dir).ratings)
+    rmse = report["tutorial_protocol"]
+    assert set(rmse) == {"global mean", "tutorial model", "ours (fold-in of train ratings)"}
+    assert all(0 < v < 4 for v in rmse.values())
+    cold = report["cold_start"]
+    assert set(cold) == {
+        "popularity",
+        f"EASE (lambda={report['settings']['ease_lambda']:g})",
+        "tutorial model (fold-in)",
+        "ours",
+    }
+    for name, per_k in cold.items():
+        assert set(per_k) == {"1", "3", "5", "10"}, name
+        assert per_k["5"]["readers"] > 0 and 0 <= per_k["5"]["ndcg@10"] <= 1, name
+    ease = cold[f"EASE (lambda={report['settings']['ease_lambda']:g})"]
+    # Taste matters in this world: item-to-item beats most-read-first once 5 books are known.
+    assert ease["5"]["ndcg@10"] > cold["popularity"]["5"]["ndcg@10"]
+    assert report["lists"] and not report["real_readers"] and not report["onboarding"]
+    printed = capsys.readouterr().out
+    assert "Tutorial protocol (80/20 random split, seed 42): test RMSE" in printed
+    assert f"{rmse['tutorial model']:.4f}" in printed
+    assert "Cold-start protocol" in printed
