@@ -264,6 +264,7 @@ def test_a_star_out_of_range_names_the_line(bookgraph_dir):
 
 
 @pytest.mark.slow
+@pytest.mark.slow  # trains a model
 def test_train_on_goodreads_files_serves_that_catalogue(bookgraph_dir, tiny_data, tmp_path):
     """`train --catalogue goodreads` packs the catalogue beside the bundle, and the API
     serves it even where a goodbooks data directory is set (which the model does not fit)."""

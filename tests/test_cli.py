@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 
 def run(*args: str, data_dir=None) -> subprocess.CompletedProcess:
     env = {**os.environ}
@@ -93,6 +95,7 @@ def test_errors_are_one_clear_line_without_traceback(real_data_dir, tmp_path):
     assert "Traceback" not in missing.stderr
 
 
+@pytest.mark.slow  # trains a model
 def test_train_from_any_ratings_and_books_file(tiny_data, tmp_path):
     """`train --ratings --books --out` writes a bundle the API then serves."""
     out = tmp_path / "model"

@@ -12,6 +12,8 @@ from bookrec_tui.store.goodbooks import load_dataset
 from bookrec_tui.training.model import TrainConfig, load_keras_model
 from bookrec_tui.training.run import save_outputs, train_bundle
 
+pytestmark = pytest.mark.slow  # every test here uses the model trained below
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
