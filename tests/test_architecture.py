@@ -61,6 +61,15 @@ def _loaded_after(code: str, env: dict[str, str] | None = None) -> set[str]:
     return set(json.loads(run.stdout.strip().splitlines()[-1]))
 
 
+def _fresh_install_env(home: Path) -> dict[str, str]:
+    """As after `pip install .`: the shipped model and catalogue, no data directory, nothing
+    fetched (an empty BOOKREC_HOME)."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("BOOKREC_DATA_DIR", "BOOKREC_MODEL_DIR")
+    }
+    return {**env, "BOOKREC_HOME": str(home)}
+
+
 FOUNDATION = ["bookrec_tui.errors", "bookrec_tui.paths", "bookrec_tui.fsutil"]
 
 
@@ -86,10 +95,6 @@ def test_installed_app_loads_its_recommender_without_pandas_or_tensorflow(tmp_pa
     """Recommender.load() from the catalogue packed beside the shipped model (a fresh install,
     no data directory) and a recommendation: no pandas, TensorFlow, Keras or UI. This is what
     the one ignored core -> store import in pyproject.toml allows."""
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("BOOKREC_DATA_DIR", "BOOKREC_MODEL_DIR")
-    }
-    env["BOOKREC_HOME"] = str(tmp_path)  # nothing fetched there
     loaded = _loaded_after(
         textwrap.dedent(
             """
@@ -98,7 +103,7 @@ def test_installed_app_loads_its_recommender_without_pandas_or_tensorflow(tmp_pa
             assert rec.recommend({4: 5}, n=5)
             """
         ),
-        env,
+        _fresh_install_env(tmp_path),
     )
     assert not loaded & {"pandas", *UI, *TRAINING}, sorted(loaded & {"pandas", *UI, *TRAINING})
 
@@ -106,12 +111,8 @@ def test_installed_app_loads_its_recommender_without_pandas_or_tensorflow(tmp_pa
 def test_the_cli_answers_without_tensorflow(tmp_path):
     """`bookrec-tui search` runs through the CLI module whose `train`/`evaluate` reach
     training lazily (the ignored imports in pyproject.toml): they stay lazy."""
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("BOOKREC_DATA_DIR", "BOOKREC_MODEL_DIR")
-    }
-    env["BOOKREC_HOME"] = str(tmp_path)
     loaded = _loaded_after(
         "from bookrec_tui.cli import main\nassert main(['search', 'hobbit', '-n', '3']) == 0",
-        env,
+        _fresh_install_env(tmp_path),
     )
     assert not loaded & set(TRAINING)
