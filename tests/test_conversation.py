@@ -63,7 +63,7 @@ def test_a_line_sent_with_a_picked_suggestion_acts_on_that_book(session):
 
 
 def test_a_key_on_a_book_says_what_the_reader_did(session):
-    hobbit = 7
+    hobbit = session.rec.resolve("The Hobbit")
     rated = session.act_on_book(Action.RATE, hobbit, 4)
     assert rated.said == "The Hobbit 4" and session.ratings == {hobbit: 4}
     more = session.act_on_book(Action.MORE, hobbit)
