@@ -7,13 +7,32 @@ single (N, d) @ (d,) product: well under a millisecond.
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 import numpy as np
 
 from bookrec_tui.core.bundle import Bundle
 
 
+@runtime_checkable
+class Scorer(Protocol):
+    """What `bookrec-tui evaluate` asks of every method it compares (our model, popularity,
+    EASE, the tutorial model): given one reader's ratings as catalogue rows and 1..5 stars,
+    a ranking score for every book, and predicted stars for ``targets``."""
+
+    def rank_scores(self, rows: np.ndarray, stars: np.ndarray) -> np.ndarray:
+        """One score per catalogue row, higher first (only the order matters)."""
+        ...
+
+    def predict_stars(
+        self, rows: np.ndarray, stars: np.ndarray, targets: np.ndarray
+    ) -> np.ndarray | None:
+        """Predicted 1..5 stars for the ``targets`` rows; None for a method that only ranks."""
+        ...
+
+
 class FoldInScorer:
-    """Scores every book for one reader given their (row, stars) ratings."""
+    """Scores every book for one reader given their (row, stars) ratings (a :class:`Scorer`)."""
 
     def __init__(self, bundle: Bundle) -> None:
         self.bundle = bundle
