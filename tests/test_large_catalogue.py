@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_lists import BOOKS
 
 from bookrec_tui.core import catalogue as catalogue_module
 from bookrec_tui.core import recommender as recommender_module
@@ -18,7 +19,6 @@ from bookrec_tui.core.scoring import FoldInScorer
 from bookrec_tui.core.vector_index import IVFIndex
 from bookrec_tui.core.works import Works
 from bookrec_tui.store.synthetic import SyntheticConfig, book_vectors, make_catalogue
-from tests.test_lists import BOOKS
 
 
 def _same_works(a: Works, b: Works) -> None:
@@ -206,11 +206,12 @@ async def test_a_model_folder_with_its_opening_shows_the_first_question_before_l
     (by `train`) is on screen at once, and an answer typed then is kept."""
     import shutil
 
+    from test_app import loaded, transcript
+
     from bookrec_tui.chat.opening import OPENING_NAME
     from bookrec_tui.paths import shipped_model_dir
     from bookrec_tui.store.packed_catalogue import PACKED_NAME
     from bookrec_tui.tui.app import BookrecApp
-    from tests.test_app import loaded, transcript
 
     monkeypatch.delenv("BOOKREC_DATA_DIR", raising=False)
     model = tmp_path / "model"
