@@ -65,6 +65,11 @@ class BookList(OptionList):
         if keep in ids:
             self.highlighted = ids.index(keep)
 
+    def on_focus(self) -> None:
+        """Tabbing into the list lands on its first book, so a key acts at once."""
+        if self.highlighted is None and self._rows:
+            self.highlighted = 0
+
     def on_resize(self) -> None:
         if self._rows:
             self.set_books(self._rows)
