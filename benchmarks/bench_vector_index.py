@@ -65,6 +65,47 @@ def chunked(table: np.ndarray, scale: np.ndarray | None, q: np.ndarray, bias) ->
     return out + bias
 
 
+def faiss_indexes(vectors, bias, queries, truth, probes: str) -> dict:
+    """The same inverted file in faiss (inner product; the bias as one more dimension),
+    with full float32 vectors and with 8-bit scalar-quantised ones, one thread."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+    x = np.hstack([vectors, bias[:, None]]).astype(np.float32)
+    n_lists = max(1, int(2 * np.sqrt(len(x))))
+    out: dict = {"faiss_version": faiss.__version__}
+    for name, make in (
+        ("flat", lambda q: faiss.IndexIVFFlat(q, x.shape[1], n_lists, faiss.METRIC_INNER_PRODUCT)),
+        (
+            "sq8",
+            lambda q: faiss.IndexIVFScalarQuantizer(
+                q, x.shape[1], n_lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+            ),
+        ),
+    ):
+        quantiser = faiss.IndexFlatL2(x.shape[1])
+        index = make(quantiser)
+        sample = x[np.random.default_rng(0).choice(len(x), min(100_000, len(x)), replace=False)]
+        _, c, w = timed(lambda index=index, sample=sample: (index.train(sample), index.add(x)))
+        out[f"faiss_{name}_build_s"] = {"cpu": round(c, 1), "wall": round(w, 1)}
+        for n_probe in (int(p) for p in probes.split(",")):
+            index.nprobe = n_probe
+            cpu, wall, shares = [], [], {k: [] for k in KS}
+            for q, want in zip(queries, truth, strict=True):
+                qq = np.append(q, np.float32(1.0))[None, :].astype(np.float32)
+                (_, ids), c, w = timed(lambda qq=qq, index=index: index.search(qq, max(KS)))
+                cpu.append(c)
+                wall.append(w)
+                for k in KS:
+                    shares[k].append(len(want[k] & set(ids[0][:k].tolist())) / k)
+            out[f"faiss_{name}_probe_{n_probe}"] = {
+                "cpu_ms": percentiles(cpu),
+                "wall_ms": percentiles(wall),
+                **{f"recall@{k}": round(float(np.mean(v)), 4) for k, v in shares.items()},
+            }
+    return out
+
+
 def timed(call):
     t, c = time.perf_counter(), time.process_time()
     result = call()
@@ -78,6 +119,10 @@ def main() -> int:
     parser.add_argument("--readers", type=int, default=300)
     parser.add_argument("--probes", default="8,16,32,48,64,96")
     parser.add_argument("--storage", action="store_true", help="also float16/int8 exact scans")
+    parser.add_argument(
+        "--faiss", action="store_true", help="also faiss IVF (flat and 8-bit), if installed"
+    )
+    parser.add_argument("--skip-numpy-ivf", action="store_true")
     args = parser.parse_args()
     print(
         json.dumps(
@@ -155,25 +200,32 @@ def main() -> int:
             }
         del half, int8
 
-    index, c, w = timed(lambda: IVFIndex.build(vectors, bias))
-    result["ivf_build_s"] = {"cpu": round(c, 1), "wall": round(w, 1), "lists": len(index.centres)}
-    sizes = np.diff(index.starts)
-    result["ivf_list_sizes"] = {"median": int(np.median(sizes)), "max": int(sizes.max())}
-    for n_probe in (int(p) for p in args.probes.split(",")):
-        found, cpu, wall = [], [], []
-        for q in queries:
-            got, c, w = timed(
-                lambda q=q, n_probe=n_probe: index.top(vectors, bias, q, max(KS), n_probe)
-            )
-            found.append(got)
-            cpu.append(c)
-            wall.append(w)
-        result[f"ivf_probe_{n_probe}"] = {
-            "cpu_ms": percentiles(cpu),
-            "wall_ms": percentiles(wall),
-            "scanned_share": round(float(np.sort(sizes)[::-1][:n_probe].sum() / len(vectors)), 4),
-            **recall(found, exact_scores),
+    if not args.skip_numpy_ivf:
+        index, c, w = timed(lambda: IVFIndex.build(vectors, bias))
+        result["ivf_build_s"] = {
+            "cpu": round(c, 1),
+            "wall": round(w, 1),
+            "lists": len(index.centres),
         }
+        sizes = np.diff(index.starts)
+        result["ivf_list_sizes"] = {"median": int(np.median(sizes)), "max": int(sizes.max())}
+        for n_probe in (int(p) for p in args.probes.split(",")):
+            found, cpu, wall = [], [], []
+            for q in queries:
+                got, c, w = timed(lambda q=q, n_probe=n_probe: index.top(q, max(KS), n_probe))
+                found.append(got)
+                cpu.append(c)
+                wall.append(w)
+            result[f"ivf_probe_{n_probe}"] = {
+                "cpu_ms": percentiles(cpu),
+                "wall_ms": percentiles(wall),
+                "scanned_share": round(
+                    float(np.sort(sizes)[::-1][:n_probe].sum() / len(vectors)), 4
+                ),
+                **recall(found, exact_scores),
+            }
+    if args.faiss:
+        result.update(faiss_indexes(vectors, bias, queries, truth, args.probes))
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(json.dumps(result), flush=True)
     return 0

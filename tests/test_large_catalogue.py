@@ -134,13 +134,14 @@ def test_inverted_file_finds_the_exact_top_when_it_probes_every_cluster():
     vectors, bias = book_vectors(catalogue, 16)
     index = IVFIndex.build(vectors, bias, n_lists=40)
     assert sorted(index.rows.tolist()) == list(range(len(vectors)))
+    assert np.allclose(index.table, np.hstack([vectors, bias[:, None]])[index.rows])
     rng = np.random.default_rng(0)
     recalls = []
     for _ in range(20):
         q = vectors[rng.choice(len(vectors), 10)].sum(axis=0)
         exact = set(np.argsort(-(vectors @ q + bias))[:50].tolist())
-        assert set(index.top(vectors, bias, q, 50, n_probe=40).tolist()) == exact
-        recalls.append(len(exact & set(index.top(vectors, bias, q, 50, n_probe=8).tolist())) / 50)
+        assert set(index.top(q, 50, n_probe=40).tolist()) == exact
+        recalls.append(len(exact & set(index.top(q, 50, n_probe=8).tolist())) / 50)
     assert np.mean(recalls) > 0.8  # a fifth of the clusters finds most of them
 
 

@@ -308,9 +308,8 @@ class Recommender:
         candidates run out before ``pages`` books are listed (the caller then scores every
         book)."""
         if len(rows):
-            vectors, bias = self.scorer.ranking_table()
             query = self.scorer.ranking_query(rows, stars)
-            found = self.vector_index.top(vectors, bias, query, CANDIDATES)
+            found = self.vector_index.top(query, CANDIDATES)
             candidates = np.union1d(found, self.scorer.linked_rows(rows))
             scores = self.scorer.rank_scores_at(rows, stars, candidates)
         else:
