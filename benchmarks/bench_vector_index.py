@@ -83,7 +83,7 @@ def faiss_indexes(vectors, bias, queries, truth, probes: str) -> dict:
             ),
         ),
     ):
-        quantiser = faiss.IndexFlatL2(x.shape[1])
+        quantiser = faiss.IndexFlatIP(x.shape[1])  # clusters probed by inner product
         index = make(quantiser)
         sample = x[np.random.default_rng(0).choice(len(x), min(100_000, len(x)), replace=False)]
         _, c, w = timed(lambda index=index, sample=sample: (index.train(sample), index.add(x)))
