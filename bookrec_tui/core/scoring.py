@@ -13,6 +13,11 @@ import numpy as np
 
 from bookrec_tui.core.bundle import Bundle
 
+#: Up to this many books a catalogue-long scratch array (a bincount, a row -> column table)
+#: is the cheapest way to gather the links' share for a few books; past it, sorting the few
+#: books is (at a million books the scratch arrays cost milliseconds per request).
+SCRATCH_UP_TO = 200_000
+
 
 @runtime_checkable
 class Scorer(Protocol):
@@ -129,11 +134,11 @@ class FoldInScorer:
             )
             w = self.bundle.nbr_rate[rows + 1] * surprise[:, None]
             ids = self.bundle.nbr_ids[rows + 1].ravel()
-            if targets is None:
+            if targets is None or self.n_books <= SCRATCH_UP_TO:
                 carried = np.bincount(ids, weights=w.ravel(), minlength=self.n_books + 1)[1:]
+                pred = pred + (carried if targets is None else carried[targets])
             else:
-                carried = _sums_at(ids - 1, w.ravel(), np.asarray(targets, dtype=np.int64))
-            pred = pred + carried
+                pred = pred + _sums_at(ids - 1, w.ravel(), np.asarray(targets, dtype=np.int64))
         return np.clip(pred, 1.0, 5.0)
 
     def contributions(self, rows: np.ndarray, stars: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -149,7 +154,12 @@ class FoldInScorer:
         contrib /= len(rows) ** self.bundle.alpha
         if self.bundle.nbr_ids.shape[1]:
             ids, w = self.neighbor_weights(rows, stars)
-            cols = _columns(ids - 1, targets)
+            if self.n_books <= SCRATCH_UP_TO:
+                column = np.full(self.n_books + 1, -1, dtype=np.int64)
+                column[targets + 1] = np.arange(len(targets))
+                cols = column[ids]
+            else:
+                cols = _columns(ids - 1, targets)
             hit = cols >= 0
             owner = np.broadcast_to(np.arange(len(rows))[:, None], ids.shape)
             np.add.at(contrib, (owner[hit], cols[hit]), w[hit])

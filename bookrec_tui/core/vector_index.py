@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
 #: Catalogues up to this many books are scored exactly (every book, every request).
 EXACT_UP_TO = 200_000
@@ -61,6 +60,8 @@ class IVFIndex:
         """k-means (Lloyd, ``iterations`` rounds on ``sample`` rows), then every row to its
         nearest centre. About 1 s per million rows per 64 dimensions and 1,000 clusters on
         one core; run once per bundle."""
+        from scipy import sparse  # only here: importing it costs the app's start ~0.1 s
+
         n = len(vectors)
         n_lists = n_lists or max(1, int(2 * np.sqrt(n)))
         rng = np.random.default_rng(seed)
