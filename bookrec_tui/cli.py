@@ -193,6 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dim", type=positive_int, help="embedding dimension (default: the tuned value)"
     )
+    p.add_argument(
+        "--model",
+        choices=("links", "embeddings"),
+        default="links",
+        help="links: item-to-item links from the closed form refined in Keras (the shipped "
+        "model); embeddings: learned book embeddings (ELSA) blended with sparse links",
+    )
     p.add_argument("--seed", type=int, default=42)
     p.add_argument(
         "--catalogue",
@@ -555,10 +562,9 @@ def _require_training_extra() -> None:
 
 def cmd_train(args) -> int:
     from bookrec_tui.fsutil import check_output_folder
-    from bookrec_tui.progress import console, progress_bar
+    from bookrec_tui.progress import console
     from bookrec_tui.store.goodbooks import load_dataset
-    from bookrec_tui.training.model import TrainConfig
-    from bookrec_tui.training.run import save_outputs, train_bundle
+    from bookrec_tui.training.run import save_outputs
 
     _require_training_extra()
     check_output_folder(args.out)
@@ -576,6 +582,31 @@ def cmd_train(args) -> int:
         f"({dataset.ratings.schema} schema, {dataset.ratings.duplicates_dropped:,} "
         "duplicate pairs dropped)"
     )
+    if args.model == "embeddings":
+        bundle, model = _train_embeddings(dataset, args)
+    else:
+        bundle, model = _train_links(dataset, args)
+    source = "goodreads" if args.catalogue == "goodreads" else "goodbooks-10k"
+    paths = save_outputs(bundle, model, args.out, dataset.catalogue, source)
+    from bookrec_tui.chat.opening import OPENING_NAME, write_opening
+    from bookrec_tui.core.recommender import Recommender
+
+    # A new reader's first question, on screen before this model has loaded.
+    paths["opening"] = write_opening(
+        Recommender(bundle, dataset.catalogue), Path(args.out) / OPENING_NAME
+    )
+    console.print(
+        f"trained in {bundle.meta['training']['seconds']:.0f}s; wrote "
+        + ", ".join(str(p) for p in paths.values())
+    )
+    return 0
+
+
+def _train_links(dataset, args):
+    from bookrec_tui.progress import progress_bar
+    from bookrec_tui.training.model import TrainConfig
+    from bookrec_tui.training.run import train_bundle
+
     cfg = TrainConfig(seed=args.seed)
     if args.epochs:
         cfg.epochs = args.epochs
@@ -593,21 +624,26 @@ def cmd_train(args) -> int:
                 f"{phase}mse {logs['mse']:.3f}",
             )
 
-        bundle, model = train_bundle(dataset, cfg, progress)
-    source = "goodreads" if args.catalogue == "goodreads" else "goodbooks-10k"
-    paths = save_outputs(bundle, model, args.out, dataset.catalogue, source)
-    from bookrec_tui.chat.opening import OPENING_NAME, write_opening
-    from bookrec_tui.core.recommender import Recommender
+        return train_bundle(dataset, cfg, progress)
 
-    # A new reader's first question, on screen before this model has loaded.
-    paths["opening"] = write_opening(
-        Recommender(bundle, dataset.catalogue), Path(args.out) / OPENING_NAME
-    )
-    console.print(
-        f"trained in {bundle.meta['training']['seconds']:.0f}s; wrote "
-        + ", ".join(str(p) for p in paths.values())
-    )
-    return 0
+
+def _train_embeddings(dataset, args):
+    from bookrec_tui.progress import progress_bar
+    from bookrec_tui.training.embedding_bundle import EmbeddingModelConfig
+    from bookrec_tui.training.run import train_embedding_bundle
+
+    cfg = EmbeddingModelConfig(seed=args.seed)
+    cfg.embeddings.seed = args.seed
+    if args.epochs:
+        cfg.embeddings.epochs = args.epochs
+    if args.dim:
+        cfg.embeddings.dim = args.dim
+    with progress_bar("training", None) as update:
+
+        def progress(done, total, logs):
+            update(done, total, f"{logs['phase']} epoch {logs['epoch']}/{logs['epochs']}")
+
+        return train_embedding_bundle(dataset, cfg, progress)
 
 
 def _goodreads_dataset(args, console):

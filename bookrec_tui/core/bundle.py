@@ -35,7 +35,8 @@ ARRAYS = (
     "star_nbr",
     "nbr_rate",
 )
-#: Expected shape of each array, in symbols: N books, d embedding size, M links per book;
+#: Expected shape of each array, in symbols: N books, d embedding size, r rating-head size,
+#: M links per book;
 #: "N+1" is a table with a padding row 0. Checked at load time (an array not listed here is
 #: only checked for NaN/inf), so a new array needs one line here.
 SHAPES: dict[str, tuple[str, ...]] = {
@@ -44,15 +45,17 @@ SHAPES: dict[str, tuple[str, ...]] = {
     "star_mod": ("6", "d"),
     "out_emb": ("N+1", "d"),
     "out_bias": ("N+1",),
-    "rate_proj": ("d", "d"),
-    "rate_emb": ("N+1", "d"),
-    "rate_in": ("N+1", "d"),
+    "rate_proj": ("d", "r"),
+    "rate_emb": ("N+1", "r"),
+    "rate_in": ("N+1", "r"),
     "item_bias": ("N+1",),
     "nbr_ids": ("N+1", "M"),
     "nbr_w": ("N+1", "M"),
     "star_nbr": ("6",),
     "nbr_rate": ("N+1", "M"),
 }
+#: Meta key: true when in_emb is not stored because it equals out_emb.
+TIED = "in_emb_is_out_emb"
 #: Integer arrays holding model rows (1..N, 0 = none): their values must stay in range.
 ROW_REFERENCES = ("nbr_ids",)
 
@@ -82,11 +85,18 @@ class Bundle:
         return int(self.in_emb.shape[1])
 
     def save(self, path: Path) -> None:
+        # A model whose readers are sums of the very vectors that rank (the embedding model)
+        # has in_emb == out_emb: that table is stored once.
+        tied = self.in_emb is self.out_emb or (
+            self.in_emb.shape == self.out_emb.shape and np.array_equal(self.in_emb, self.out_emb)
+        )
         meta = {**self.meta, "format_version": FORMAT_VERSION, "dim": self.dim}
+        meta[TIED] = tied
+        names = [n for n in ARRAYS if not (tied and n == "in_emb")]
         with atomic_writer(Path(path)) as handle:
             np.savez(  # uncompressed: memory-mapped at load (npz.MappedNpz)
                 handle,
-                **{name: getattr(self, name) for name in ARRAYS},
+                **{name: getattr(self, name) for name in names},
                 scalars=np.array([self.mu, self.alpha, self.user_bias_reg], dtype=np.float64),
                 meta=np.array(json.dumps(meta, sort_keys=True)),
             )
@@ -102,19 +112,23 @@ class Bundle:
         try:
             with MappedNpz(path) as z:
                 names = set(z.files)
-                missing = [n for n in ("meta", "scalars", *ARRAYS) if n not in names]
-                if missing:
-                    raise _Damaged(f"missing {', '.join(missing)}")
+                if "meta" not in names:
+                    raise _Damaged("missing meta")
                 meta = json.loads(str(z["meta"]))
                 if not isinstance(meta, dict):
                     raise _Damaged("its meta is not a JSON object")
+                stored = [n for n in ARRAYS if not (meta.get(TIED) is True and n == "in_emb")]
+                missing = [n for n in ("scalars", *stored) if n not in names]
+                if missing:
+                    raise _Damaged(f"missing {', '.join(missing)}")
                 if meta.get("format_version") != FORMAT_VERSION:
                     raise ModelError(
                         f"{path}: bundle format {meta.get('format_version')!r} is not supported "
                         f"(this version reads format {FORMAT_VERSION}). Retrain with "
                         "`bookrec-tui train`."
                     )
-                arrays = {name: z[name] for name in ARRAYS}
+                arrays = {name: z[name] for name in stored}
+                arrays.setdefault("in_emb", arrays["out_emb"])
                 scalars = np.asarray(z["scalars"], dtype=np.float64).ravel()
         except ModelError:
             raise

@@ -127,12 +127,26 @@ class Recommender:
     # incoming links alone are a sort of 100 million entries.
     @functools.cached_property
     def unit_embeddings(self) -> np.ndarray:
-        """Book "taste" vectors for cosine look-ups: the rating head's book embeddings, which
-        training always shapes (the ranking ones may stay at their zero start)."""
-        emb = self.bundle.rate_emb[1:]
+        """Book vectors for cosine look-ups: the ranking embeddings when the model learned
+        them (the embedding model), else the rating head's book embeddings (the link
+        model's ranking embeddings stay at their zero start)."""
+        emb = self.book_vectors()
+        if not emb.any():
+            emb = self.bundle.rate_emb[1:]
         return (emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)).astype(
             np.float32
         )
+
+    def book_vectors(self) -> np.ndarray:
+        """(n_books, d) float32 book vectors in catalogue order: the embedding part of the
+        ranking is ``book_vectors() @ reader_vector(ratings)`` (plus a per-book bias, zero
+        in the embedding model)."""
+        return np.asarray(self.scorer.out_emb, dtype=np.float32)
+
+    def reader_vector(self, ratings: Mapping[int, float]) -> np.ndarray:
+        """The reader folded in from ``ratings`` (book id -> stars): d floats."""
+        rows, stars = self._profile_arrays(ratings)
+        return self.scorer.user_vectors(rows, stars)[0]
 
     @functools.cached_property
     def _links_in(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -82,16 +82,23 @@ class FoldInScorer:
         )
         return self.bundle.nbr_ids[rows + 1], w / max(len(rows), 1) ** self.bundle.alpha
 
+    def embedding_scores(self, rows: np.ndarray, stars: np.ndarray) -> np.ndarray:
+        """The embedding part of the ranking: book vectors @ reader vector (+ book bias)."""
+        u_rank, _, _ = self.user_vectors(rows, stars)
+        return self.out_emb @ u_rank + self.out_bias
+
+    def link_scores(self, rows: np.ndarray, stars: np.ndarray) -> np.ndarray:
+        """The item-to-item part of the ranking: the rated books' links, summed per book."""
+        if not (self.bundle.nbr_ids.shape[1] and len(rows)):
+            return np.zeros(self.n_books, np.float32)
+        ids, w = self.neighbor_weights(rows, stars)
+        return np.bincount(ids.ravel(), weights=w.ravel(), minlength=self.n_books + 1)[1:].astype(
+            np.float32
+        )
+
     def rank_scores(self, rows: np.ndarray, stars: np.ndarray) -> np.ndarray:
         """Ranking logits for all books (higher = more likely to be read and liked)."""
-        u_rank, _, _ = self.user_vectors(rows, stars)
-        scores = self.out_emb @ u_rank + self.out_bias
-        if self.bundle.nbr_ids.shape[1] and len(rows):
-            ids, w = self.neighbor_weights(rows, stars)
-            scores += np.bincount(ids.ravel(), weights=w.ravel(), minlength=self.n_books + 1)[
-                1:
-            ].astype(np.float32)
-        return scores
+        return self.embedding_scores(rows, stars) + self.link_scores(rows, stars)
 
     # ---- scoring a subset of books (large catalogues; see core/vector_index.py)
     def ranking_table(self) -> tuple[np.ndarray, np.ndarray]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +12,16 @@ import numpy as np
 from bookrec_tui.core.bundle import BUNDLE_NAME, Bundle
 from bookrec_tui.core.catalogue import Catalogue, Dataset
 from bookrec_tui.store.packed_catalogue import GOODBOOKS, PACKED_NAME, pack_catalogue
+from bookrec_tui.training.embedding_bundle import (
+    EmbeddingModelConfig,
+    train_embedding_model,
+)
+from bookrec_tui.training.embedding_bundle import export_bundle as export_embeddings
 from bookrec_tui.training.interactions import UserItems
 from bookrec_tui.training.model import TrainConfig, export_bundle, train_model
 
 KERAS_NAME = "bookrec.keras"
+RATING_KERAS_NAME = "bookrec-rating.keras"  # the embedding model's rating head
 
 
 def fingerprint(dataset: Dataset) -> dict:
@@ -43,26 +50,43 @@ def train_bundle(dataset: Dataset, cfg: TrainConfig, progress=None) -> tuple[Bun
     return bundle, model
 
 
+def train_embedding_bundle(
+    dataset: Dataset, cfg: EmbeddingModelConfig, progress=None
+) -> tuple[Bundle, dict[str, object]]:
+    """The embedding model on all of ``dataset.ratings`` (less its validation readers);
+    returns (bundle, {file name: keras model})."""
+    items = UserItems.build(dataset.ratings, dataset.catalogue)
+    started = time.perf_counter()
+    trained = train_embedding_model(items, len(dataset.catalogue), cfg, progress)
+    seconds = time.perf_counter() - started
+    meta = {
+        **fingerprint(dataset),
+        "training": {"seconds": round(seconds, 1), "history": trained.history},
+    }
+    bundle = export_embeddings(trained, cfg, dataset.catalogue.book_ids, meta)
+    return bundle, {KERAS_NAME: trained.ranking, RATING_KERAS_NAME: trained.rating}
+
+
 def save_outputs(
     bundle: Bundle,
-    model,
+    model: object | Mapping[str, object],
     out_dir: Path,
     catalogue: Catalogue | None = None,
     source: str = GOODBOOKS,
 ) -> dict[str, Path]:
-    """The bundle, the Keras model, the training metrics and (given) the catalogue packed
-    beside the bundle, so the folder runs the app with no data directory."""
+    """The bundle, the Keras model (or models, by file name), the training metrics and
+    (given) the catalogue packed beside the bundle, so the folder runs the app with no data
+    directory."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "bundle": out_dir / BUNDLE_NAME,
-        "keras": out_dir / KERAS_NAME,
-        "metrics": out_dir / "training.json",
-    }
+    models = model if isinstance(model, Mapping) else {KERAS_NAME: model}
+    paths = {"bundle": out_dir / BUNDLE_NAME, "metrics": out_dir / "training.json"}
     bundle.save(paths["bundle"])
-    tmp = out_dir / f".{KERAS_NAME}.tmp.keras"
-    model.save(tmp)
-    tmp.replace(paths["keras"])
+    for name, keras_model in models.items():
+        paths[name] = out_dir / name
+        tmp = out_dir / f".{name}.tmp.keras"
+        keras_model.save(tmp)
+        tmp.replace(paths[name])
     paths["metrics"].write_text(json.dumps(bundle.meta, indent=2, default=_np_default))
     if catalogue is not None:
         paths["catalogue"] = pack_catalogue(catalogue, out_dir / PACKED_NAME, source)

@@ -1,0 +1,220 @@
+"""Predicted stars on top of frozen book embeddings (Keras 3 ops).
+
+Global mean + book bias + the reader's shrunk star bias + a dot product of book rating
+embeddings with a reader rating vector (a projection of the reader's taste, the mean of their
+star-weighted book vectors, plus each rated book's "surprise": stars above or below what the
+biases expect) + that surprise carried along the book-to-book links. The ranking part (book
+vectors, input star weights, link ids) is frozen: the head trains on hidden books' squared
+error alone. The numpy runtime computes the same (:meth:`FoldInScorer.predict_stars`).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from bookrec_tui.training.embeddings import ProgressFn, keras_module
+from bookrec_tui.training.interactions import UserItems, reveal_split
+
+
+@dataclass
+class RatingHeadConfig:
+    dim: int = 64
+    epochs: int = 3
+    batch_size: int = 512
+    learning_rate: float = 3e-3
+    weight_decay: float = 1e-4
+    user_bias_reg: float = 5.0
+    # Each epoch shows a reader 1..small_reveal_max ratings with this probability, else
+    # 20..90 % of them, and asks for the rest (at most max_len of each).
+    small_reveal_prob: float = 0.5
+    small_reveal_max: int = 15
+    max_len: int = 200
+    seed: int = 43
+
+
+def masked_mse(out_stars, pred):
+    """Squared error on the real (non-padding, stars > 0) targets only."""
+    from keras import ops
+
+    valid = ops.cast(out_stars > 0, "float32")
+    err = (pred - ops.cast(out_stars, "float32")) * valid
+    return ops.sum(err * err) / ops.maximum(ops.sum(valid), 1.0)
+
+
+@functools.cache
+def head_class():
+    keras = keras_module()
+    from keras import layers, ops
+
+    @keras.saving.register_keras_serializable(package="bookrec_tui")
+    class RatingHead(keras.Model):
+        """Inputs: revealed ids, revealed stars, target ids, each (batch, length), id = row
+        + 1 (0 = padding). Output: predicted stars of the targets (unclipped)."""
+
+        def __init__(self, n_books, dim, rating_dim, neighbors, user_bias_reg, mu, **kwargs):
+            super().__init__(**kwargs)
+            self.n_books, self.dim, self.rating_dim = n_books, dim, rating_dim
+            self.neighbors, self.user_bias_reg, self.mu = neighbors, user_bias_reg, mu
+
+            def frozen(name, shape, dtype="float32"):
+                return self.add_weight(
+                    shape=shape, dtype=dtype, trainable=False, initializer="zeros", name=name
+                )
+
+            self.books = frozen("books", (n_books + 1, dim))  # row 0: padding
+            self.in_w = frozen("in_w", (6,))
+            self.nbr_ids = frozen("nbr_ids", (n_books + 1, max(neighbors, 1)), "int32")
+
+            def table(name, width, initializer):
+                t = layers.Embedding(
+                    n_books + 1, width, embeddings_initializer=initializer, name=name
+                )
+                t.build((None,))
+                return t
+
+            init = keras.initializers.RandomNormal(stddev=0.05, seed=7)
+            self.rate_emb = table("rate_emb", rating_dim, init)
+            self.rate_in = table("rate_in", rating_dim, "zeros")
+            self.item_bias = table("item_bias", 1, "zeros")
+            self.nbr_rate = table("nbr_rate", max(neighbors, 1), "zeros")
+            self.rate_proj = layers.Dense(rating_dim, use_bias=False, name="rate_proj")
+            self.rate_proj.build((None, dim))
+
+        def build_from_config(self, config):
+            """The weights are made in ``__init__``: nothing to build when loading."""
+
+        def call(self, inputs):
+            in_ids, in_stars, out_ids = inputs
+            mask = ops.cast(in_ids > 0, "float32")
+            n = ops.maximum(ops.sum(mask, axis=1, keepdims=True), 1.0)
+            weights = ops.take(self.in_w, in_stars) * mask
+            taste = ops.sum(ops.take(self.books, in_ids, axis=0) * weights[..., None], axis=1)
+            expected = self.mu + self.item_bias(in_ids)[..., 0]
+            resid = (ops.cast(in_stars, "float32") - expected) * mask
+            b_u = ops.sum(resid, axis=1, keepdims=True) / (
+                ops.sum(mask, axis=1, keepdims=True) + self.user_bias_reg
+            )
+            surprise = (resid - b_u) * mask / ops.sqrt(n)
+            u_rate = self.rate_proj(taste / n) + ops.sum(
+                self.rate_in(in_ids) * surprise[..., None], axis=1
+            )
+            dot = ops.sum(self.rate_emb(out_ids) * u_rate[:, None, :], axis=-1)
+            stars = self.mu + self.item_bias(out_ids)[..., 0] + b_u + dot
+            if self.neighbors:
+                carried = self.nbr_rate(in_ids) * surprise[..., None]  # (B, L, M)
+                ids = ops.take(self.nbr_ids, in_ids, axis=0)
+                batch = ops.broadcast_to(
+                    ops.arange(ops.shape(ids)[0], dtype="int32")[:, None, None], ops.shape(ids)
+                )
+                idx = ops.stack([ops.reshape(batch, (-1,)), ops.reshape(ids, (-1,))], axis=1)
+                dense = ops.scatter(
+                    idx, ops.reshape(carried, (-1,)), (ops.shape(ids)[0], self.n_books + 1)
+                )
+                stars = stars + ops.take_along_axis(dense, out_ids, axis=1)
+            return stars
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            return masked_mse(y, y_pred)
+
+        def get_config(self):
+            return {
+                **super().get_config(),
+                "n_books": self.n_books,
+                "dim": self.dim,
+                "rating_dim": self.rating_dim,
+                "neighbors": self.neighbors,
+                "user_bias_reg": self.user_bias_reg,
+                "mu": self.mu,
+            }
+
+    return RatingHead
+
+
+def _reveal_counts(counts: np.ndarray, cfg: RatingHeadConfig, rng) -> np.ndarray:
+    """How many of each reader's ratings to reveal this epoch (at least 1, at most n-1)."""
+    n = counts.astype(np.int64)
+    small = rng.integers(1, cfg.small_reveal_max + 1, size=len(n))
+    frac = np.rint(rng.uniform(0.2, 0.9, size=len(n)) * n).astype(np.int64)
+    k = np.where(rng.random(len(n)) < cfg.small_reveal_prob, small, frac)
+    return np.clip(k, 1, np.maximum(n - 1, 1))
+
+
+def train_rating_head(
+    items: UserItems,
+    users: np.ndarray,
+    vectors: np.ndarray,
+    in_star_weight: np.ndarray,
+    link_ids: np.ndarray,
+    cfg: RatingHeadConfig,
+    progress: ProgressFn | None = None,
+):
+    """Train the head on ``users`` with the (n_books, d) ``vectors`` and (n_books + 1, M)
+    ``link_ids`` frozen. Returns (head, history)."""
+    keras = keras_module()
+    keras.utils.set_random_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    n_books, dim = vectors.shape
+    neighbors = link_ids.shape[1]
+    mu = float(items.stars.mean())
+    head = head_class()(n_books, dim, cfg.dim, neighbors, cfg.user_bias_reg, mu)
+    head.books.assign(np.vstack([np.zeros((1, dim), np.float32), vectors]))
+    head.in_w.assign(np.asarray(in_star_weight, np.float32))
+    if neighbors:
+        head.nbr_ids.assign(link_ids.astype(np.int32))
+    head.compile(
+        optimizer=keras.optimizers.AdamW(cfg.learning_rate, weight_decay=cfg.weight_decay),
+        jit_compile=False,
+    )
+    usable = users[items.counts[users] >= 2]
+    steps = -(-len(usable) // cfg.batch_size)
+    history, started = [], time.perf_counter()
+
+    class Report(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if progress:
+                logs = {"phase": "rating head", "epoch": len(history) + 1, "epochs": cfg.epochs}
+                progress(len(history) * steps + batch + 1, cfg.epochs * steps, logs)
+
+    for epoch in range(cfg.epochs):
+        k = _reveal_counts(items.counts, cfg, rng)
+        in_ids, in_stars, out_ids, out_stars = reveal_split(items, k, rng, cfg.max_len)
+        arrays = (in_ids, in_stars, out_ids, out_stars)
+        data = _epoch_batches(keras, arrays, usable[rng.permutation(len(usable))], cfg.batch_size)
+        fit = head.fit(data, epochs=1, verbose=0, callbacks=[Report()], shuffle=False)
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "phase": "rating head",
+                "mse": float(fit.history["loss"][-1]),
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+        )
+    return head, history
+
+
+def _epoch_batches(keras, arrays: tuple, order: np.ndarray, batch_size: int):
+    """Batches of one epoch's reveal split, each trimmed to its longest row (in steps of 16,
+    so few shapes are traced)."""
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+
+        def __len__(self):
+            return -(-len(order) // batch_size)
+
+        def __getitem__(self, i):
+            sel = order[i * batch_size : (i + 1) * batch_size]
+            in_ids, in_stars, out_ids, out_stars = (a[sel] for a in arrays)
+
+            def width(ids):
+                return max(-(-int((ids > 0).sum(axis=1).max()) // 16) * 16, 16)
+
+            li, lo = width(in_ids), width(out_ids)
+            return (in_ids[:, :li], in_stars[:, :li], out_ids[:, :lo]), out_stars[:, :lo]
+
+    return Batches()

@@ -1,0 +1,157 @@
+"""The embedding model (`train --model embeddings`) on a small synthetic catalogue: what it
+learns, the numpy runtime against Keras, and the saved files."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from bookrec_tui.core.bundle import Bundle
+from bookrec_tui.core.recommender import Recommender
+from bookrec_tui.store.goodbooks import load_dataset
+from bookrec_tui.training.embedding_bundle import EmbeddingModelConfig
+from bookrec_tui.training.embeddings import EmbeddingConfig, reader_batch
+from bookrec_tui.training.rating_head import RatingHeadConfig
+from bookrec_tui.training.run import save_outputs, train_embedding_bundle
+
+N_BOOKS = 20
+SERIES = (1, 2, 3)  # in the first camp: every other reader of that camp reads all three
+
+
+def planted_ratings(n_users: int, seed: int) -> np.ndarray:
+    """Two reader camps (books 1-10 and 11-20, see conftest.make_ratings), and in the first
+    camp a series (books 1, 2, 3) that every other reader of the camp reads whole."""
+    from conftest import make_ratings
+
+    rows = [tuple(r) for r in make_ratings(n_users, N_BOOKS, seed=seed)]
+    rng = np.random.default_rng(seed)
+    for u in range(2, n_users + 1, 4):  # camp 0 readers (even ids), every other one
+        for b in SERIES:
+            rows.append((u, b, int(rng.choice([4, 5]))))
+    seen, out = set(), []
+    for u, b, s in reversed(rows):  # one rating per (reader, book): the series one wins
+        if (u, b) not in seen:
+            seen.add((u, b))
+            out.append((u, b, s))
+    return np.array(out[::-1], dtype=np.int64)
+
+
+def small_config(**embeddings) -> EmbeddingModelConfig:
+    return EmbeddingModelConfig(
+        embeddings=EmbeddingConfig(
+            **{
+                "dim": 8,
+                "epochs": 40,
+                "batch_size": 16,
+                "learning_rate": 0.05,
+                "matmul_dtype": "float32",  # exact comparisons with numpy below
+                "seed": 1,
+                **embeddings,
+            }
+        ),
+        rating=RatingHeadConfig(dim=8, epochs=10, batch_size=16, learning_rate=0.02),
+        neighbors=4,
+        validation_readers=0,
+        seed=1,
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from conftest import write_books
+
+    d = tmp_path_factory.mktemp("gb")
+    write_books(d / "books.csv", N_BOOKS)
+    r = planted_ratings(120, seed=3)
+    (d / "ratings.csv").write_text(
+        "user_id,book_id,rating\n" + "\n".join(f"{u},{b},{s}" for u, b, s in r) + "\n"
+    )
+    os.environ.setdefault("BOOKREC_HOME", str(tmp_path_factory.mktemp("home")))
+    dataset = load_dataset(d)
+    cfg = small_config()
+    bundle, models = train_embedding_bundle(dataset, cfg)
+    out = tmp_path_factory.mktemp("model")
+    save_outputs(bundle, models, out)
+    rec = Recommender.load(model_dir=out, data_dir=d)
+    return rec, models, out, cfg
+
+
+def test_embeddings_alone_rank_each_camps_books_first(trained):
+    rec, *_ = trained
+    vectors = rec.book_vectors()
+    for fan, camp in (({4: 5, 5: 5}, range(1, 11)), ({15: 5, 16: 4}, range(11, 21))):
+        scores = vectors @ rec.reader_vector(fan)
+        top = np.argsort(-scores)[: len(fan) + 6] + 1  # row + 1 = book id here
+        assert sum(int(b) in camp for b in top) >= len(fan) + 5, top
+
+
+def test_a_series_is_learned_together(trained):
+    """Book 1's nearest books by cosine of the learned vectors are the rest of its series."""
+    rec, *_ = trained
+    unit = rec.unit_embeddings
+    nearest = np.argsort(-(unit @ unit[0]))[1:3] + 1
+    assert set(nearest.tolist()) == {2, 3}
+
+
+def test_recommendations_follow_the_readers_taste(trained):
+    rec, *_ = trained
+    recs = rec.recommend({11: 5, 12: 5, 13: 4}, n=5)
+    assert sum(r.book_id > 10 for r in recs) >= 4, [r.title for r in recs]
+    stars = rec.predict_ratings({1: 5, 2: 5, 3: 5, 15: 1}, [4, 5, 16, 17])
+    assert stars[:2].mean() > stars[2:].mean() + 1.0
+
+
+def test_numpy_fold_in_matches_the_keras_models(trained):
+    """The runtime's embedding part is book_vectors() @ reader_vector(): the Keras model's
+    scores (which leave out the reader's own books), and its predicted stars are the
+    rating head's."""
+    rec, models, _, cfg = trained
+    ranking, head = models["bookrec.keras"], models["bookrec-rating.keras"]
+    ratings = {4: 5, 7: 3, 12: 1}
+    rows = np.array([rec.catalogue.row(b) for b in ratings])
+    stars = np.array(list(ratings.values()))
+    from bookrec_tui.training.interactions import UserItems
+
+    items = UserItems(np.array([0, 3]), rows.astype(np.int32), stars.astype(np.int8), np.zeros(1))
+    batch = reader_batch(items, np.array([0]), cfg.embeddings, np.random.default_rng(0))
+    keras_scores = np.array(ranking(batch))[0]
+    numpy_scores = rec.book_vectors() @ rec.reader_vector(ratings)
+    own = np.asarray(cfg.embeddings.input_star_weight)[stars]
+    keras_scores[rows] += own  # the model subtracts the reader's own input row
+    np.testing.assert_allclose(numpy_scores, keras_scores, rtol=1e-4, atol=1e-5)
+    targets = np.arange(N_BOOKS)
+    keras_stars = np.asarray(
+        head((rows[None] + 1, stars[None].astype(np.int32), targets[None] + 1))
+    )[0]
+    np.testing.assert_allclose(
+        rec.scorer.predict_stars(rows, stars, targets),
+        np.clip(keras_stars, 1, 5),
+        rtol=1e-4,
+        atol=1e-4,
+    )
+
+
+def test_saved_models_and_bundle_load_back(trained):
+    rec, models, out, _ = trained
+    from bookrec_tui.training.embeddings import keras_module
+    from bookrec_tui.training.embeddings import model_class as ranking_class
+    from bookrec_tui.training.rating_head import head_class
+
+    ranking_class(), head_class()  # registered for safe-mode loading
+    keras = keras_module()
+    again = keras.saving.load_model(out / "bookrec.keras", safe_mode=True)
+    np.testing.assert_allclose(
+        np.asarray(again.book_vectors()), rec.book_vectors(), rtol=1e-6, atol=1e-7
+    )
+    head = keras.saving.load_model(out / "bookrec-rating.keras", safe_mode=True)
+    ids = np.array([[1, 2]], np.int32)
+    np.testing.assert_allclose(
+        np.asarray(head((ids, np.array([[5, 4]], np.int32), ids))),
+        np.asarray(models["bookrec-rating.keras"]((ids, np.array([[5, 4]], np.int32), ids))),
+        rtol=1e-6,
+    )
+    bundle = Bundle.load(out / "bookrec-bundle.npz")
+    assert bundle.in_emb is bundle.out_emb  # stored once
+    assert bundle.meta["model"] == "embeddings"
