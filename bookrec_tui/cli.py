@@ -261,6 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="real readers need this many rated books in the catalogue (default 20)",
     )
     p.add_argument("--epochs", type=positive_int, help="override our model's epochs")
+    p.add_argument(
+        "--model",
+        choices=("links", "embeddings"),
+        default="links",
+        help="which of our models the held-out protocols train (the real-reader protocol "
+        "scores the bundle in --model-dir, or the shipped one)",
+    )
     _add_data_dir(p)
     _add_model_dir(p)
 
@@ -686,6 +693,7 @@ def cmd_evaluate(args) -> int:
         epochs=args.epochs,
         data_dir=getattr(args, "data_dir", None),
         model_dir=getattr(args, "model_dir", None),
+        model=getattr(args, "model", "links"),
     )
     return run_evaluation(config)
 

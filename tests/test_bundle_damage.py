@@ -12,7 +12,7 @@ import pytest
 from bookrec_tui.core.bundle import ARRAYS, FORMAT_VERSION, SHAPES, Bundle
 from bookrec_tui.errors import ModelError
 
-SIZES = {"N": 5, "d": 3, "M": 2}
+SIZES = {"N": 5, "d": 3, "r": 4, "M": 2}
 
 
 def _size(symbol: str) -> int:

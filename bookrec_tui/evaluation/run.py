@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +34,8 @@ from bookrec_tui.training.baselines import (
     gram_matrix,
     train_tutorial_model,
 )
+from bookrec_tui.training.embedding_bundle import EmbeddingModelConfig, train_embedding_model
+from bookrec_tui.training.embedding_bundle import export_bundle as export_embedding_bundle
 from bookrec_tui.training.interactions import UserItems
 from bookrec_tui.training.model import TrainConfig, export_bundle, train_model
 
@@ -39,12 +43,43 @@ EASE_LAMBDAS = (300.0, 1000.0, 3000.0)
 DEFAULT_EASE_LAMBDA = 1000.0  # what the cold-start protocol's validation readers pick
 
 
-def _train_ours(items: UserItems, n_books: int, cfg: TrainConfig, label: str) -> FoldInScorer:
+OursConfig = TrainConfig | EmbeddingModelConfig
+#: Our model trained on a split, by (config, training data): the cold-start and lists
+#: protocols hold out the same readers, so one run trains once.
+_TRAINED: dict[tuple[str, str], FoldInScorer] = {}
+
+
+def _train_ours(items: UserItems, n_books: int, cfg: OursConfig, label: str) -> FoldInScorer:
+    data = hashlib.sha256(items.indptr.tobytes() + items.rows.tobytes() + items.stars.tobytes())
+    key = (repr(cfg), data.hexdigest())
+    if key in _TRAINED:
+        return _TRAINED[key]
     with progress_bar(f"ours ({label})", None) as update:
-        model, _ = train_model(
-            items, n_books, cfg, lambda d, t, logs: update(d, t, f"epoch {logs['epoch']}")
-        )
-    return FoldInScorer(export_bundle(model, items, np.arange(n_books), cfg, {}))
+
+        def progress(done, total, logs):
+            update(done, total, f"{logs.get('phase', '')} epoch {logs['epoch']}")
+
+        if isinstance(cfg, EmbeddingModelConfig):
+            trained = train_embedding_model(items, n_books, cfg, progress)
+            bundle = export_embedding_bundle(trained, cfg, np.arange(n_books), {})
+        else:
+            model, _ = train_model(items, n_books, cfg, progress)
+            bundle = export_bundle(model, items, np.arange(n_books), cfg, {})
+    _TRAINED[key] = FoldInScorer(bundle)
+    return _TRAINED[key]
+
+
+class EmbeddingsAlone:
+    """Our embedding model's ranking without its links (the book-vector part alone)."""
+
+    def __init__(self, scorer: FoldInScorer) -> None:
+        self.scorer = scorer
+
+    def rank_scores(self, rows, stars) -> np.ndarray:
+        return self.scorer.embedding_scores(rows, stars)
+
+    def predict_stars(self, rows, stars, targets):
+        return None  # the same stars as ours: counted once
 
 
 def _tutorial_model(items: UserItems, n_books: int, label: str) -> np.ndarray:
@@ -61,7 +96,7 @@ def _tutorial_model(items: UserItems, n_books: int, label: str) -> np.ndarray:
     return user_emb, book_emb
 
 
-def run_tutorial_protocol(dataset, cfg: TrainConfig, report: EvalReport) -> None:
+def run_tutorial_protocol(dataset, cfg: OursConfig, report: EvalReport) -> None:
     train, test = tutorial_split(dataset.ratings)
     cat = dataset.catalogue
     n_books = len(cat)
@@ -99,7 +134,7 @@ def run_tutorial_protocol(dataset, cfg: TrainConfig, report: EvalReport) -> None
     report.tutorial_protocol = rmse
 
 
-def run_cold_start(dataset, cfg: TrainConfig, n_users: int, report: EvalReport) -> None:
+def run_cold_start(dataset, cfg: OursConfig, n_users: int, report: EvalReport) -> None:
     split = cold_start_split(dataset, n_users=n_users)
     cat = dataset.catalogue
     n_books = len(cat)
@@ -124,6 +159,8 @@ def run_cold_start(dataset, cfg: TrainConfig, n_users: int, report: EvalReport) 
     methods["tutorial model (fold-in)"] = TutorialFoldIn(book_emb)
     with timed(report.timings, "cold start: ours"):
         methods["ours"] = _train_ours(items, n_books, cfg, "cold-start split")
+    if isinstance(cfg, EmbeddingModelConfig):
+        methods["ours: embeddings alone"] = EmbeddingsAlone(methods["ours"])
     with timed(report.timings, "cold start: scoring"):
         report.cold_start = evaluate_cold_start(methods, split.test)
 
@@ -167,7 +204,7 @@ def run_onboarding(dataset, exports: Path, config: EvaluationConfig, report: Eva
 
 def run_lists(
     dataset,
-    cfg: TrainConfig,
+    cfg: OursConfig,
     n_users: int,
     libraries: dict | None,
     bundle_path: Path,
@@ -234,9 +271,15 @@ def run_evaluation(config: EvaluationConfig) -> int:
     from bookrec_tui.core.recommender import default_bundle_path
 
     protocols = config.protocols()
-    cfg = TrainConfig()
-    if config.epochs:
-        cfg.epochs = config.epochs
+    cfg: OursConfig
+    if config.model == "embeddings":
+        cfg = EmbeddingModelConfig()
+        if config.epochs:
+            cfg.embeddings.epochs = config.epochs
+    else:
+        cfg = TrainConfig()
+        if config.epochs:
+            cfg.epochs = config.epochs
     on_exports = [p for p in ON_EXPORTS if p in protocols]
     exports = _exports_dir(config) if on_exports or "lists" in protocols else None
     if on_exports and exports is None:
@@ -252,7 +295,8 @@ def run_evaluation(config: EvaluationConfig) -> int:
     report = EvalReport(
         settings={
             "protocols": protocols,
-            "config": cfg.__dict__,
+            "model": config.model,
+            "config": asdict(cfg),
             "heldout_readers": config.users,
             "ratings": len(dataset.ratings),
             "ratings_sha256": dataset.ratings.sha256,

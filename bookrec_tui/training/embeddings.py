@@ -44,7 +44,7 @@ STAR_WEIGHTS = (0.0, 0.1, 0.3, 0.6, 1.0, 1.1)  # index = stars (0 = padding)
 @dataclass
 class EmbeddingConfig:
     dim: int = 1024
-    epochs: int = 6
+    epochs: int = 4
     batch_size: int = 1024  # readers per step
     learning_rate: float = 0.1  # Nadam
     # How much a rating counts by its stars (index 0 unused): in the reader vector (input)
