@@ -92,14 +92,17 @@ def head_class():
             mask = ops.cast(in_ids > 0, "float32")
             n = ops.maximum(ops.sum(mask, axis=1, keepdims=True), 1.0)
             weights = ops.take(self.in_w, in_stars) * mask
-            taste = ops.sum(ops.take(self.books, in_ids, axis=0) * weights[..., None], axis=1)
+            # The projection of the taste vector, rate_proj(sum_j w_j A_j / n), taken as
+            # sum_j w_j (A rate_proj)_j / n: the gathered rows are rating_dim wide, not d.
+            projected = self.rate_proj(self.books)  # (n_books + 1, rating_dim)
+            taste = ops.sum(ops.take(projected, in_ids, axis=0) * weights[..., None], axis=1)
             expected = self.mu + self.item_bias(in_ids)[..., 0]
             resid = (ops.cast(in_stars, "float32") - expected) * mask
             b_u = ops.sum(resid, axis=1, keepdims=True) / (
                 ops.sum(mask, axis=1, keepdims=True) + self.user_bias_reg
             )
             surprise = (resid - b_u) * mask / ops.sqrt(n)
-            u_rate = self.rate_proj(taste / n) + ops.sum(
+            u_rate = taste / n + ops.sum(
                 self.rate_in(in_ids) * surprise[..., None], axis=1
             )
             dot = ops.sum(self.rate_emb(out_ids) * u_rate[:, None, :], axis=-1)
@@ -197,8 +200,8 @@ def train_rating_head(
 
 
 def _epoch_batches(keras, arrays: tuple, order: np.ndarray, batch_size: int):
-    """Batches of one epoch's reveal split, each trimmed to its longest row (in steps of 16,
-    so few shapes are traced)."""
+    """Batches of one epoch's reveal split, every one (batch_size, max_len): Keras fixes a
+    dataset's element shapes from its first batch, and one shape is one trace."""
 
     class Batches(keras.utils.PyDataset):
         def __init__(self):
@@ -209,12 +212,11 @@ def _epoch_batches(keras, arrays: tuple, order: np.ndarray, batch_size: int):
 
         def __getitem__(self, i):
             sel = order[i * batch_size : (i + 1) * batch_size]
-            in_ids, in_stars, out_ids, out_stars = (a[sel] for a in arrays)
-
-            def width(ids):
-                return max(-(-int((ids > 0).sum(axis=1).max()) // 16) * 16, 16)
-
-            li, lo = width(in_ids), width(out_ids)
-            return (in_ids[:, :li], in_stars[:, :li], out_ids[:, :lo]), out_stars[:, :lo]
+            if len(sel) < batch_size:  # the last batch: padding readers have no targets
+                sel = np.concatenate([sel, np.full(batch_size - len(sel), -1)])
+            in_ids, in_stars, out_ids, out_stars = (
+                np.where(sel[:, None] >= 0, a[sel], 0) for a in arrays
+            )
+            return (in_ids, in_stars, out_ids), out_stars
 
     return Batches()
