@@ -141,12 +141,12 @@ class Recommender:
         """(n_books, d) float32 book vectors in catalogue order: the embedding part of the
         ranking is ``book_vectors() @ reader_vector(ratings)`` (plus a per-book bias, zero
         in the embedding model)."""
-        return np.asarray(self.scorer.out_emb, dtype=np.float32)
+        return np.asarray(self.scorer.ranking_table()[0], dtype=np.float32)
 
     def reader_vector(self, ratings: Mapping[int, float]) -> np.ndarray:
         """The reader folded in from ``ratings`` (book id -> stars): d floats."""
         rows, stars = self._profile_arrays(ratings)
-        return self.scorer.user_vectors(rows, stars)[0]
+        return self.scorer.ranking_query(rows, stars)
 
     @functools.cached_property
     def _links_in(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
