@@ -102,9 +102,7 @@ def head_class():
                 ops.sum(mask, axis=1, keepdims=True) + self.user_bias_reg
             )
             surprise = (resid - b_u) * mask / ops.sqrt(n)
-            u_rate = taste / n + ops.sum(
-                self.rate_in(in_ids) * surprise[..., None], axis=1
-            )
+            u_rate = taste / n + ops.sum(self.rate_in(in_ids) * surprise[..., None], axis=1)
             dot = ops.sum(self.rate_emb(out_ids) * u_rate[:, None, :], axis=-1)
             stars = self.mu + self.item_bias(out_ids)[..., 0] + b_u + dot
             if self.neighbors:
