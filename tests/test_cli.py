@@ -10,7 +10,7 @@ import sys
 import pytest
 
 
-def run(*args: str, data_dir=None) -> subprocess.CompletedProcess:
+def run(*args: str, data_dir=None, timeout: float = 120) -> subprocess.CompletedProcess:
     env = {**os.environ}
     if data_dir:
         env["BOOKREC_DATA_DIR"] = str(data_dir)
@@ -19,7 +19,7 @@ def run(*args: str, data_dir=None) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         env=env,
-        timeout=120,
+        timeout=timeout,
     )
 
 
@@ -117,6 +117,37 @@ def test_train_from_any_ratings_and_books_file(tiny_data, tmp_path):
     from bookrec_tui.core.recommender import Recommender
 
     rec = Recommender.load(model_dir=out, data_dir=tiny_data)
+    assert len(rec.recommend({1: 5}, n=3)) == 3
+
+
+def test_train_the_embedding_model(tiny_data, tmp_path):
+    """`train --model embeddings` writes a bundle the app serves, both Keras models and the
+    first question; the bundle's book vectors are the learned ones, stored once."""
+    out = tmp_path / "emb"
+    res = run(
+        "train",
+        "--model",
+        "embeddings",
+        "--ratings",
+        str(tiny_data / "ratings.csv"),
+        "--books",
+        str(tiny_data / "books.csv"),
+        "--out",
+        str(out),
+        "--epochs",
+        "2",
+        "--dim",
+        "8",
+        timeout=600,  # four Keras models traced: 155 s measured under a load of 10
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    for name in ("bookrec-bundle.npz", "bookrec.keras", "bookrec-rating.keras"):
+        assert (out / name).is_file(), name
+    from bookrec_tui.core.recommender import Recommender
+
+    rec = Recommender.load(model_dir=out, data_dir=tiny_data)
+    assert rec.bundle.meta["model"] == "embeddings" and rec.bundle.in_emb is rec.bundle.out_emb
+    assert rec.book_vectors().shape == (20, 8) and rec.book_vectors().any()
     assert len(rec.recommend({1: 5}, n=3)) == 3
 
 
