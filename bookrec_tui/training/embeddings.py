@@ -32,9 +32,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from bookrec_tui.training.interactions import UserItems
+from bookrec_tui.training.keras_backend import TRAIN_HINT
 
 ProgressFn = Callable[[int, int, dict], None]
-TRAIN_HINT = "pip install 'bookrec-tui[train]'"
 #: A batch's flat rating arrays are padded to a multiple of this many ratings, so only a few
 #: input shapes are ever traced (padding entries have weight 0 and reader 0).
 PAD_RATINGS = 4096
@@ -59,7 +59,9 @@ class EmbeddingConfig:
 
 
 def keras_module():
-    """Keras, on TensorFlow unless KERAS_BACKEND says otherwise (e.g. jax)."""
+    """Keras, on TensorFlow unless KERAS_BACKEND says otherwise (e.g. jax). Unlike
+    :func:`keras_backend.import_keras` it does not import TensorFlow: this model also trains
+    where only JAX is installed."""
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
