@@ -196,9 +196,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model",
         choices=("links", "embeddings"),
-        default="links",
         help="links: item-to-item links from the closed form refined in Keras (the shipped "
-        "model); embeddings: learned book embeddings (ELSA) blended with sparse links",
+        "model); embeddings: learned book embeddings (ELSA) blended with sparse links "
+        "(default: links, or embeddings with --distribute)",
+    )
+    p.add_argument(
+        "--distribute",
+        choices=("none", "mirrored", "multiworker"),
+        help="train the embedding model's book table from a tf.data pipeline under a "
+        "tf.distribute strategy: none (one device), mirrored (this machine's GPUs, or "
+        "--cpu-replicas CPUs), multiworker (the cluster in TF_CONFIG; only the chief writes "
+        "--out). See docs/scale.md",
+    )
+    p.add_argument(
+        "--cpu-replicas",
+        type=positive_int,
+        default=1,
+        help="with --distribute mirrored and no GPU: split the CPU into N replicas",
     )
     p.add_argument("--seed", type=int, default=42)
     p.add_argument(
@@ -575,8 +589,15 @@ def cmd_train(args) -> int:
 
     _require_training_extra()
     check_output_folder(args.out)
+    model = args.model or ("embeddings" if args.distribute else "links")
+    if args.distribute and model != "embeddings":
+        raise BookrecError("--distribute trains the embedding model: --model embeddings.")
+    # Made before the data is read: a broken TF_CONFIG fails now, and the CPU is split
+    # before TensorFlow starts.
+    strategy = _strategy(args) if args.distribute else None
+    reads = None
     if args.catalogue == "goodreads":
-        dataset = _goodreads_dataset(args, console)
+        dataset, reads = _goodreads_dataset(args, console, use_reads=strategy is not None)
     else:
         books_dir = args.books.parent if args.books else None
         if args.books and args.books.name != "books.csv":
@@ -589,12 +610,18 @@ def cmd_train(args) -> int:
         f"({dataset.ratings.schema} schema, {dataset.ratings.duplicates_dropped:,} "
         "duplicate pairs dropped)"
     )
-    if args.model == "embeddings":
-        bundle, model = _train_embeddings(dataset, args)
+    if model == "embeddings":
+        bundle, keras_models = _train_embeddings(dataset, args, strategy, reads)
     else:
-        bundle, model = _train_links(dataset, args)
+        bundle, keras_models = _train_links(dataset, args)
+    if strategy is not None:
+        from bookrec_tui.training.distribute import is_chief
+
+        if not is_chief(strategy):
+            console.print("trained; this worker is not the chief, which writes the model")
+            return 0
     source = "goodreads" if args.catalogue == "goodreads" else "goodbooks-10k"
-    paths = save_outputs(bundle, model, args.out, dataset.catalogue, source)
+    paths = save_outputs(bundle, keras_models, args.out, dataset.catalogue, source)
     from bookrec_tui.chat.opening import OPENING_NAME, write_opening
     from bookrec_tui.core.recommender import Recommender
 
@@ -634,7 +661,21 @@ def _train_links(dataset, args):
         return train_bundle(dataset, cfg, progress)
 
 
-def _train_embeddings(dataset, args):
+def _strategy(args):
+    from bookrec_tui.training.distribute import make_strategy, split_cpu
+
+    if args.cpu_replicas > 1:
+        if args.distribute != "mirrored":
+            raise BookrecError("--cpu-replicas splits this machine's CPU: --distribute mirrored.")
+        split_cpu(args.cpu_replicas)
+    return make_strategy(args.distribute)
+
+
+def _train_embeddings(dataset, args, strategy=None, reads=None):
+    """The embedding model; with a ``strategy``, its book table is trained by
+    ``distribute.fit_embeddings`` (the tf.data pipeline; ``reads``: read-unrated pairs)."""
+    from functools import partial
+
     from bookrec_tui.progress import progress_bar
     from bookrec_tui.training.embedding_bundle import EmbeddingModelConfig
     from bookrec_tui.training.run import train_embedding_bundle
@@ -650,11 +691,17 @@ def _train_embeddings(dataset, args):
         def progress(done, total, logs):
             update(done, total, f"{logs['phase']} epoch {logs['epoch']}/{logs['epochs']}")
 
-        return train_embedding_bundle(dataset, cfg, progress)
+        trainer = None
+        if strategy is not None:
+            from bookrec_tui.training.distribute import fit_embeddings
+
+            trainer = partial(fit_embeddings, strategy=strategy, reads=reads)
+        return train_embedding_bundle(dataset, cfg, progress, trainer)
 
 
-def _goodreads_dataset(args, console):
-    """The UCSD Goodreads files in --data-dir, subsampled as asked (see bookgraph.py)."""
+def _goodreads_dataset(args, console, use_reads: bool = False):
+    """The UCSD Goodreads files in --data-dir, subsampled as asked (see bookgraph.py), and
+    the read-unrated pairs (reader ids, catalogue rows) if the trainer uses them."""
     from bookrec_tui.paths import resolve_data_dir
     from bookrec_tui.store.bookgraph import Subsample, load_bookgraph
 
@@ -668,9 +715,13 @@ def _goodreads_dataset(args, console):
     console.print(
         f"{s['works_kept']:,} of {s['works_in_data']:,} works kept; {s['ratings']:,} ratings "
         f"({s['edition_duplicates_merged']:,} on a second edition of a work merged), "
-        f"{s['read_unrated']:,} read without a rating (not used by this model)"
+        f"{s['read_unrated']:,} read without a rating "
+        + ("(used as reads)" if use_reads else "(used by --distribute training only)")
     )
-    return graph.dataset
+    if not use_reads:
+        return graph.dataset, None
+    rows = graph.dataset.catalogue.rows(graph.read_book_ids)
+    return graph.dataset, (graph.read_user_ids, rows)
 
 
 def cmd_evaluate(args) -> int:

@@ -306,3 +306,53 @@ def test_the_works_best_edition_shows_the_work_else_the_most_rated_one(bookgraph
     (bookgraph_dir / "goodreads_book_works.json.gz").unlink()  # optional: most-rated edition
     c = parse_bookgraph(bookgraph_dir).dataset.catalogue
     assert c.title(1) == "Dune (Dune Chronicles, #1)" and c.year_label(1) == "2001"
+
+
+@pytest.mark.slow
+def test_two_workers_train_on_goodreads_files_and_only_the_chief_writes(
+    bookgraph_dir, tiny_data, tmp_path
+):
+    """`train --distribute multiworker` on a two-worker localhost cluster (TF_CONFIG): both
+    train, the chief alone writes a bundle and catalogue the app serves, and the books
+    read without a rating are in the readers' rows."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("localhost", 0))
+            ports.append(s.getsockname()[1])
+    cluster = {"worker": [f"localhost:{p}" for p in ports]}
+    args = ["train", "--catalogue", "goodreads", "--data-dir", str(bookgraph_dir)]
+    args += ["--distribute", "multiworker", "--epochs", "2", "--dim", "8"]
+    procs = []
+    for index in range(2):
+        task = {"cluster": cluster, "task": {"type": "worker", "index": index}}
+        env = {**os.environ, "BOOKREC_DATA_DIR": str(tiny_data), "TF_CONFIG": json.dumps(task)}
+        out = ["--out", str(tmp_path / f"model{index}")]
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "bookrec_tui.cli", *args, *out],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+        )
+    for proc in procs:
+        _out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+    assert "not the chief" in err
+    assert not (tmp_path / "model1").exists()
+    meta = json.loads((tmp_path / "model0" / "training.json").read_text())
+    epochs = [r for r in meta["training"]["history"] if r.get("phase") == "embeddings"]
+    assert [(r["replicas"], r["workers"], r["read_unrated"]) for r in epochs] == [(2, 2, 4)] * 2
+    from bookrec_tui.core.recommender import Recommender
+
+    rec = Recommender.load(model_dir=tmp_path / "model0", data_dir=tiny_data)
+    assert rec.catalogue.title(1) == "Dune (Dune Chronicles, #1)"
+    recs = rec.recommend({1: 5}, n=3)
+    assert len(recs) == 3 and all(r.book_id != 1 for r in recs)

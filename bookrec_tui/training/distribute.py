@@ -24,13 +24,20 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from bookrec_tui.errors import BookrecError
 from bookrec_tui.training.interactions import UserItems
-from bookrec_tui.training.pipeline import reader_batches, steps_per_epoch, tensorflow_modules
+from bookrec_tui.training.pipeline import (
+    READ_UNRATED,
+    reader_batches,
+    star_weights,
+    steps_per_epoch,
+    tensorflow_modules,
+    with_read_unrated,
+)
 
 STRATEGIES = ("none", "mirrored", "multiworker")
 ProgressFn = Callable[[int, int, dict], None]
@@ -225,3 +232,86 @@ def fit(
             row.update(on_epoch(epoch, model))
         history.append(row)
     return Fitted(model, history, replicas, workers, is_chief(strategy), per_replica, steps)
+
+
+LOSSES = ("gramian", "dense")
+
+
+def embedding_spec(cfg, loss: str = "gramian") -> ModelSpec:
+    """The book-embedding model (:mod:`bookrec_tui.training.embeddings`) for :func:`fit`:
+    built for the per-replica batch, Nadam at ``cfg.learning_rate``, ratings weighted by
+    stars, and a book read without a rating weighted as :data:`READ_STARS` stars are (the
+    runtime folds a reader's read-unrated books in with the same weight). ``loss``: the
+    same loss computed without (batch, books) rows (:mod:`.gramian`), or densely."""
+    from bookrec_tui.core.recommender import READ_STARS
+    from bookrec_tui.training.embeddings import build_model
+    from bookrec_tui.training.gramian import build_gramian_model
+
+    keras, _tf = tensorflow_modules()
+
+    def with_reads(weights) -> list[float]:
+        weights = [float(w) for w in weights]
+        weights[READ_UNRATED] = weights[READ_STARS] if READ_STARS is not None else 0.0
+        return weights
+
+    def build(n_books: int, per_replica: int):
+        per_replica_cfg = replace(cfg, batch_size=per_replica)
+        if loss == "gramian":
+            return build_gramian_model(n_books, per_replica_cfg)
+        return build_model(n_books, per_replica_cfg, compile=False)
+
+    return ModelSpec(
+        build=build,
+        optimizer=lambda: keras.optimizers.Nadam(cfg.learning_rate),
+        features=star_weights(
+            with_reads(cfg.input_star_weight),
+            with_reads(cfg.target_star_weight),
+            cfg.input_dropout,
+        ),
+    )
+
+
+def fit_embeddings(
+    items: UserItems,
+    users: np.ndarray,
+    n_books: int,
+    cfg,
+    on_epoch: Callable[[int, object], dict] | None = None,
+    progress: ProgressFn | None = None,
+    strategy=None,
+    loss: str = "gramian",
+    reads: tuple[np.ndarray, np.ndarray] | None = None,
+):
+    """:func:`bookrec_tui.training.embeddings.train_embeddings` under ``strategy``, fed by
+    the tf.data pipeline: the same arguments and the same (model, history) back.
+    ``reads``: (reader ids, catalogue rows) of books read without a rating, added to those
+    readers' rows (:func:`pipeline.with_read_unrated`)."""
+    keras, _tf = tensorflow_modules()
+    keras.utils.set_random_seed(cfg.seed)
+    rated = len(items.rows)
+    if reads is not None:
+        items = with_read_unrated(items, *reads)
+
+    def report(done: int, total: int, logs: dict) -> None:
+        if progress:
+            progress(done, total, {"phase": "embeddings", **logs})
+
+    fitted = fit(
+        items,
+        users,
+        n_books,
+        embedding_spec(cfg, loss),
+        cfg.batch_size,
+        cfg.epochs,
+        strategy,
+        cfg.seed,
+        report,
+        on_epoch,
+    )
+    where = {
+        "replicas": fitted.replicas,
+        "workers": fitted.workers,
+        "loss_form": loss,
+        "read_unrated": len(items.rows) - rated,
+    }
+    return fitted.model, [{"phase": "embeddings", **row, **where} for row in fitted.history]

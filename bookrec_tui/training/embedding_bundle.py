@@ -91,8 +91,14 @@ def blend_ndcg(scorer: FoldInScorer, readers: list, blends, reveals=(5, 10)) -> 
 
 
 def train_embedding_model(
-    items: UserItems, n_books: int, cfg: EmbeddingModelConfig, progress: ProgressFn | None = None
+    items: UserItems,
+    n_books: int,
+    cfg: EmbeddingModelConfig,
+    progress: ProgressFn | None = None,
+    trainer=train_embeddings,
 ) -> TrainedEmbeddings:
+    """``trainer`` trains the book table (``train_embeddings``'s arguments and result; e.g.
+    ``distribute.fit_embeddings`` under a tf.distribute strategy)."""
     started = time.perf_counter()
     history: list[dict] = []
     val = (
@@ -120,7 +126,7 @@ def train_embedding_model(
         tried = blend_ndcg(scorer_for(book_vectors(model)), heldout, (0.0,))
         return {"val_ndcg@10_embeddings": tried[0.0]}
 
-    model, emb_history = train_embeddings(
+    model, emb_history = trainer(
         train_items, np.arange(train_items.n_users), n_books, cfg.embeddings, on_epoch, progress
     )
     history += emb_history

@@ -51,13 +51,14 @@ def train_bundle(dataset: Dataset, cfg: TrainConfig, progress=None) -> tuple[Bun
 
 
 def train_embedding_bundle(
-    dataset: Dataset, cfg: EmbeddingModelConfig, progress=None
+    dataset: Dataset, cfg: EmbeddingModelConfig, progress=None, trainer=None
 ) -> tuple[Bundle, dict[str, object]]:
     """The embedding model on all of ``dataset.ratings`` (less its validation readers);
-    returns (bundle, {file name: keras model})."""
+    returns (bundle, {file name: keras model}). ``trainer``: see ``train_embedding_model``."""
     items = UserItems.build(dataset.ratings, dataset.catalogue)
     started = time.perf_counter()
-    trained = train_embedding_model(items, len(dataset.catalogue), cfg, progress)
+    more = {"trainer": trainer} if trainer else {}
+    trained = train_embedding_model(items, len(dataset.catalogue), cfg, progress, **more)
     seconds = time.perf_counter() - started
     meta = {
         **fingerprint(dataset),
