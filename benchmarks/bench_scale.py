@@ -2,6 +2,8 @@
 
     python benchmarks/bench_scale.py [--sizes 10000,100000,1000000] [--train-readers N]
                                      [--repeat N] [--app] [--keep DIR]
+                                     [--embeddings [--only-embeddings] [--dim D] [--batch B]
+                                      [--strategy none|mirrored] [--cpus N] [--max-steps S]]
 
 Each size runs in fresh processes, so memory is freed between sizes and every figure is
 one process's own:
@@ -16,6 +18,13 @@ one process's own:
   The first run builds the search index cache; the second is the warm start that counts.
 * app (--app): a headless Textual start from process launch until the recommender is
   loaded and the first question is on screen.
+* embeddings (--embeddings): the book-embedding model (training/embeddings.py) trained by
+  training/distribute.py, fed by the tf.data pipeline from sparse reader rows, under
+  --strategy (mirrored over --cpus logical CPUs). One process writes the readers' rows
+  (CSR), a fresh one trains, so its peak RSS is training's own: the rows, the model, the
+  optimizer and the step's (batch, books) tensors. With --max-steps an epoch is cut short
+  and its seconds extrapolated from the steady-state step time (marked so). Links, the
+  link blend and the rating head (single-device, numpy/Keras) are not in this figure.
 
 Prints one JSON object per line: first the machine, then one per size. Milliseconds unless
 the name says otherwise; RSS is the process's peak resident memory (ru_maxrss).
@@ -342,6 +351,101 @@ def app_start(out: Path, runs: int = 3) -> dict:
     }
 
 
+def write_reader_rows(n: int, out: Path) -> dict:
+    """The synthetic catalogue's readers as CSR rows, for the training stage."""
+    from bookrec_tui.store.synthetic import SyntheticConfig, make_dataset
+    from bookrec_tui.training.interactions import UserItems
+
+    t = time.perf_counter()
+    ds = make_dataset(SyntheticConfig(n))
+    items = UserItems.build(ds.ratings, ds.catalogue)
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez(out / "readers.npz", indptr=items.indptr, rows=items.rows, stars=items.stars)
+    return {"readers": items.n_users, "ratings": len(items.rows), "generate_s": _since(t)}
+
+
+def train_embeddings(n: int, out: Path, args) -> dict:
+    """Train the embedding model on the rows :func:`write_reader_rows` wrote (see --embeddings)."""
+    load_before = os.getloadavg()
+    with np.load(out / "readers.npz") as z:
+        from bookrec_tui.training.interactions import UserItems
+
+        items = UserItems(z["indptr"], z["rows"], z["stars"], np.arange(len(z["indptr"]) - 1))
+    rss_rows = _current_rss_mb()
+    from bookrec_tui.training.distribute import (
+        embedding_spec,
+        fit,
+        loss_form,
+        make_strategy,
+        split_cpu,
+    )
+    from bookrec_tui.training.embeddings import EmbeddingConfig
+
+    if args.cpus > 1:
+        split_cpu(args.cpus)
+    strategy = make_strategy(args.strategy)
+    cfg = EmbeddingConfig(dim=args.dim, batch_size=args.batch, epochs=1)
+    readers = np.arange(items.n_users)
+    if args.max_steps:
+        readers = readers[np.random.default_rng(0).permutation(len(readers))]
+        readers = readers[: args.max_steps * args.batch]
+    step_ends: list[float] = []
+    started = time.perf_counter()
+    fitted = fit(
+        items,
+        readers,
+        n,
+        embedding_spec(cfg, args.loss),
+        cfg.batch_size,
+        1,
+        strategy,
+        cfg.seed,
+        progress=lambda done, total, logs: step_ends.append(time.perf_counter()),
+    )
+    seconds = time.perf_counter() - started
+    steps = np.diff([started, *step_ends])
+    steady = float(np.median(steps[1:])) if len(steps) > 1 else float(steps[0])
+    full_steps = -(-items.n_users // (fitted.per_replica_batch * fitted.replicas))
+    return {
+        "strategy": args.strategy,
+        "loss": loss_form(args.loss, n, cfg.dim, fitted.per_replica_batch),
+        "replicas": fitted.replicas,
+        "dim": cfg.dim,
+        "batch_readers": fitted.per_replica_batch * fitted.replicas,
+        "matmul_dtype": cfg.matmul_dtype
+        if loss_form(args.loss, n, cfg.dim, fitted.per_replica_batch) == "dense"
+        else "float32",
+        "readers_trained": len(readers),
+        "steps": len(steps),
+        "first_step_s": round(float(steps[0]), 2),
+        "step_s_median": round(steady, 3),
+        "seconds_measured": round(seconds, 1),
+        "steps_per_epoch_all_readers": full_steps,
+        "seconds_per_epoch_all_readers": round(
+            seconds if len(readers) == items.n_users else steps[0] + steady * (full_steps - 1), 1
+        ),
+        "extrapolated": len(readers) < items.n_users,
+        "final_loss": round(fitted.history[-1]["loss"], 4),
+        "rss_rows_loaded_mb": rss_rows,
+        "peak_rss_mb": _rss_mb(),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+    }
+
+
+def _since(t: float) -> float:
+    return round(time.perf_counter() - t, 1)
+
+
+def _embeddings(n: int, out: Path, args) -> dict:
+    data = _child("--stage", "rows", "--n", str(n), "--out", str(out))
+    if "failed" in data:
+        return data
+    options = ["--dim", str(args.dim), "--batch", str(args.batch), "--strategy", args.strategy]
+    options += ["--cpus", str(args.cpus), "--max-steps", str(args.max_steps), "--loss", args.loss]
+    return {**data, **_child("--stage", "train", "--n", str(n), "--out", str(out), *options)}
+
+
 def _child(*args: str) -> dict:
     res = subprocess.run(
         [sys.executable, str(Path(__file__)), *args], capture_output=True, text=True
@@ -364,7 +468,28 @@ def main() -> int:
         default="structured",
         help="untrained bundles' ranking vectors: random, or clustered like embeddings",
     )
-    parser.add_argument("--stage", choices=("build", "serve"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--embeddings", action="store_true", help="also train the embedding model (tf.data)"
+    )
+    parser.add_argument(
+        "--only-embeddings", action="store_true", help="only the embedding training stage"
+    )
+    parser.add_argument("--dim", type=int, default=64, help="embedding width (default 64)")
+    parser.add_argument("--batch", type=int, default=256, help="readers per step (default 256)")
+    parser.add_argument("--strategy", default="none", choices=("none", "mirrored"))
+    parser.add_argument(
+        "--loss",
+        default="auto",
+        choices=("auto", "gramian", "dense"),
+        help="the loss's form (training/gramian.py; default: auto, as training picks)",
+    )
+    parser.add_argument("--cpus", type=int, default=1, help="logical CPUs for --strategy mirrored")
+    parser.add_argument(
+        "--max-steps", type=int, default=0, help="cut the epoch to this many steps (0: all)"
+    )
+    parser.add_argument(
+        "--stage", choices=("build", "serve", "rows", "train"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -373,6 +498,12 @@ def main() -> int:
         return 0
     if args.stage == "serve":
         print(json.dumps(serve(args.out, args.repeat)))
+        return 0
+    if args.stage == "rows":
+        print(json.dumps(write_reader_rows(args.n, args.out)))
+        return 0
+    if args.stage == "train":
+        print(json.dumps(train_embeddings(args.n, args.out, args)))
         return 0
     print(
         json.dumps(
@@ -392,9 +523,9 @@ def main() -> int:
     for n in (int(s) for s in args.sizes.split(",")):
         base = args.keep or Path(tempfile.mkdtemp(prefix="bench-scale-"))
         out = base / str(n)
-        result = {
-            "books": n,
-            "build": _child(
+        result: dict = {"books": n}
+        if not args.only_embeddings:
+            result["build"] = _child(
                 "--stage",
                 "build",
                 "--n",
@@ -405,15 +536,18 @@ def main() -> int:
                 str(args.train_readers),
                 "--vectors",
                 args.vectors,
-            ),
-        }
-        if "failed" not in result["build"]:
-            result["serve_first"] = _child("--stage", "serve", "--out", str(out), "--repeat", "20")
-            result["serve"] = _child(
-                "--stage", "serve", "--out", str(out), "--repeat", str(args.repeat)
             )
-            if args.app:
-                result["app"] = app_start(out)
+            if "failed" not in result["build"]:
+                result["serve_first"] = _child(
+                    "--stage", "serve", "--out", str(out), "--repeat", "20"
+                )
+                result["serve"] = _child(
+                    "--stage", "serve", "--out", str(out), "--repeat", str(args.repeat)
+                )
+                if args.app:
+                    result["app"] = app_start(out)
+        if args.embeddings or args.only_embeddings:
+            result["embeddings"] = _embeddings(n, out, args)
         print(json.dumps(result), flush=True)
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
