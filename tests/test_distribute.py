@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from bookrec_tui.errors import BookrecError
-from bookrec_tui.training.distribute import Cluster, loss_form
+from bookrec_tui.training.distribute import Cluster, loss_form, make_strategy
 from bookrec_tui.training.interactions import UserItems
 from bookrec_tui.training.pipeline import (
     READ_UNRATED,
@@ -220,3 +220,9 @@ def test_the_loss_form_is_the_gramian_one_where_faster_or_the_dense_rows_do_not_
     assert loss_form("auto", 100_000, 1024, 1024) == "dense"  # measured 1.35x faster
     assert loss_form("auto", 1_000_000, 1024, 1024) == "gramian"  # 4 GB (batch, books) rows
     assert loss_form("dense", 1_000_000, 64, 1024) == "dense"
+
+
+def test_multiworker_without_tf_config_says_what_to_set(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(BookrecError, match="needs TF_CONFIG"):
+        make_strategy("multiworker")

@@ -99,6 +99,8 @@ def make_strategy(kind: str = "none", devices: list[str] | None = None):
     mirrored: every accelerator of this machine, or ``devices`` (e.g. the logical CPUs of
     :func:`split_cpu`); multiworker: the cluster in TF_CONFIG (checked first, so a missing
     or broken one is a clear error, not a hang)."""
+    if kind == "multiworker":
+        Cluster.from_env()  # before TensorFlow starts: a broken TF_CONFIG fails at once
     _keras, tf = tensorflow_modules()
     if kind == "none":
         return tf.distribute.get_strategy()
@@ -107,7 +109,6 @@ def make_strategy(kind: str = "none", devices: list[str] | None = None):
             devices = [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices)
     if kind == "multiworker":
-        Cluster.from_env()
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"unknown strategy {kind!r}: one of {', '.join(STRATEGIES)}")
 
