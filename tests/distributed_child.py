@@ -48,9 +48,10 @@ def planted_items(seed: int = 0) -> UserItems:
 def elsa_spec(dim: int = DIM, learning_rate: float = 0.05):
     """A minimal model of the shape the trainer takes (the real one is training/model.py's)."""
     from bookrec_tui.training.distribute import ModelSpec
-    from bookrec_tui.training.pipeline import star_weights, tensorflow_modules
+    from bookrec_tui.training.keras_backend import import_keras
+    from bookrec_tui.training.pipeline import star_weights
 
-    keras, _tf = tensorflow_modules()
+    keras, _tf = import_keras()
     from keras import ops
 
     class TinyElsa(keras.Model):

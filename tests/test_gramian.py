@@ -6,7 +6,7 @@ import numpy as np
 
 from bookrec_tui.training.embeddings import EmbeddingConfig, build_model
 from bookrec_tui.training.gramian import build_gramian_model
-from bookrec_tui.training.pipeline import tensorflow_modules
+from bookrec_tui.training.keras_backend import import_keras
 
 
 def sparse_batch(n_books: int, batch: int, seed: int = 0) -> dict:
@@ -26,7 +26,7 @@ def sparse_batch(n_books: int, batch: int, seed: int = 0) -> dict:
 
 
 def loss_and_gradient(model, batch) -> tuple[float, np.ndarray]:
-    _keras, tf = tensorflow_modules()
+    _keras, tf = import_keras()
     inputs = {k: tf.constant(v) for k, v in batch.items()}
     with tf.GradientTape() as tape:
         loss = model.compute_loss(x=inputs, y_pred=model(inputs))

@@ -30,12 +30,12 @@ import numpy as np
 
 from bookrec_tui.errors import BookrecError
 from bookrec_tui.training.interactions import UserItems
+from bookrec_tui.training.keras_backend import import_keras
 from bookrec_tui.training.pipeline import (
     READ_UNRATED,
     reader_batches,
     star_weights,
     steps_per_epoch,
-    tensorflow_modules,
     with_read_unrated,
 )
 
@@ -47,7 +47,7 @@ def split_cpu(n: int) -> None:
     """Split the CPU into ``n`` logical devices, so MirroredStrategy has ``n`` replicas on a
     machine without accelerators (for testing, and to use a CPU's cores as replicas).
     Must run before TensorFlow initialises its devices."""
-    _keras, tf = tensorflow_modules()
+    _keras, tf = import_keras()
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration() for _ in range(n)]
@@ -101,7 +101,7 @@ def make_strategy(kind: str = "none", devices: list[str] | None = None):
     or broken one is a clear error, not a hang)."""
     if kind == "multiworker":
         Cluster.from_env()  # before TensorFlow starts: a broken TF_CONFIG fails at once
-    _keras, tf = tensorflow_modules()
+    _keras, tf = import_keras()
     if kind == "none":
         return tf.distribute.get_strategy()
     if kind == "mirrored":
@@ -161,7 +161,7 @@ def fit(
     """Train ``spec``'s model on ``readers`` (CSR rows of ``items``) for ``epochs`` epochs of
     global batches of about ``batch_size`` readers (rounded up to a multiple of the
     replicas), under ``strategy`` (default: none, one device)."""
-    _keras, tf = tensorflow_modules()
+    _keras, tf = import_keras()
     strategy = strategy or tf.distribute.get_strategy()
     replicas = strategy.num_replicas_in_sync
     per_replica = -(-batch_size // replicas)
@@ -260,7 +260,7 @@ def embedding_spec(cfg, loss: str = "auto") -> ModelSpec:
     from bookrec_tui.training.embeddings import build_model
     from bookrec_tui.training.gramian import build_gramian_model
 
-    keras, _tf = tensorflow_modules()
+    keras, _tf = import_keras()
 
     def with_reads(weights) -> list[float]:
         weights = [float(w) for w in weights]
@@ -299,7 +299,7 @@ def fit_embeddings(
     the tf.data pipeline: the same arguments and the same (model, history) back.
     ``reads``: (reader ids, catalogue rows) of books read without a rating, added to those
     readers' rows (:func:`pipeline.with_read_unrated`)."""
-    keras, _tf = tensorflow_modules()
+    keras, _tf = import_keras()
     keras.utils.set_random_seed(cfg.seed)
     rated = len(items.rows)
     if reads is not None:

@@ -19,12 +19,12 @@ holds the whole CSR (the readers' rows; 9 bytes a rating) and gathers only its o
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from bookrec_tui.training.interactions import UserItems
+from bookrec_tui.training.keras_backend import import_keras
 
 READ_UNRATED = 0  # the star value of a book marked read without a rating
 
@@ -134,15 +134,5 @@ def star_weights(
     return add
 
 
-def tensorflow_modules():
-    """(keras, tensorflow), Keras on the TensorFlow backend (tf.distribute needs it)."""
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-    import tensorflow as tf
-
-    return keras, tf
-
-
 def _tf():
-    return tensorflow_modules()[1]
+    return import_keras()[1]
