@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -25,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from stats import run_header  # benchmarks/stats.py (beside this script)
 
 FILLER = "A story of " + "words " * 300  # real book lines carry a long description
 
@@ -156,13 +155,7 @@ def main() -> int:
     print(
         json.dumps(
             {
-                "machine": {
-                    "platform": platform.platform(),
-                    "cpus": os.cpu_count(),
-                    "load_average": os.getloadavg(),
-                },
-                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                "command": " ".join(sys.argv),
+                **run_header(),
                 "files": files,
                 "write_s": round(written, 1),
                 "load": load,

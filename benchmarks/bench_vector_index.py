@@ -24,13 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import sys
 import time
 
 import numpy as np
-from stats import percentiles  # benchmarks/stats.py (scripts run from this folder)
+from stats import percentiles, run_header  # benchmarks/stats.py (beside this script)
 
 from bookrec_tui.core.vector_index import IVFIndex
 from bookrec_tui.store.synthetic import SyntheticConfig, book_vectors, make_dataset
@@ -127,13 +126,7 @@ def main() -> int:
     print(
         json.dumps(
             {
-                "machine": {
-                    "platform": platform.platform(),
-                    "cpus": os.cpu_count(),
-                    "load_average": os.getloadavg(),
-                },
-                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                "command": " ".join(sys.argv),
+                **run_header(),
                 "threads": os.environ.get("OMP_NUM_THREADS", "unset"),
             }
         ),

@@ -68,3 +68,16 @@ def reveal_split(
     out_ids[owner[hid], tpos[hid]] = ids[hid]
     out_stars[owner[hid], tpos[hid]] = stars[hid]
     return in_ids, in_stars, out_ids, out_stars
+
+
+def sample_reveal_counts(
+    counts: np.ndarray, small_reveal_max: int, small_reveal_prob: float, rng
+) -> np.ndarray:
+    """How many of each reader's ratings to reveal this epoch (at least 1, at most n-1): with
+    probability ``small_reveal_prob`` a cold-start handful (1..small_reveal_max), else a
+    random 20-90 % of them, so training sees the few-ratings readers the app serves."""
+    n = counts.astype(np.int64)
+    small = rng.integers(1, small_reveal_max + 1, size=len(n))
+    frac = np.rint(rng.uniform(0.2, 0.9, size=len(n)) * n).astype(np.int64)
+    k = np.where(rng.random(len(n)) < small_reveal_prob, small, frac)
+    return np.clip(k, 1, np.maximum(n - 1, 1))

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from bookrec_tui.core.bundle import Bundle
-from bookrec_tui.training.interactions import UserItems, reveal_split
+from bookrec_tui.training.interactions import UserItems, reveal_split, sample_reveal_counts
 from bookrec_tui.training.keras_backend import import_keras
 
 ProgressFn = Callable[[int, int, dict], None]
@@ -261,15 +261,6 @@ def load_keras_model(path):
     return keras.saving.load_model(path, safe_mode=True)
 
 
-def _sample_reveal_counts(counts: np.ndarray, cfg: TrainConfig, rng) -> np.ndarray:
-    """How many of each reader's ratings to reveal this epoch (at least 1, at most n-1)."""
-    n = counts.astype(np.int64)
-    small = rng.integers(1, cfg.small_reveal_max + 1, size=len(n))
-    frac = np.rint(rng.uniform(0.2, 0.9, size=len(n)) * n).astype(np.int64)
-    k = np.where(rng.random(len(n)) < cfg.small_reveal_prob, small, frac)
-    return np.clip(k, 1, np.maximum(n - 1, 1))
-
-
 def train_model(
     items: UserItems,
     n_books: int,
@@ -372,7 +363,7 @@ def train_model(
         # Ranking is refined briefly (it overfits past a few epochs); the rating head then
         # trains on alone, with everything else frozen.
         step = joint_step if epoch < cfg.epochs else rating_step
-        k = _sample_reveal_counts(items.counts, cfg, rng)
+        k = sample_reveal_counts(items.counts, cfg.small_reveal_max, cfg.small_reveal_prob, rng)
         in_ids, in_stars, out_ids, out_stars = reveal_split(items, k, rng, cfg.max_len)
         perm = usable[rng.permutation(len(usable))]
         sums = np.zeros(2)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bookrec_tui.training.embeddings import ProgressFn, keras_module
-from bookrec_tui.training.interactions import UserItems, reveal_split
+from bookrec_tui.training.interactions import UserItems, reveal_split, sample_reveal_counts
 
 
 @dataclass
@@ -135,15 +135,6 @@ def head_class():
     return RatingHead
 
 
-def _reveal_counts(counts: np.ndarray, cfg: RatingHeadConfig, rng) -> np.ndarray:
-    """How many of each reader's ratings to reveal this epoch (at least 1, at most n-1)."""
-    n = counts.astype(np.int64)
-    small = rng.integers(1, cfg.small_reveal_max + 1, size=len(n))
-    frac = np.rint(rng.uniform(0.2, 0.9, size=len(n)) * n).astype(np.int64)
-    k = np.where(rng.random(len(n)) < cfg.small_reveal_prob, small, frac)
-    return np.clip(k, 1, np.maximum(n - 1, 1))
-
-
 def train_rating_head(
     items: UserItems,
     users: np.ndarray,
@@ -181,7 +172,7 @@ def train_rating_head(
                 progress(len(history) * steps + batch + 1, cfg.epochs * steps, logs)
 
     for epoch in range(cfg.epochs):
-        k = _reveal_counts(items.counts, cfg, rng)
+        k = sample_reveal_counts(items.counts, cfg.small_reveal_max, cfg.small_reveal_prob, rng)
         in_ids, in_stars, out_ids, out_stars = reveal_split(items, k, rng, cfg.max_len)
         arrays = (in_ids, in_stars, out_ids, out_stars)
         data = _epoch_batches(keras, arrays, usable[rng.permutation(len(usable))], cfg.batch_size)
