@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from bookrec_tui.evaluation.protocols import evaluate_real_readers, real_reader_libraries
+from bookrec_tui.core.catalogue import Dataset, Ratings
+from bookrec_tui.errors import DataError
+from bookrec_tui.evaluation.protocols import (
+    cold_start_split,
+    evaluate_real_readers,
+    real_reader_libraries,
+)
 from bookrec_tui.store.goodbooks import load_catalogue
 
 HEADER = "Book Id,Title,Author,My Rating,Exclusive Shelf"
@@ -64,3 +71,14 @@ def test_real_reader_metrics_are_means_over_readers_not_ratings(tiny_data):
     for metric in ("recall@20", "ndcg@10"):
         expected = (per["a"]["good"][2][metric] + per["b"]["good"][2][metric]) / 2
         assert np.isclose(mean[metric], expected)
+
+
+def test_cold_start_on_readers_with_too_few_ratings_says_what_to_do(tmp_path):
+    """Three readers with 5 ratings each: no one to hold out at 20, so `evaluate` says why
+    and what to run instead (it crashed with an AttributeError on a None EASE)."""
+    users = np.repeat(np.arange(1, 4, dtype=np.int32), 5)
+    books = np.tile(np.arange(1, 6, dtype=np.int32), 3)
+    ratings = Ratings(users, books, np.full(15, 4, dtype=np.int8))
+    dataset = Dataset(catalogue=None, ratings=ratings, ratings_path=tmp_path / "ratings.csv")
+    with pytest.raises(DataError, match=r"at least 20 ratings.*0 of 3 readers.*--only"):
+        cold_start_split(dataset, n_users=2, min_ratings=20)

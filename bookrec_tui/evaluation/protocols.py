@@ -15,6 +15,7 @@ import numpy as np
 from bookrec_tui.core.catalogue import Dataset, Ratings
 from bookrec_tui.core.metrics import ndcg_at, recall_at, top_n
 from bookrec_tui.core.scoring import Scorer
+from bookrec_tui.errors import DataError
 from bookrec_tui.training.interactions import UserItems
 
 Log = Callable[[str], None]
@@ -53,6 +54,13 @@ def cold_start_split(
     r = dataset.ratings
     users, counts = np.unique(r.user_ids, return_counts=True)
     eligible = users[counts >= min_ratings]
+    if len(eligible) < 2:  # one test reader and one validation reader at the very least
+        raise DataError(
+            f"The cold-start protocol needs readers with at least {min_ratings} ratings (some "
+            f"to hold out, some to tune on); this ratings file has {len(eligible)} of "
+            f"{len(users)} readers. Evaluate on a fuller ratings file (goodbooks-10k has "
+            "tens of thousands), or run another protocol: `--only real-readers`."
+        )
     test = np.sort(
         np.random.default_rng(seed).choice(
             eligible, size=min(n_users, len(eligible)), replace=False
