@@ -305,20 +305,20 @@ class ReaderSession:
                 f"{self.title(book_id)} is simply popular and well loved; rate a few "
                 "books and I can explain better."
             )
-        recs = self.rec.recommend(self.ratings, n=200, **self._reader())
-        match = next((r for r in recs if r.book_id == book_id), None)
         if book_id in self.ratings:
             return Reply(f"You rated {self.title(book_id)} {self.ratings[book_id]}★ yourself.")
+        recs = self.rec.recommend(self.ratings, n=200, **self._reader())
+        match = next((r for r in recs if r.book_id == book_id), None)
         predicted = self.rec.predict_ratings(self.ratings, [book_id])[0]
         if match is None:
             return Reply(
                 f"{self.title(book_id)} isn't in your top recommendations; I'd guess "
-                f"you'd give it {predicted:.1f}★."
+                f"you'd give it {wording.predicted(predicted)}."
             )
         rank = recs.index(match) + 1
         return Reply(
             f"{self.title(book_id)} is #{rank} for you, {self.reason(match)}; "
-            f"I'd guess {predicted:.1f}★.",
+            f"I'd guess {wording.predicted(predicted)}.",
             [book_id],
         )
 
@@ -339,7 +339,7 @@ class ReaderSession:
             lines.append(f"  You rated it {mine}★.")
         elif self.ratings:
             guess = self.rec.predict_ratings(self.ratings, [book_id])[0]
-            lines.append(f"  I'd guess you'd give it {guess:.1f}★.")
+            lines.append(f"  I'd guess you'd give it {wording.predicted(guess)}.")
         return Reply("\n".join(lines), [book_id])
 
     def forget(self, book_id: int) -> Reply:
