@@ -71,7 +71,8 @@ def validation_readers(items: UserItems, count: int, seed: int) -> np.ndarray:
 
 def blend_ndcg(scorer: FoldInScorer, readers: list, blends, reveals=(5, 10)) -> dict[float, float]:
     """Mean NDCG@10 over ``reveals`` for each link blend, on shuffled (rows, stars) readers:
-    the embedding and link parts are computed once per reader and reveal."""
+    the embedding and link parts are computed once per reader and reveal (the link part not
+    at all when every blend is 0, as in the per-epoch check)."""
     parts = []
     for reveal in reveals:
         for rows, stars in readers:
@@ -79,7 +80,7 @@ def blend_ndcg(scorer: FoldInScorer, readers: list, blends, reveals=(5, 10)) -> 
             if relevant:
                 shown, shown_stars = rows[:reveal], stars[:reveal]
                 emb = scorer.embedding_scores(shown, shown_stars)
-                links = scorer.link_scores(shown, shown_stars)
+                links = scorer.link_scores(shown, shown_stars) if any(blends) else 0.0
                 parts.append((emb, links, shown, relevant))
 
     def mean_ndcg(blend: float) -> float:
@@ -113,7 +114,7 @@ def train_embedding_model(
         rows, stars = items.user(int(u))
         order = shuffle.permutation(len(rows))
         heldout.append((rows[order].astype(np.int64), stars[order].astype(np.int64)))
-    train_items = _select(items, train_users)
+    train_items = items.select(train_users)
     links = link_table(train_items, n_books, cfg.neighbors, cfg.link_lambda, cfg.star_link_weight)
     history.append({"phase": "links", "seconds": round(time.perf_counter() - started, 1)})
 
@@ -148,15 +149,6 @@ def train_embedding_model(
     )
     history += head_history
     return TrainedEmbeddings(model, head, vectors, links, blend, history)
-
-
-def _select(items: UserItems, users: np.ndarray) -> UserItems:
-    """The readers ``users`` only (in that order)."""
-    lo, hi = items.indptr[users], items.indptr[users + 1]
-    counts = hi - lo
-    take = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return UserItems(indptr, items.rows[take], items.stars[take], items.user_ids[users])
 
 
 def export_arrays(

@@ -165,21 +165,19 @@ def reader_batch(
     """One sparse batch: the ratings of ``readers`` (at most ``batch_size``) as flat arrays,
     padded to a multiple of :data:`PAD_RATINGS`; a random ``input_dropout`` share of the
     ratings is hidden from the input (kept as targets)."""
-    lo, hi = items.indptr[readers], items.indptr[readers + 1]
-    counts = hi - lo
-    take = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-    stars = items.stars[take].astype(np.int64)
+    chosen = items.select(readers)
+    stars = chosen.stars.astype(np.int64)
     w_in = np.asarray(cfg.input_star_weight, np.float32)[stars]
     if cfg.input_dropout:
-        w_in = w_in * (rng.random(len(take)) >= cfg.input_dropout)
-    pad = -len(take) % PAD_RATINGS
+        w_in = w_in * (rng.random(len(stars)) >= cfg.input_dropout)
+    pad = -len(stars) % PAD_RATINGS
 
     def padded(values, dtype):
         return np.concatenate([values, np.zeros(pad, dtype)]).astype(dtype)
 
     return {
-        "ids": padded(items.rows[take], np.int32),
-        "readers": padded(np.repeat(np.arange(len(readers)), counts), np.int32),
+        "ids": padded(chosen.rows, np.int32),
+        "readers": padded(np.repeat(np.arange(len(readers)), chosen.counts), np.int32),
         "w_in": padded(w_in, np.float32),
         "w_out": padded(np.asarray(cfg.target_star_weight, np.float32)[stars], np.float32),
     }

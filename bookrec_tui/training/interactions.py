@@ -32,6 +32,14 @@ class UserItems:
         lo, hi = self.indptr[u], self.indptr[u + 1]
         return self.rows[lo:hi], self.stars[lo:hi]
 
+    def select(self, users: np.ndarray) -> UserItems:
+        """The readers ``users`` only (in that order), gathered without a Python loop."""
+        lo, hi = self.indptr[users], self.indptr[users + 1]
+        counts = hi - lo
+        take = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        return UserItems(indptr, self.rows[take], self.stars[take], self.user_ids[users])
+
     @classmethod
     def build(cls, ratings: Ratings, catalogue: Catalogue) -> UserItems:
         order = np.argsort(ratings.user_ids, kind="stable")
