@@ -164,12 +164,7 @@ class Recommender:
                 "weight": b.nbr_w[1:].ravel()[order].astype(np.float32),
             }
 
-        origin = getattr(b, "origin", None)
-        if origin:
-            key = hashlib.sha256(origin.encode()).hexdigest()[:20]
-            links = cached_arrays(cache_dir() / f"links-in-{key}", build)
-        else:
-            links = build()
+        links = self._derived("links-in", build)
         return links["target"], links["source"], links["weight"]
 
     @functools.cached_property
@@ -351,13 +346,17 @@ class Recommender:
         def build() -> dict[str, np.ndarray]:
             return vars(IVFIndex.build(vectors, bias))
 
-        origin = getattr(self.bundle, "origin", None)
-        if origin:
-            key = hashlib.sha256(origin.encode()).hexdigest()[:20]
-            arrays = cached_arrays(cache_dir() / f"ivf-v{VECTOR_INDEX_VERSION}-{key}", build)
-        else:
-            arrays = build()
+        arrays = self._derived(f"ivf-v{VECTOR_INDEX_VERSION}", build)
         return IVFIndex(*(arrays[name] for name in IVFIndex.FILES))
+
+    def _derived(self, name: str, build) -> dict[str, np.ndarray]:
+        """Arrays derived from the bundle, cached (memory-mapped) in the cache folder under
+        ``name`` and the bundle file's identity; built afresh for a bundle made in memory."""
+        origin = getattr(self.bundle, "origin", None)
+        if not origin:
+            return build()
+        key = hashlib.sha256(origin.encode()).hexdigest()[:20]
+        return cached_arrays(cache_dir() / f"{name}-{key}", build)
 
     def drivers(self, rows: np.ndarray, stars: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """For each target, the index into ``rows`` of the liked book that drives it, or -1
