@@ -514,8 +514,7 @@ def cmd_import(args) -> int:
         ):
             print("Nothing imported.")
             return 1
-    ratings = plan.ratings_to_write(args.replace)
-    skipped = profile.import_books(ratings, plan.shelved, seen=plan.seen, read=plan.read)
+    ratings, skipped = plan.apply(profile, args.replace)
     print(
         f"{wording.import_done(plan, ratings, skipped)} Profile '{_profile_name(args)}' now "
         f"has {len(profile.ratings)} ratings."

@@ -68,8 +68,7 @@ class GoodreadsImport:
         if not answer or answer[0] not in YES_WORDS:
             return None
         s = self.session
-        ratings = plan.ratings_to_write(replace_conflicts=answer[1:] == ["replace"])
-        skipped = s.profile.import_books(ratings, plan.shelved, seen=plan.seen, read=plan.read)
+        ratings, skipped = plan.apply(s.profile, replace_conflicts=answer[1:] == ["replace"])
         return Reply(
             f"{wording.import_done(plan, ratings, skipped)} You now have {len(s.ratings)} "
             "ratings. (`undo` takes the whole import back.)",

@@ -29,7 +29,7 @@ from rapidfuzz import fuzz
 from bookrec_tui.core.catalogue import Catalogue
 from bookrec_tui.core.search import normalise
 from bookrec_tui.errors import BookrecError
-from bookrec_tui.store.profile import EXPORT_COLUMNS, unquote_formula
+from bookrec_tui.store.profile import EXPORT_COLUMNS, Profile, unquote_formula
 
 KNOWN_COLUMNS = (
     "book id",
@@ -345,6 +345,15 @@ class ImportPlan:
         if replace_conflicts:
             return dict(self.ratings)
         return {b: s for b, s in self.ratings.items() if b not in self.conflicts}
+
+    def apply(
+        self, profile: Profile, replace_conflicts: bool = False
+    ) -> tuple[dict[int, int], int]:
+        """Save the import into ``profile`` (one undo step): the ratings written and how many
+        of them were skipped because the reader rated those books after the preview."""
+        ratings = self.ratings_to_write(replace_conflicts)
+        skipped = profile.import_books(ratings, self.shelved, seen=self.seen, read=self.read)
+        return ratings, skipped
 
 
 def matched_ratings(matches: list[Match]) -> dict[int, int]:
