@@ -66,8 +66,10 @@ def test_export_cells_that_look_like_formulas_are_quoted_and_read_back(tiny_data
     assert '=HYPERLINK("http://x","y")' in titles
 
 
-def test_terminal_escapes_in_an_export_never_reach_the_screen(tiny_data, tmp_path, capsys):
-    os.environ["BOOKREC_DATA_DIR"] = str(tiny_data)
+def test_terminal_escapes_in_an_export_never_reach_the_screen(
+    tiny_data, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("BOOKREC_DATA_DIR", str(tiny_data))
     path = tmp_path / "evil.csv"
     path.write_text(
         f'{HEADER}\n99999,"\x1b]0;pwned\x07\x1b[2JNot Here\x9b31m\u202e",Who,5,read\n'
