@@ -118,6 +118,13 @@ def test_scoring_some_books_gives_their_scores_from_scoring_all(small):
         rtol=1e-5,
         atol=1e-6,
     )
+    # The recommender folds the reader in once and passes the vector on: same scores.
+    query = scorer.ranking_query(rows, stars)
+    assert np.array_equal(query, scorer.user_vectors(rows, stars)[0])
+    assert np.array_equal(
+        scorer.rank_scores_at(rows, stars, targets, query),
+        scorer.rank_scores_at(rows, stars, targets),
+    )
     with_repeats = np.concatenate([targets[:50], targets[:10]])  # a book asked about twice
     assert np.allclose(
         scorer.predict_stars(rows, stars, with_repeats),

@@ -320,7 +320,7 @@ class Recommender:
             query = self.scorer.ranking_query(rows, stars)
             found = self.vector_index.top(query, CANDIDATES)
             candidates = np.union1d(found, self.scorer.linked_rows(rows))
-            scores = self.scorer.rank_scores_at(rows, stars, candidates)
+            scores = self.scorer.rank_scores_at(rows, stars, candidates, query)
         else:
             candidates = self._popular_rows
             scores = self.popular_scores()[candidates]
@@ -374,12 +374,19 @@ class Recommender:
 
     def popular_scores(self) -> np.ndarray:
         """For a reader with no ratings: widely read and well rated (Goodreads-wide counts,
-        average rating shrunk towards the catalogue mean)."""
+        average rating shrunk towards the catalogue mean). Read-only: computed once per
+        catalogue (a pass over every book, milliseconds at a million)."""
+        return self._popular_scores
+
+    @functools.cached_property
+    def _popular_scores(self) -> np.ndarray:
         c = self.catalogue
         counts = c.ratings_counts.astype(np.float64)
         prior = float(np.average(c.average_ratings, weights=np.maximum(counts, 1.0)))
         shrunk = (c.average_ratings * counts + prior * 1e4) / (counts + 1e4)
-        return np.log10(np.maximum(counts, 1.0)) * (shrunk - 3.0)
+        scores = np.log10(np.maximum(counts, 1.0)) * (shrunk - 3.0)
+        scores.setflags(write=False)
+        return scores
 
     def predict_ratings(self, ratings: Mapping[int, float], book_ids: Iterable[int]) -> np.ndarray:
         """Predicted stars (1..5, float) the reader would give each of ``book_ids``."""

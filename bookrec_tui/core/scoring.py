@@ -107,7 +107,13 @@ class FoldInScorer:
         return self.out_emb, self.out_bias
 
     def ranking_query(self, rows: np.ndarray, stars: np.ndarray) -> np.ndarray:
-        return self.user_vectors(rows, stars)[0]
+        """The reader's ranking vector alone (:meth:`user_vectors`' first part, the same
+        arithmetic, without the rating vector)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) == 0:
+            return np.zeros(self.bundle.dim, np.float32)
+        total = self._inputs(rows, np.asarray(stars, dtype=np.int64)).sum(axis=0)
+        return (total / len(rows) ** self.bundle.alpha).astype(np.float32)
 
     def linked_rows(self, rows: np.ndarray) -> np.ndarray:
         """Rows the rated books link to: the only books whose score the links change."""
@@ -115,11 +121,16 @@ class FoldInScorer:
         return np.unique(ids[ids > 0]).astype(np.int64) - 1
 
     def rank_scores_at(
-        self, rows: np.ndarray, stars: np.ndarray, targets: np.ndarray
+        self,
+        rows: np.ndarray,
+        stars: np.ndarray,
+        targets: np.ndarray,
+        query: np.ndarray | None = None,
     ) -> np.ndarray:
-        """:meth:`rank_scores` of ``targets`` only (same float32 arithmetic)."""
+        """:meth:`rank_scores` of ``targets`` only (same float32 arithmetic). ``query`` is
+        the reader's :meth:`ranking_query` when the caller already has it."""
         targets = np.asarray(targets, dtype=np.int64)
-        u_rank = self.ranking_query(rows, stars)
+        u_rank = self.ranking_query(rows, stars) if query is None else query
         scores = self.out_emb[targets] @ u_rank + self.out_bias[targets]
         if self.bundle.nbr_ids.shape[1] and len(rows):
             ids, w = self.neighbor_weights(rows, stars)
