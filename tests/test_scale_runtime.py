@@ -11,7 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bookrec_tui.core.npz import MappedNpz
-from bookrec_tui.core.search import MIN_COVERAGE, TitleIndex, TrigramIndex, _trigrams
+from bookrec_tui.core.search import (
+    MIN_COVERAGE,
+    TEXT_FIELDS,
+    RowTexts,
+    TitleIndex,
+    TrigramIndex,
+    _row_texts,
+    _trigrams,
+)
 from bookrec_tui.store.synthetic import SyntheticConfig, make_catalogue, make_dataset
 
 
@@ -108,9 +116,27 @@ def test_title_index_is_built_once_per_catalogue_then_mapped(isolated_home):
     assert len(folders) == 1
     second = TitleIndex(catalogue)
     assert _mapped(second.trigrams.postings) and not _mapped(first.trigrams.postings)
+    assert _mapped(second.texts.texts)  # the scorer's strings too: nothing made per title
     title = str(catalogue.titles[1234])
     assert first.search(title, 5) == second.search(title, 5)
     assert second.search(title, 1)[0][0] in np.flatnonzero(catalogue.titles == title)
+
+
+def test_row_texts_give_back_each_rows_strings_from_one_blob():
+    titles = ["Dune (Dune Chronicles, #1)", "Cien años de soledad", "北京: 城市", "", "Box Set"]
+    authors = ["Frank Herbert", "Gabriel García Márquez", "老舍", "", "J.K. Rowling, Mary GrandPré"]
+    originals = ["Dune", "", "北京", "", ""]
+    texts, docs = RowTexts.build(np.array(titles), np.array(authors), np.array(originals))
+    rows = np.array([4, 0, 2, 0, 3, 1])  # any order, repeats, an empty row
+    got = texts.at(rows)
+    for j, r in enumerate(rows):
+        fields, doc = _row_texts(titles[r], authors[r], originals[r])
+        assert [got[name][j] for name in TEXT_FIELDS] == fields
+        assert docs[r] == doc
+    assert got["series"][1] == "dune chronicles" and got["plain"][1] == "dune"
+    assert got["full"][5] == "cien anos de soledad"
+    assert texts.omnibus.tolist() == [False, False, False, False, True]
+    assert all(v == [] for v in texts.at(np.array([], dtype=np.int64)).values())
 
 
 def test_synthetic_catalogue_has_power_law_popularity_series_and_tastes():

@@ -30,8 +30,9 @@ _OMNIBUS = re.compile(
 
 
 MIN_COVERAGE = 0.35  # share of the query's character trigrams a match must contain
-#: Bump when what goes into the trigram index changes (normalise, the document text).
-INDEX_VERSION = 1
+#: Bump when what the index folder holds changes (normalise, the documents, the row texts).
+INDEX_VERSION = 2
+OMNIBUS_PENALTY = 4.0  # points off a box set or collection, so the single book comes first
 POPULARITY_POINTS = 8.0  # the most-rated book gets this many points, a 1-rating book none
 EXACT_BONUS = 10.0  # a (nearly) exact title beats any looser token match
 AUTHOR_MATCH = 90  # fuzz.ratio of the query to an author's name to list their books
@@ -84,54 +85,38 @@ def normalise(text: str) -> str:
 class TitleIndex:
     """Search over a catalogue's titles and authors.
 
-    Opening it is cheap at any size: the trigram index is built once per catalogue and kept
-    in the cache folder as memory-mapped arrays (:class:`TrigramIndex`), and the strings the
-    scorer compares are made for a row the first time a shortlist returns it
-    (:class:`_RowTexts`), so a million titles are not normalised at start-up.
+    Opening it is cheap at any size: what it needs is built once per catalogue and kept in
+    the cache folder as memory-mapped arrays (:func:`_index_arrays`): the trigram index
+    (:class:`TrigramIndex`) and the strings the scorer compares (:class:`RowTexts`), so a
+    query decodes a few hundred rows' strings instead of normalising titles.
     """
 
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
-        self._texts = texts = _RowTexts(catalogue)
-        self.full = texts.full  # keeps the series note: "percy jackson"
-        self.plain = texts.plain  # without it: "the hunger games"
-        # Without the subtitle: "sapiens" for "Sapiens: A Brief History of Humankind".
-        self.core = texts.core
-        self.original = texts.original
-        # A series is searched by its name through its first book: "harry potter" is
-        # Harry Potter #1 (before "Harry Potter: Film Wizardry", which only has the name).
-        self.series = texts.series
-        self.original_len = texts.original_len
-        self.first_author = texts.first_author
-        # The name without initials: "tolkien" for "J.R.R. Tolkien", "rowling" for J.K.'s.
-        self.author_surname = texts.author_surname
-        self.with_author = texts.with_author
-        self.full_len, self.author_len = texts.full_len, texts.author_len
-        self.penalty = texts.penalty
         counts = np.log10(np.maximum(catalogue.ratings_counts.astype(np.float64), 1.0))
         self.prior = POPULARITY_POINTS * counts / max(counts.max(), 1.0)
-        self.trigrams = TrigramIndex.for_catalogue(catalogue, texts.index_documents)
+        arrays = _index_arrays(catalogue)
+        self.trigrams = TrigramIndex(*(arrays[name] for name in TrigramIndex.FILES))
+        self.texts = RowTexts(*(arrays[name] for name in RowTexts.FILES))
 
     def shortlist(self, query: str, k: int = 300) -> np.ndarray:
         """Rows sharing the most character trigrams with ``query`` (cosine), best first,
-        among those holding at least MIN_COVERAGE of the query's trigrams; the scorer's
-        strings for those rows are made here.
+        among those holding at least MIN_COVERAGE of the query's trigrams.
 
         The coverage floor keeps junk from matching: WRatio gives "[2J ü [2J ü" 86 against
         "American Sniper ... U.S. Military History" through the lone "u", yet the title
         holds 1 of its 6 trigrams. Real typos keep half or more ("the martain": 0.5).
         """
-        rows = self.trigrams.shortlist(_trigrams(query), MIN_COVERAGE, k)
-        self._texts.fill(rows)
-        return rows
+        return self.trigrams.shortlist(_trigrams(query), MIN_COVERAGE, k)
 
     @staticmethod
-    def _similarity(query: str, choices: list[str], lengths: np.ndarray) -> np.ndarray:
+    def _similarity(query: str, choices: list[str]) -> np.ndarray:
         """WRatio, discounted when the choice is much shorter than the query: otherwise a
         title like "It" or "Son" matches inside "hitchikers guide" or "percy jackson"."""
         sims = process.cdist(
             [query], choices, scorer=fuzz.WRatio, processor=None, score_cutoff=40, workers=1
         )[0].astype(np.float64)
+        lengths = np.fromiter(map(len, choices), dtype=np.float64, count=len(choices))
         return sims * np.minimum(1.0, (lengths + 3.0) / len(query)) ** 0.5
 
     def search(self, query: str, n: int = 10) -> list[tuple[int, float]]:
@@ -142,14 +127,14 @@ class TitleIndex:
         rows = self.shortlist(q)
         if len(rows) == 0:
             return []
-        full = self.full[rows].tolist()
-        with_author = self.with_author[rows].tolist()
-        original = self.original[rows].tolist()
+        text = self.texts.at(rows)
+        # "full" keeps the series note ("percy jackson"), "plain" drops it ("the hunger
+        # games"), "core" drops the subtitle too ("sapiens").
         sims = np.maximum.reduce(
             [
-                self._similarity(q, full, self.full_len[rows]),
-                self._similarity(q, with_author, self.author_len[rows]) - 1.0,
-                self._similarity(q, original, self.original_len[rows]),
+                self._similarity(q, text["full"]),
+                self._similarity(q, text["with_author"]) - 1.0,
+                self._similarity(q, text["original"]),
             ]
         )
         # A (nearly) exact title beats any looser token match: "the two towers" is
@@ -159,39 +144,58 @@ class TitleIndex:
         # original language must match closely ("twilight meyer" is not "Twilight Eyes").
         exact = np.maximum.reduce(
             [
-                self._exact(q, self.plain, rows, 88),
-                self._exact(q, self.core, rows, 95),
-                self._exact(q, self.original, rows, 95),
+                self._exact(q, text["plain"], 88),
+                self._exact(q, text["core"], 95),
+                self._exact(q, text["original"], 95),
             ]
         )
         sims = np.where(exact > 0, np.maximum(sims, exact) + EXACT_BONUS, sims)
-        # The series name ranks its first book first but is not reported as an exact match
-        # of it: "harry potter" still names seven books as well as one.
-        series = self._exact(q, self.series, rows, 88)
+        # A series is searched by its name through its first book: "harry potter" is
+        # Harry Potter #1 (before "Harry Potter: Film Wizardry", which only has the name);
+        # it ranks its first book first but is not reported as an exact match of it:
+        # "harry potter" still names seven books as well as one.
+        series = self._exact(q, text["series"], 88)
         ranking = np.where(series > 0, np.maximum(sims, series + EXACT_BONUS), sims)
         # "stephen king": the author's books (those the trigrams shortlisted, which for a
         # name are the author's) match as well as an exact title; popularity orders them.
+        # The surname is the name without initials: "tolkien" for "J.R.R. Tolkien".
         by_author = np.maximum(
-            self._exact(q, self.first_author, rows, AUTHOR_MATCH),
-            self._exact(q, self.author_surname, rows, AUTHOR_MATCH),
+            self._exact(q, text["first_author"], AUTHOR_MATCH),
+            self._exact(q, text["author_surname"], AUTHOR_MATCH),
         )
         sims = np.where(by_author > 0, np.maximum(sims, 100.0), sims)
         ranking = np.maximum(ranking, sims)
-        score = ranking + self.prior[rows] - self.penalty[rows]
+        penalty = np.where(self.texts.omnibus[rows], OMNIBUS_PENALTY, 0.0)
+        score = ranking + self.prior[rows] - penalty
         order = np.argsort(-score, kind="stable")[:n]
         return [(int(rows[i]), float(min(sims[i], 100.0))) for i in order if ranking[i] > 0]
 
     @staticmethod
-    def _exact(query: str, names, rows: np.ndarray, cutoff: float) -> np.ndarray:
-        """fuzz.ratio of ``query`` to each row's name where it is ``cutoff`` or more, else 0."""
+    def _exact(query: str, names: list[str], cutoff: float) -> np.ndarray:
+        """fuzz.ratio of ``query`` to each name where it is ``cutoff`` or more, else 0."""
         return process.cdist(
-            [query],
-            names[rows].tolist(),
-            scorer=fuzz.ratio,
-            processor=None,
-            score_cutoff=cutoff,
-            workers=1,
+            [query], names, scorer=fuzz.ratio, processor=None, score_cutoff=cutoff, workers=1
         )[0]
+
+
+def _index_arrays(catalogue: Catalogue) -> dict[str, np.ndarray]:
+    """The trigram index and the row texts of ``catalogue``: from the cache folder (mapped),
+    built and saved there the first time (one pass of Python over the titles: minutes at a
+    million books). Catalogues without a fingerprint are built each time."""
+
+    def build() -> dict[str, np.ndarray]:
+        c = catalogue
+        texts, docs = RowTexts.build(c.titles, c.authors, c.original_titles)
+        return {**vars(texts), **vars(TrigramIndex.build(docs))}
+
+    if not catalogue.sha256:
+        return build()
+    folder = cache_dir() / f"title-index-v{INDEX_VERSION}-{catalogue.sha256[:20]}"
+    arrays = cached_arrays(folder, build)
+    names = (*TrigramIndex.FILES, *RowTexts.FILES)
+    if any(name not in arrays for name in names) or len(arrays["omnibus"]) != len(catalogue):
+        return build()  # a stale or damaged folder
+    return arrays
 
 
 _FIRST_OF_SERIES = re.compile(r"\(([^()#]+?),?\s*#1\)\s*$")
@@ -209,52 +213,79 @@ def _trigrams(text: str) -> set[str]:
     return {padded[i : i + 3] for i in range(len(padded) - 2)}
 
 
-class _RowTexts:
-    """What the scorer compares for each row (normalised title with and without its series
-    note and subtitle, original title, series name, first author, title + author, their
-    lengths, the omnibus penalty), made the first time a shortlist returns the row and kept
-    in plain arrays, so start-up does nothing per title."""
+#: The strings the scorer compares for each row, in the order :class:`RowTexts` keeps them.
+TEXT_FIELDS = (
+    "full",  # normalised title with its series note
+    "plain",  # without the series note
+    "core",  # without the subtitle either
+    "original",  # original title
+    "series",  # the series name, for a series' first book only
+    "first_author",
+    "author_surname",  # the first author without initials
+    "with_author",  # plain title and all authors
+)
 
-    def __init__(self, catalogue: Catalogue) -> None:
-        self.titles, self.authors = catalogue.titles, catalogue.authors
-        self.original_titles = catalogue.original_titles
-        n = len(catalogue)
-        self.known = np.zeros(n, dtype=bool)
-        names = ("full", "plain", "core", "original", "series", "first_author", "author_surname")
-        for name in names:
-            setattr(self, name, np.empty(n, dtype=object))
-        self.with_author = np.empty(n, dtype=object)
-        self.full_len, self.author_len = np.zeros(n), np.zeros(n)
-        self.original_len, self.penalty = np.zeros(n), np.zeros(n)
 
-    def fill(self, rows: np.ndarray) -> None:
-        rows = np.asarray(rows, dtype=np.int64)
-        for r in np.unique(rows[~self.known[rows]]).tolist():
-            title, authors = str(self.titles[r]), str(self.authors[r])
-            self.full[r] = normalise(title)
-            self.plain[r] = normalise(SERIES_NOTE.sub("", title))
-            self.core[r] = normalise(SERIES_NOTE.sub("", title).split(":")[0])
-            self.original[r] = normalise(str(self.original_titles[r]))
-            self.series[r] = _first_of_series_name(title)
-            self.first_author[r] = normalise(authors.split(",")[0].strip())
-            self.author_surname[r] = " ".join(w for w in self.first_author[r].split() if len(w) > 1)
-            self.with_author[r] = f"{self.plain[r]} {normalise(authors)}"
-            self.full_len[r] = len(self.full[r])
-            self.author_len[r] = len(self.with_author[r])
-            self.original_len[r] = len(self.original[r])
-            self.penalty[r] = 4.0 if _OMNIBUS.search(title) else 0.0
-            self.known[r] = True
+def _row_texts(title: str, authors: str, original_title: str) -> tuple[list[str], str]:
+    """A row's :data:`TEXT_FIELDS` and its document for the trigram index (normalised title
+    with its series note and author, and the original title where it differs)."""
+    full = normalise(title)
+    untagged = SERIES_NOTE.sub("", title) if "#" in title else title
+    plain = full if untagged is title else normalise(untagged)
+    core = normalise(untagged.split(":")[0]) if ":" in untagged else plain
+    original = normalise(original_title)
+    author = normalise(authors)
+    first_author = normalise(authors.split(",")[0].strip())
+    surname = " ".join(w for w in first_author.split() if len(w) > 1)
+    series = _first_of_series_name(title) if "#" in title else ""
+    fields = [full, plain, core, original, series, first_author, surname, f"{plain} {author}"]
+    doc = f"{full} {author} {original}" if original != plain else f"{full} {author}"
+    return fields, doc
 
-    def index_documents(self) -> list[str]:
-        """Every row's searchable text for the trigram index: normalised title with its
-        series note and author, and the original title where it differs."""
-        docs = []
-        for t, a, o in zip(self.titles, self.authors, self.original_titles, strict=True):
+
+class RowTexts:
+    """What the scorer compares for each row (:data:`TEXT_FIELDS`) as one UTF-8 blob:
+    row r's fields, each followed by a NUL (normalised text has none), are
+    ``texts[starts[r]:starts[r + 1]]``; ``omnibus`` marks box sets and collections.
+
+    Made once per catalogue with the trigram index and mapped from the cache folder, so a
+    query gathers and decodes its shortlist's bytes in one go instead of building Python
+    strings per title.
+    """
+
+    FILES = ("texts", "text_starts", "omnibus")
+
+    def __init__(self, texts, text_starts, omnibus) -> None:
+        self.texts, self.text_starts, self.omnibus = texts, text_starts, omnibus
+
+    @classmethod
+    def build(cls, titles, authors, original_titles) -> tuple[RowTexts, list[str]]:
+        """The row texts and every row's trigram-index document."""
+        n = len(titles)
+        records, docs = [], []
+        omnibus = np.zeros(n, dtype=bool)
+        for r, (t, a, o) in enumerate(zip(titles, authors, original_titles, strict=True)):
             title = str(t)
-            full, author, original = normalise(title), normalise(str(a)), normalise(str(o))
-            plain = normalise(SERIES_NOTE.sub("", title))
-            docs.append(f"{full} {author} {original}" if original != plain else f"{full} {author}")
-        return docs
+            fields, doc = _row_texts(title, str(a), str(o))
+            records.append("\0".join(fields).encode() + b"\0")
+            docs.append(doc)
+            omnibus[r] = _OMNIBUS.search(title) is not None
+        starts = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, records), dtype=np.int64, count=n), out=starts[1:])
+        texts = np.frombuffer(b"".join(records), dtype=np.uint8)
+        return cls(texts, starts, omnibus), docs
+
+    def at(self, rows: np.ndarray) -> dict[str, list[str]]:
+        """Each of :data:`TEXT_FIELDS` for ``rows``, in their order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        starts = self.text_starts[rows]
+        lengths = self.text_starts[rows + 1] - starts
+        # Byte positions of every row's record, one after the other.
+        shift = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+        data = self.texts[np.arange(int(lengths.sum())) + shift].tobytes()
+        parts = data.decode("utf-8").split("\0")[:-1]
+        k = len(TEXT_FIELDS)
+        return {name: parts[i::k] for i, name in enumerate(TEXT_FIELDS)}
 
 
 def _gram_codes(grams) -> np.ndarray:
@@ -300,19 +331,6 @@ class TrigramIndex:
         starts = np.searchsorted(key // n_docs, np.arange(len(codes) + 1)).astype(np.int64)
         sizes = np.bincount(postings, minlength=len(docs)).astype(np.float64)
         return cls(codes, starts, postings, np.sqrt(np.maximum(sizes, 1.0)))
-
-    @classmethod
-    def for_catalogue(cls, catalogue: Catalogue, docs) -> TrigramIndex:
-        """The catalogue's index from the cache folder, built (from ``docs()``) and saved
-        there the first time. Catalogues without a fingerprint are built each time."""
-        if not catalogue.sha256:
-            return cls.build(docs())
-        folder = cache_dir() / f"title-index-v{INDEX_VERSION}-{catalogue.sha256[:20]}"
-        arrays = cached_arrays(folder, lambda: vars(cls.build(docs())))
-        index = cls(*(arrays[name] for name in cls.FILES))
-        if len(index.doc_norm) != len(catalogue):  # a stale folder: build in memory
-            return cls.build(docs())
-        return index
 
     def shortlist(self, grams: set[str], min_coverage: float, k: int) -> np.ndarray:
         """Up to ``k`` documents holding at least ``min_coverage`` of ``grams``, scored by
