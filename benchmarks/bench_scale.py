@@ -25,6 +25,10 @@ one process's own:
   optimizer and the step's (batch, books) tensors. With --max-steps an epoch is cut short
   and its seconds extrapolated from the steady-state step time (marked so). Links, the
   link blend and the rating head (single-device, numpy/Keras) are not in this figure.
+* links (--links; skips build and serve): the readers' rows as above, then in a
+  fresh process the book-to-book links (training/links.py link_table) on all readers, and
+  in another one epoch of the rating head (training/rating_head.py) on --head-readers
+  readers, extrapolated to all from its median step.
 
 Prints one JSON object per line: first the machine, then one per size. Milliseconds unless
 the name says otherwise; RSS is the process's peak resident memory (ru_maxrss).
@@ -433,6 +437,96 @@ def train_embeddings(n: int, out: Path, args) -> dict:
     }
 
 
+def _reader_rows(out: Path):
+    from bookrec_tui.training.interactions import UserItems
+
+    with np.load(out / "readers.npz") as z:
+        return UserItems(z["indptr"], z["rows"], z["stars"], np.arange(len(z["indptr"]) - 1))
+
+
+def train_links(n: int, out: Path) -> dict:
+    """Time the book-to-book links of `train --model embeddings` (training/links.py
+    `link_table`, with the embedding model's default links per book, ridge and star
+    weights) on all the rows :func:`write_reader_rows` wrote: the sparse co-counts alone
+    first, then the whole table (which makes them again)."""
+    from bookrec_tui.training.embedding_bundle import EmbeddingModelConfig
+    from bookrec_tui.training.links import co_counts, link_table
+
+    load_before = os.getloadavg()
+    items = _reader_rows(out)
+    cfg = EmbeddingModelConfig()
+    t, c = time.perf_counter(), time.process_time()
+    gram = co_counts(items, n, cfg.star_link_weight)
+    result = {
+        "neighbors": cfg.neighbors,
+        "co_counts_s": _since(t),
+        "co_counts_cpu_s": round(time.process_time() - c, 1),
+        "co_counts_nonzeros": int(gram.nnz),
+    }
+    del gram
+    t, c = time.perf_counter(), time.process_time()
+    ids, _ = link_table(items, n, cfg.neighbors, cfg.link_lambda, cfg.star_link_weight)
+    result["link_table_s"] = _since(t)
+    result["link_table_cpu_s"] = round(time.process_time() - c, 1)
+    result["links_kept"] = int((ids > 0).sum())
+    result["peak_rss_mb"] = _rss_mb()
+    result["load_average_before"] = load_before
+    result["load_average_after"] = os.getloadavg()
+    return result
+
+
+def train_head(n: int, out: Path, readers: int) -> dict:
+    """Time one epoch of the rating head (training/rating_head.py, default config) on
+    ``readers`` of the rows' readers (0: all), with random unit book vectors and the links'
+    shape standing in for trained ones; a cut epoch is extrapolated from its median step."""
+    from bookrec_tui.training.embedding_bundle import EmbeddingModelConfig
+    from bookrec_tui.training.rating_head import train_rating_head
+
+    load_before = os.getloadavg()
+    items = _reader_rows(out)
+    cfg = EmbeddingModelConfig()
+    cfg.rating.epochs = 1
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((n, cfg.embeddings.dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    link_ids = rng.integers(0, n + 1, (n + 1, cfg.neighbors)).astype(np.int32)
+    users = np.arange(items.n_users)
+    if readers:
+        users = np.sort(rng.choice(users, min(readers, len(users)), replace=False))
+    step_ends: list[float] = []
+    started = time.perf_counter()
+    _, history = train_rating_head(
+        items,
+        users,
+        vectors,
+        np.asarray(cfg.embeddings.input_star_weight),
+        link_ids,
+        cfg.rating,
+        progress=lambda done, total, logs: step_ends.append(time.perf_counter()),
+    )
+    seconds = time.perf_counter() - started
+    steps = np.diff([started, *step_ends])
+    steady = float(np.median(steps[1:])) if len(steps) > 1 else float(steps[0])
+    usable = int((items.counts >= 2).sum())
+    full_steps = -(-usable // cfg.rating.batch_size)
+    return {
+        "dim": cfg.rating.dim,
+        "batch_readers": cfg.rating.batch_size,
+        "readers_trained": len(users),
+        "steps": len(steps),
+        "first_step_s": round(float(steps[0]), 2),
+        "step_s_median": round(steady, 3),
+        "seconds_measured": round(seconds, 1),
+        "steps_per_epoch_all_readers": full_steps,
+        "seconds_per_epoch_all_readers": round(seconds + steady * (full_steps - len(steps)), 1),
+        "extrapolated": len(steps) < full_steps,
+        "mse": round(history[-1]["mse"], 4),
+        "peak_rss_mb": _rss_mb(),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+    }
+
+
 def _since(t: float) -> float:
     return round(time.perf_counter() - t, 1)
 
@@ -444,6 +538,18 @@ def _embeddings(n: int, out: Path, args) -> dict:
     options = ["--dim", str(args.dim), "--batch", str(args.batch), "--strategy", args.strategy]
     options += ["--cpus", str(args.cpus), "--max-steps", str(args.max_steps), "--loss", args.loss]
     return {**data, **_child("--stage", "train", "--n", str(n), "--out", str(out), *options)}
+
+
+def _links_and_head(n: int, out: Path, head_readers: int) -> dict:
+    if not (out / "readers.npz").exists():
+        data = _child("--stage", "rows", "--n", str(n), "--out", str(out))
+        if "failed" in data:
+            return data
+    common = ("--n", str(n), "--out", str(out))
+    return {
+        "links": _child("--stage", "links", *common),
+        "head": _child("--stage", "head", *common, "--head-readers", str(head_readers)),
+    }
 
 
 def _child(*args: str) -> dict:
@@ -488,7 +594,17 @@ def main() -> int:
         "--max-steps", type=int, default=0, help="cut the epoch to this many steps (0: all)"
     )
     parser.add_argument(
-        "--stage", choices=("build", "serve", "rows", "train"), help=argparse.SUPPRESS
+        "--stage",
+        choices=("build", "serve", "rows", "train", "links", "head"),
+        help=argparse.SUPPRESS,
+    )
+    parser.add_argument(
+        "--links",
+        action="store_true",
+        help="only time the links and the rating head on the readers' rows (see train_links)",
+    )
+    parser.add_argument(
+        "--head-readers", type=int, default=0, help="readers for the rating head's epoch (0: all)"
     )
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -504,6 +620,12 @@ def main() -> int:
         return 0
     if args.stage == "train":
         print(json.dumps(train_embeddings(args.n, args.out, args)))
+        return 0
+    if args.stage == "links":
+        print(json.dumps(train_links(args.n, args.out)))
+        return 0
+    if args.stage == "head":
+        print(json.dumps(train_head(args.n, args.out, args.head_readers)))
         return 0
     print(
         json.dumps(
@@ -524,7 +646,7 @@ def main() -> int:
         base = args.keep or Path(tempfile.mkdtemp(prefix="bench-scale-"))
         out = base / str(n)
         result: dict = {"books": n}
-        if not args.only_embeddings:
+        if not (args.only_embeddings or args.links):
             result["build"] = _child(
                 "--stage",
                 "build",
@@ -548,6 +670,8 @@ def main() -> int:
                     result["app"] = app_start(out)
         if args.embeddings or args.only_embeddings:
             result["embeddings"] = _embeddings(n, out, args)
+        if args.links:
+            result["links"] = _links_and_head(n, out, args.head_readers)
         print(json.dumps(result), flush=True)
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
