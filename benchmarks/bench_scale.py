@@ -14,7 +14,8 @@ one process's own:
   Where training cannot run, the bundle gets random weights in the shapes the shipped
   bundle has per book, so the runtime figures still describe a bundle of that size.
 * serve (twice): open the bundle and catalogue as the app does, then time recommend
-  (readers' real synthetic profiles, 5-50 ratings), similar and search (typo'd titles).
+  (readers' real synthetic profiles, 5-50 ratings; and a reader with none), similar and
+  search (typo'd titles).
   The first run builds the search index cache; the second is the warm start that counts.
 * app (--app): a headless Textual start from process launch until the recommender is
   loaded and the first question is on screen.
@@ -298,6 +299,7 @@ def serve(out: Path, repeat: int) -> dict:
     result["recommend"] = _timed(
         lambda p: rec.recommend(p, n=20), [profiles[i % len(profiles)] for i in range(repeat)]
     )
+    result["recommend_no_ratings"] = _timed(lambda p: rec.recommend(p, n=20), [{}] * repeat)
     result["recommend_vs_exact"] = _against_exact(rec, profiles[:50])
     rng = np.random.default_rng(3)
     ids = rec.catalogue.book_ids
