@@ -1,7 +1,18 @@
 """Book map benchmarks: projections from scratch and from the cache, region naming, the
 terminal canvas, the PNG; plus how well the map keeps series and genres together.
 
-    python benchmarks/bench_map.py [--data-dir DIR] [--skip-tsne]
+    python benchmarks/bench_map.py [--model-dir DIR] [--data-dir DIR] [--skip-tsne]
+    python benchmarks/bench_map.py --synthetic 100000 [--dim 256]
+
+``--synthetic N`` measures only the graph of learned vectors at scale: N synthetic book
+vectors (store/synthetic.py: genre + author + noise), every book's 10 nearest books
+(through the inverted file past 20,000 books) against the exact ones for 500 books, the
+spectral step and PCA.
+
+The map is drawn from the bundle's learned book vectors when it has them (the embedding
+model: a graph of each book's nearest books by cosine), else from its links; ``"drawn_from"``
+says which. For comparison it also projects vectors the map does not draw: the rating head's
+book embeddings, and a vectors bundle's learned vectors projected directly (no graph).
 
 Prints one JSON object. Uses a temporary cache directory, so every projection is computed
 from scratch once and then read back from the cache. t-SNE and the PNG need the viz extra
@@ -60,24 +71,66 @@ def quality(xy: np.ndarray, genre: np.ndarray, titles) -> dict:
     }
 
 
+def at_scale(n_books: int, dim: int) -> dict:
+    """The learned vectors' graph, spectral step and PCA on ``n_books`` synthetic vectors."""
+    from bookrec_tui.core.vector_index import cosine_neighbours
+    from bookrec_tui.map import projection
+    from bookrec_tui.store.synthetic import SyntheticConfig, book_vectors, make_catalogue
+
+    catalogue, *_ = make_catalogue(SyntheticConfig(n_books, seed=0))
+    vectors, _ = book_vectors(catalogue, dim)
+    out: dict = {
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "books": n_books,
+        "dim": dim,
+    }
+    (ids, cosines), out["nearest_10_s"] = seconds(lambda: cosine_neighbours(vectors, 10))
+    sample = np.random.default_rng(0).choice(n_books, size=500, replace=False)
+    exact = vectors[sample] @ vectors.T
+    exact[np.arange(len(sample)), sample] = -np.inf
+    truth = np.argpartition(-exact, 10, axis=1)[:, :10]
+    out["nearest_10_recall_vs_exact"] = round(
+        float(
+            np.mean(
+                [len(np.intersect1d(a, b)) / 10 for a, b in zip(ids[sample], truth, strict=True)]
+            )
+        ),
+        3,
+    )
+    graph = projection._symmetric(ids, cosines)  # what neighbour_graph builds
+    spectral, out["spectral_s"] = seconds(lambda: projection.spectral_vectors(graph))
+    _, out["pca_s"] = seconds(lambda: projection.pca_2d(spectral))
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir")
+    parser.add_argument("--model-dir", help="a bundle other than the shipped one")
     parser.add_argument("--skip-tsne", action="store_true")
+    parser.add_argument("--synthetic", type=int, help="books of a synthetic catalogue")
+    parser.add_argument("--dim", type=int, default=256, help="with --synthetic")
     args = parser.parse_args()
     os.environ["BOOKREC_HOME"] = tempfile.mkdtemp(prefix="bookrec-bench-map-")
+    if args.synthetic:
+        print(json.dumps(at_scale(args.synthetic, args.dim), indent=2))
+        return 0
 
     from bookrec_tui.core.recommender import Recommender
     from bookrec_tui.map import projection, regions
     from bookrec_tui.map.view import MapView
 
-    rec = Recommender.load(data_dir=args.data_dir)
+    rec = Recommender.load(model_dir=args.model_dir, data_dir=args.data_dir)
     bundle, catalogue = rec.bundle, rec.catalogue
     out: dict = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "books": len(catalogue),
+        "drawn_from": "links" if projection.learned_vectors(bundle) is None else "learned vectors",
     }
-    _, out["spectral_vectors_s"] = seconds(lambda: projection.link_vectors(bundle))
+    for method in ("pca", "tsne"):
+        _, out[f"graph_and_spectral_vectors_s ({method})"] = seconds(
+            lambda m=method: projection.map_vectors(bundle, m)
+        )
     genre, _ = regions.dominant_genres(regions.folded_shelves(catalogue))
     for method in ("pca", "tsne"):
         if method == "tsne" and args.skip_tsne:
@@ -108,18 +161,23 @@ def main() -> int:
             )
         except projection.MapError as exc:
             out[method]["png_s"] = str(exc)
-    # The rating head's book embeddings, projected the same way: what the map would show if
-    # it drew the "learned embeddings" directly (docs/benchmarks.md explains the choice).
+    # Vectors projected directly, with no graph: what the map would show if it drew them
+    # (docs/benchmarks.md explains the choice).
     titles = [str(t) for t in catalogue.titles]
-    head = rec.unit_embeddings.astype(np.float64)
-    out["rating_head_embeddings"] = {
-        "pca": quality(
-            projection._scaled(projection.pca_2d(head)).astype(np.float64), genre, titles
-        )
-    }
-    if not args.skip_tsne:
-        xy = projection._scaled(projection.tsne_2d(head)).astype(np.float64)
-        out["rating_head_embeddings"]["tsne"] = quality(xy, genre, titles)
+    direct = {"rating_head_embeddings": bundle.rate_emb[1:]}
+    if projection.learned_vectors(bundle) is not None:
+        direct["learned_vectors_direct"] = projection.learned_vectors(bundle)
+    for name, vectors in direct.items():
+        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        unit = unit.astype(np.float64)
+        out[name] = {
+            "pca": quality(
+                projection._scaled(projection.pca_2d(unit)).astype(np.float64), genre, titles
+            )
+        }
+        if not args.skip_tsne:
+            xy = projection._scaled(projection.tsne_2d(unit)).astype(np.float64)
+            out[name]["tsne"] = quality(xy, genre, titles)
     print(json.dumps(out, indent=2))
     return 0
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from bookrec_tui.core.vector_index import cosine_neighbours
 from bookrec_tui.map import projection as map_projection
 from bookrec_tui.map.projection import MapError, projection
 from bookrec_tui.map.regions import BookMap, Cluster, kmeans_2d
@@ -73,7 +75,7 @@ def test_projection_is_cached_per_bundle(monkeypatch):
     def recompute(*_):
         raise RuntimeError("recomputed")
 
-    monkeypatch.setattr(map_projection, "link_vectors", recompute)
+    monkeypatch.setattr(map_projection, "map_vectors", recompute)
     assert np.array_equal(projection(bundle, "pca"), first)
     with pytest.raises(RuntimeError, match="recomputed"):  # another bundle: not that cache
         projection(two_camps(seed=1), "pca")
@@ -150,3 +152,75 @@ def test_png_without_the_viz_extra_says_how_to_get_it(monkeypatch, tmp_path, tin
     with pytest.raises(MapError, match=r"pip install openTSNE matplotlib"):
         render_png(small_map(), load_catalogue(tiny_data), tmp_path / "m.png")
     assert not (tmp_path / "m.png").exists()
+
+
+def test_every_books_nearest_by_cosine_found_by_blocks_equal_the_full_product():
+    vectors = np.random.default_rng(3).normal(size=(300, 12)).astype(np.float32)
+    ids, cosines = cosine_neighbours(vectors, 7, block=64)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    full = unit @ unit.T
+    np.fill_diagonal(full, -np.inf)
+    expected = np.argsort(-full, axis=1)[:, :7]
+    assert np.array_equal(ids, expected)
+    assert np.allclose(cosines, np.take_along_axis(full, expected, axis=1), atol=1e-5)
+
+
+def test_nearest_books_through_the_inverted_file_are_almost_all_the_exact_ones():
+    """Past NEIGHBOURS_EXACT_UP_TO books the search compares each cluster with the clusters
+    near it only: on 40 planted groups it still finds nearly every exact neighbour, never
+    the book itself."""
+    rng = np.random.default_rng(5)
+    centres = rng.normal(size=(40, 16))
+    vectors = (np.repeat(centres, 60, axis=0) + 0.4 * rng.normal(size=(2400, 16))).astype(
+        np.float32
+    )
+    exact, _ = cosine_neighbours(vectors, 10)
+    found, cosines = cosine_neighbours(vectors, 10, exact_up_to=0)
+    recall = np.mean([len(np.intersect1d(a, b)) / 10 for a, b in zip(exact, found, strict=True)])
+    assert recall > 0.95
+    assert not (found == np.arange(2400)[:, None]).any()
+    assert (np.diff(cosines, axis=1) <= 1e-6).all()  # nearest first
+
+
+def genre_neighbours(xy: np.ndarray, genre: np.ndarray, k: int = 5) -> float:
+    """How often a book's ``k`` nearest books on the map share its genre."""
+    d = np.linalg.norm(xy[:, None] - xy[None], axis=2)
+    np.fill_diagonal(d, np.inf)
+    return float(np.mean(genre[np.argsort(d, axis=1)[:, :k]] == genre[:, None]))
+
+
+def test_map_of_a_bundle_with_learned_vectors_is_drawn_from_them(tiny_world):
+    """The tiny world's book vectors carry its readers' genre tastes and series. With its
+    links scrambled into noise, the PCA map (drawn from the vectors' nearest books alone)
+    still puts a genre's books and Harry Potter together: it reads the vectors. The same
+    bundle with zero vectors (the link model) draws the noise. The t-SNE map (the vectors'
+    neighbours and the links) keeps them together too."""
+    import tiny_world as world
+
+    bundle = tiny_world.bundle()
+    genre = np.array([g for *_, g, _ in world.BOOKS])
+    hp = [i for i, (*_, series) in enumerate(world.BOOKS) if series and series[0] == world.HP]
+    noise = np.random.default_rng(0).integers(1, len(genre) + 1, size=bundle.nbr_ids.shape)
+    scrambled = replace(bundle, nbr_ids=np.where(bundle.nbr_ids > 0, noise, 0).astype(np.int32))
+    chance = np.mean(genre[:, None] == genre[None])
+    for drawn, method in ((scrambled, "pca"), (bundle, "tsne")):
+        xy = projection(drawn, method).astype(np.float64)
+        assert genre_neighbours(xy, genre) > 5 * chance, method
+        pairs = np.linalg.norm(xy[:, None] - xy[None], axis=2)
+        assert np.median(pairs[np.ix_(hp, hp)]) < 0.4 * np.median(pairs), method
+    links_only = replace(scrambled, out_emb=np.zeros_like(bundle.out_emb))
+    assert map_projection.learned_vectors(links_only) is None
+    assert genre_neighbours(projection(links_only, "pca"), genre) < 2 * chance
+
+
+def test_a_bundle_with_other_vectors_is_another_map(tiny_world):
+    """The cache key covers the learned vectors: retrained vectors with the same links are
+    not drawn from the old map's cache. A link bundle's key is its links alone (the shipped
+    maps stay valid)."""
+    bundle = tiny_world.bundle()
+    other = replace(bundle, out_emb=bundle.out_emb[:, ::-1].copy())
+    assert map_projection.bundle_key(bundle) != map_projection.bundle_key(other)
+    links = two_camps()
+    assert map_projection.bundle_key(links) == map_projection.bundle_key(
+        SimpleNamespace(nbr_ids=links.nbr_ids, nbr_w=links.nbr_w, out_emb=np.zeros((61, 4)))
+    )

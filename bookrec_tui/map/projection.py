@@ -1,19 +1,24 @@
 """A 2-D map of all the books: where the model puts each one relative to the others.
 
-Which vectors: the model's book-to-book links (the learned ``links`` tables that rank
-recommendations and answer "more like this"). The ranking dot-product embeddings stay at
-zero in the shipped model and the rating head's embeddings encode star offsets, not what
-is read together (a series scatters across them), so the map embeds the link graph: the
-leading eigenvectors of its symmetric normalised adjacency (a spectral embedding, numpy and
-scipy), then PCA (numpy) or t-SNE (openTSNE, the ``viz`` extra) down to two dimensions.
-Books the model links strongly land close together.
+Which vectors: the model's learned book vectors when it has them (the embedding model's
+unit-length ranking vectors, ``Recommender.book_vectors()``), else its book-to-book links
+(the link model's ranking embeddings stay at zero, and the rating head's embeddings encode
+star offsets, not what is read together: a series scatters across them). Either way the map
+embeds a sparse graph of the books: each book's :data:`NEIGHBOURS` nearest books by the
+cosine of the learned vectors (found by blocks of products, or an inverted file past 20,000
+books: never an n × n matrix; for t-SNE joined by the links, see :data:`LINK_SHARE`), or the
+links alone. The leading eigenvectors of the graph's
+symmetric normalised adjacency (a spectral embedding, numpy and scipy) then go down to two
+dimensions by PCA (numpy) or t-SNE (openTSNE, the ``viz`` extra). Books the model puts
+together land close together. PCA of the learned vectors themselves is no map: a few
+directions of 1,024 carry almost nothing of genre or series (docs/benchmarks.md).
 
-Projections are cached per model bundle (keyed by a hash of its link tables) in the cache
-directory, so only the first map of a bundle pays for t-SNE; the shipped model carries its
-projections beside it (``bookrec-maps.npz``, written by ``bookrec-tui data pack-maps``), so
-even the first map of a fresh install reads them instead of computing them (under a
-second on 2 cores, against minutes for a first t-SNE). A shipped file whose key or recipe
-version does not match the bundle is ignored.
+Projections are cached per model bundle (keyed by a hash of its link tables, and of its
+learned vectors when it has them) in the cache directory, so only the first map of a bundle
+pays for t-SNE; the shipped model carries its projections beside it (``bookrec-maps.npz``,
+written by ``bookrec-tui data pack-maps``), so even the first map of a fresh install reads
+them instead of computing them (under a second on 2 cores, against minutes for a first
+t-SNE). A shipped file whose key or recipe version does not match the bundle is ignored.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ def tsne_available() -> bool:
     return importlib.util.find_spec("openTSNE") is not None
 
 
-Progress = Callable[[int, int, str], None]
+Progress = Callable[[int, int | None, str], None]  # (done, total or None: unknown, info)
 
 
 class MapError(BookrecError):
@@ -54,28 +59,89 @@ class MapError(BookrecError):
 
 
 # ---------------------------------------------------------------------------- vectors
+#: Nearest books per book in the graph of the learned vectors, and the links' share of the
+#: graph each projection draws (0: the vectors' neighbours alone; 1: those and the links, each
+#: scaled to the same mean degree). Chosen on goodbooks-10k (docs/benchmarks.md, "Book map"):
+#: PCA keeps genres together best from the neighbours alone (10 nearest books on the map
+#: share the strongest shelf 0.33 of the time, the links 0.23); t-SNE from the neighbours
+#: alone 0.54, with the links 0.57, the links alone 0.58.
+NEIGHBOURS = 10
+LINK_SHARE = {"pca": 0.0, "tsne": 1.0}
+
+
+def learned_vectors(bundle: Bundle) -> np.ndarray | None:
+    """The bundle's learned book vectors, (n_books, d) in catalogue order (what
+    ``Recommender.book_vectors()`` gives), or None when they are all zero (the link model)."""
+    table = getattr(bundle, "out_emb", None)
+    if table is None or table.shape[0] < 2 or not np.any(table[1:]):
+        return None
+    return np.asarray(table[1:], dtype=np.float32)
+
+
 def link_graph(bundle: Bundle):
     """The model's links as a symmetric sparse matrix over catalogue rows (weights >= 0)."""
+    ids = bundle.nbr_ids[1:].astype(np.int64) - 1  # bundle rows are 1-based, 0 = padding
+    return _symmetric(ids, bundle.nbr_w[1:])
+
+
+def neighbour_graph(vectors: np.ndarray, k: int = NEIGHBOURS):
+    """Each book joined to its ``k`` nearest books by cosine (weight: the cosine, floored at
+    0), made symmetric: a sparse matrix over catalogue rows."""
+    from bookrec_tui.core.vector_index import cosine_neighbours
+
+    ids, cosines = cosine_neighbours(vectors, k)
+    return _symmetric(ids, cosines)
+
+
+def _symmetric(ids: np.ndarray, weights: np.ndarray):
+    """(A + Aᵀ) / 2 for the sparse A with A[i, ids[i, j]] = max(weights[i, j], 0); ids < 0
+    are no edge."""
     from scipy import sparse
 
-    ids = bundle.nbr_ids[1:].astype(np.int64) - 1  # bundle rows are 1-based, 0 = padding
-    w = np.maximum(bundle.nbr_w[1:].astype(np.float64), 0.0)
     n = ids.shape[0]
+    w = np.maximum(np.asarray(weights, dtype=np.float64), 0.0)
     src = np.repeat(np.arange(n), ids.shape[1])
     ok = ids.ravel() >= 0
     a = sparse.csr_matrix((w.ravel()[ok], (src[ok], ids.ravel()[ok])), shape=(n, n))
     return ((a + a.T) * 0.5).tocsr()
 
 
+def book_graph(bundle: Bundle, method: str = "pca"):
+    """The graph the map embeds: the learned vectors' neighbours (with the links'
+    :data:`LINK_SHARE` for ``method``) when the bundle has learned vectors, else its links."""
+    links = link_graph(bundle)
+    vectors = learned_vectors(bundle)
+    if vectors is None:
+        return links
+    graph = neighbour_graph(vectors)
+    share = LINK_SHARE[method]
+    if share and links.nnz:
+        graph = graph / _mean_degree(graph) + share * links / _mean_degree(links)
+    return graph.tocsr()
+
+
+def _mean_degree(graph) -> float:
+    return max(float(graph.sum()) / graph.shape[0], 1e-12)
+
+
 def link_vectors(bundle: Bundle, dim: int = SPECTRAL_DIM) -> np.ndarray:
-    """Spectral embedding of the link graph, rows scaled to unit length: (n_books, dim),
-    deterministic. Unit rows (cosine geometry) matter for PCA: unscaled, a few tiny, nearly
-    separate groups (art books, Arabic novels) take both axes and squash the rest into a
-    dot."""
+    """Spectral embedding of the model's link graph (see :func:`spectral_vectors`)."""
+    return spectral_vectors(link_graph(bundle), dim)
+
+
+def map_vectors(bundle: Bundle, method: str = "pca", dim: int = SPECTRAL_DIM) -> np.ndarray:
+    """Spectral embedding of :func:`book_graph`: what ``method`` (PCA or t-SNE) draws."""
+    return spectral_vectors(book_graph(bundle, method), dim)
+
+
+def spectral_vectors(a, dim: int = SPECTRAL_DIM) -> np.ndarray:
+    """Spectral embedding of the symmetric sparse graph ``a``, rows scaled to unit length:
+    (n_books, dim), deterministic. Unit rows (cosine geometry) matter for PCA: unscaled, a
+    few tiny, nearly separate groups (art books, Arabic novels) take both axes and squash the
+    rest into a dot."""
     from scipy import sparse
     from scipy.sparse.linalg import LinearOperator, eigsh
 
-    a = link_graph(bundle)
     n = a.shape[0]
     dim = min(dim, n - 2)
     if dim < 2:
@@ -145,8 +211,14 @@ def tsne_2d(vectors: np.ndarray, progress: Progress | None = None, seed: int = 0
         callbacks=report,
         callbacks_every_iters=25,
     )
-    emb = emb.optimize(TSNE_ITERATIONS[0], exaggeration=12, momentum=0.5)
-    emb = emb.optimize(TSNE_ITERATIONS[1], momentum=0.8)
+    # openTSNE's automatic learning rate is books / exaggeration; floored at 200 (as the
+    # t-SNE literature does), which changes nothing from 2,400 books up, and keeps a small
+    # catalogue (56 books: 4.7) from collapsing into one point during the exaggeration.
+    n = len(vectors)
+    emb = emb.optimize(
+        TSNE_ITERATIONS[0], exaggeration=12, momentum=0.5, learning_rate=max(n / 12, 200.0)
+    )
+    emb = emb.optimize(TSNE_ITERATIONS[1], momentum=0.8, learning_rate=max(n, 200.0))
     if progress:
         progress(total, total, "done")
     return np.asarray(emb, dtype=np.float64)
@@ -161,7 +233,9 @@ def _scaled(xy: np.ndarray) -> np.ndarray:
 
 def bundle_key(bundle: Bundle) -> str:
     digest = hashlib.sha256()
-    for array in (bundle.nbr_ids, bundle.nbr_w):
+    vectors = learned_vectors(bundle)
+    arrays = (bundle.nbr_ids, bundle.nbr_w) + (() if vectors is None else (vectors,))
+    for array in arrays:
         digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()[:16]
 
@@ -213,7 +287,9 @@ def projection(bundle: Bundle, method: str = "pca", progress: Progress | None = 
                 return cached
         except (OSError, ValueError):
             pass  # a damaged cache is recomputed
-    vectors = link_vectors(bundle)
+    if progress:  # seconds (10,000 learned vectors' nearest books: ~10 s), no steps to count
+        progress(0, None, "graph of the books")
+    vectors = map_vectors(bundle, method)
     xy = _scaled(pca_2d(vectors) if method == "pca" else tsne_2d(vectors, progress))
     try:
         with atomic_writer(path) as handle:
