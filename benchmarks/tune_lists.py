@@ -69,10 +69,10 @@ def main() -> int:
     if args.real:
         from bookrec_tui.core.bundle import Bundle
         from bookrec_tui.core.recommender import default_bundle_path
-        from bookrec_tui.evaluation.protocols import real_reader_libraries
+        from bookrec_tui.evaluation.protocols import RealReaders
 
         rec = Recommender(Bundle.load(default_bundle_path()), dataset.catalogue)
-        libraries = real_reader_libraries(Path(args.real), dataset.catalogue)
+        libraries = RealReaders.read(Path(args.real), dataset.catalogue).libraries()
         readers = [
             (rows[o], stars[o])
             for rows, stars in libraries.values()

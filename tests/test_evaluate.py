@@ -8,9 +8,9 @@ import pytest
 from bookrec_tui.core.catalogue import Dataset, Ratings
 from bookrec_tui.errors import DataError
 from bookrec_tui.evaluation.protocols import (
+    RealReaders,
     cold_start_split,
     evaluate_real_readers,
-    real_reader_libraries,
 )
 from bookrec_tui.store.goodbooks import load_catalogue
 
@@ -44,11 +44,24 @@ def test_real_reader_libraries_keep_readers_with_enough_matched_ratings(tiny_dat
     (exports / "small.csv").write_text("\n".join([HEADER, *small]) + "\n")
     (exports / "notes.csv").write_text("just,some,other,csv\n1,2,3,4\n")
 
-    libraries = real_reader_libraries(exports, cat, min_rated=10)
+    big.append("1015,Chronicle 15,Bob Writer,0,read")  # read, unrated
+    (exports / "big.csv").write_text("\n".join([HEADER, *big]) + "\n")
+
+    readers = RealReaders.read(exports, cat)
+    assert list(readers.matches) == ["big.csv", "small.csv"]  # notes.csv is no export
+    libraries = readers.libraries(min_rated=10)
     assert list(libraries) == ["big.csv"]
     rows, stars = libraries["big.csv"]
     assert (
         len(rows) == 12 and dict(zip(rows.tolist(), stars.tolist(), strict=True))[cat.row(3)] == 5
+    )
+    # The onboarding's answers, from the same parse: stars, 0 for read unrated, no to-read.
+    shelves = readers.shelves(min_rated=10)
+    assert list(shelves) == ["big.csv"]
+    assert shelves["big.csv"][3] == 5 and shelves["big.csv"][15] == 0
+    assert 14 not in shelves["big.csv"] and len(shelves["big.csv"]) == 13
+    assert (
+        list(readers.libraries(min_rated=4)) == list(readers.shelves(4)) == ["big.csv", "small.csv"]
     )
 
 

@@ -118,3 +118,33 @@ def test_a_full_run_writes_every_protocols_table_and_report(eval_world, tmp_path
     assert "Tutorial protocol (80/20 random split, seed 42): test RMSE" in printed
     assert f"{rmse['tutorial model']:.4f}" in printed
     assert "Cold-start protocol" in printed
+
+
+@pytest.mark.slow
+def test_the_lists_protocol_ranks_for_the_cold_start_readers_with_its_models(
+    eval_world, tmp_path, monkeypatch
+):
+    """Run after the cold-start protocol, the lists protocol trains nothing: it ranks for the
+    same held-out readers with the same models (EASE at lambda 1000, whatever lambda the
+    cold start reports), so its figures are those of the lists protocol run alone."""
+    from bookrec_tui.evaluation import run
+
+    trained = []
+    train_ours = run._train_ours
+    monkeypatch.setattr(
+        run, "_train_ours", lambda *args: trained.append(args[-1]) or train_ours(*args)
+    )
+    after_cold_start, alone = tmp_path / "both.json", tmp_path / "alone.json"
+    common = {"users": 40, "epochs": 1, "data_dir": eval_world.data_dir}
+    run.run_evaluation(EvaluationConfig(after_cold_start, skip_tutorial_protocol=True, **common))
+    assert trained == ["cold-start split"]
+    run.run_evaluation(EvaluationConfig(alone, only="lists", **common))
+    assert trained == ["cold-start split", "lists split"]
+    both, by_itself = json.loads(after_cold_start.read_text()), json.loads(alone.read_text())
+    assert both["settings"]["protocols"] == ["cold-start", "lists"]
+    # This world's validation readers pick another lambda than the lists' 1000.
+    assert both["settings"]["ease_lambda"] != 1000
+    lists = both["lists"]["held-out readers (k=10)"]
+    assert {name.split(" (")[0] for name in lists} == {"ours", "EASE"}
+    assert all("lambda=1000" in name for name in lists if name.startswith("EASE"))
+    assert lists == by_itself["lists"]["held-out readers (k=10)"]

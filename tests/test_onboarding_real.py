@@ -11,16 +11,16 @@ import pytest
 from bookrec_tui.core.genres import GENRE_NAMES, UnknownGenreError
 from bookrec_tui.core.onboarding import ENGLISH, QuestionPicker
 from bookrec_tui.evaluation.protocols import (
+    RealReaders,
     evaluate_onboarding,
     onboarding_askers,
-    real_reader_shelves,
 )
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_real_readers_can_answer_four_of_the_first_ten_questions(rec, exports_dir):
-    shelves = real_reader_shelves(exports_dir, rec.catalogue)
+    shelves = RealReaders.read(exports_dir, rec.catalogue).shelves()
     assert len(shelves) == 11
     results = evaluate_onboarding(rec, onboarding_askers(rec), shelves)
     adaptive = results["adaptive (next_question)"]

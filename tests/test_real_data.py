@@ -97,10 +97,10 @@ def test_recommend_by_shelf(rec):
 def test_real_goodreads_readers_get_better_rankings_than_popularity(rec, exports_dir):
     """The real-reader protocol of `bookrec-tui evaluate` (shipped model vs Goodreads-wide
     popularity; EASE is left to the full evaluation, which fits it on all ratings)."""
-    from bookrec_tui.evaluation.protocols import evaluate_real_readers, real_reader_libraries
+    from bookrec_tui.evaluation.protocols import RealReaders, evaluate_real_readers
     from bookrec_tui.training.baselines import CataloguePopularity
 
-    libraries = real_reader_libraries(exports_dir, rec.catalogue)
+    libraries = RealReaders.read(exports_dir, rec.catalogue).libraries()
     assert len(libraries) == 11  # the shared exports with >= 20 rated books in goodbooks-10k
     methods = {"popularity": CataloguePopularity(rec.catalogue), "ours": rec.scorer}
     mean = evaluate_real_readers(methods, libraries, ks=(5, 10))["mean"]

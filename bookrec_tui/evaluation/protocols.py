@@ -9,14 +9,18 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bookrec_tui.core.catalogue import Dataset, Ratings
+from bookrec_tui.core.catalogue import Catalogue, Dataset, Ratings
 from bookrec_tui.core.metrics import ndcg_at, recall_at, top_n
 from bookrec_tui.core.scoring import Scorer
 from bookrec_tui.errors import DataError
 from bookrec_tui.training.interactions import UserItems
+
+if TYPE_CHECKING:
+    from bookrec_tui.store.goodreads import Match
 
 Log = Callable[[str], None]
 
@@ -109,54 +113,55 @@ def evaluate_cold_start(methods: dict[str, Scorer], heldout, ks=(1, 3, 5, 10)) -
     return results
 
 
-def real_reader_libraries(
-    exports_dir: Path, catalogue, min_rated: int = 20
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Goodreads exports with at least ``min_rated`` rated books found in the catalogue:
-    file name -> (catalogue rows, stars). A book listed twice keeps its last rating."""
-    from bookrec_tui.store.goodreads import (
-        CatalogueMatcher,
-        GoodreadsError,
-        matched_ratings,
-        parse_export,
-    )
+@dataclass(frozen=True)
+class RealReaders:
+    """The Goodreads exports in a folder, each parsed and matched to the catalogue once:
+    file name -> its matches. The real-reader, onboarding and lists protocols all read
+    from it (a file that is not an export is left out)."""
 
-    matcher = CatalogueMatcher(catalogue)
-    libraries = {}
-    for path in sorted(Path(exports_dir).glob("*.csv")):
-        try:
-            entries = parse_export(path)
-        except GoodreadsError:
-            continue
-        rated = matched_ratings(matcher.match_all(entries))
-        if len(rated) >= min_rated:
-            rows = catalogue.rows(np.fromiter(rated, np.int64)).astype(np.int64)
-            libraries[path.name] = (rows, np.fromiter(rated.values(), np.int64))
-    return libraries
+    catalogue: Catalogue
+    matches: dict[str, list[Match]]
 
+    @classmethod
+    def read(cls, exports_dir: Path, catalogue: Catalogue) -> RealReaders:
+        from bookrec_tui.store.goodreads import CatalogueMatcher, GoodreadsError, parse_export
 
-def real_reader_shelves(
-    exports_dir: Path, catalogue, min_rated: int = 20
-) -> dict[str, dict[int, int]]:
-    """What each real reader has read, as onboarding answers: file name -> {book_id: stars,
-    or 0 for a book on the `read` shelf without a rating}, for the same exports as
-    :func:`real_reader_libraries` (at least ``min_rated`` rated books in the catalogue)."""
-    from bookrec_tui.store.goodreads import CatalogueMatcher, GoodreadsError, parse_export
+        matcher = CatalogueMatcher(catalogue)
+        matches = {}
+        for path in sorted(Path(exports_dir).glob("*.csv")):
+            try:
+                entries = parse_export(path)
+            except GoodreadsError:
+                continue
+            matches[path.name] = matcher.match_all(entries)
+        return cls(catalogue, matches)
 
-    matcher = CatalogueMatcher(catalogue)
-    shelves = {}
-    for path in sorted(Path(exports_dir).glob("*.csv")):
-        try:
-            entries = parse_export(path)
-        except GoodreadsError:
-            continue
-        read: dict[int, int] = {}
-        for m in matcher.match_all(entries):
-            if m.book_id is not None and (m.entry.rating or m.entry.shelf == "read"):
-                read[m.book_id] = m.entry.rating or read.get(m.book_id, 0)
-        if sum(1 for s in read.values() if s) >= min_rated:
-            shelves[path.name] = read
-    return shelves
+    def libraries(self, min_rated: int = 20) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Exports with at least ``min_rated`` rated books found in the catalogue: file
+        name -> (catalogue rows, stars). A book listed twice keeps its last rating."""
+        from bookrec_tui.store.goodreads import matched_ratings
+
+        libraries = {}
+        for name, matches in self.matches.items():
+            rated = matched_ratings(matches)
+            if len(rated) >= min_rated:
+                rows = self.catalogue.rows(np.fromiter(rated, np.int64)).astype(np.int64)
+                libraries[name] = (rows, np.fromiter(rated.values(), np.int64))
+        return libraries
+
+    def shelves(self, min_rated: int = 20) -> dict[str, dict[int, int]]:
+        """What each reader has read, as onboarding answers: file name -> {book_id: stars,
+        or 0 for a book on the `read` shelf without a rating}, for the same exports as
+        :meth:`libraries` (at least ``min_rated`` rated books in the catalogue)."""
+        shelves = {}
+        for name, matches in self.matches.items():
+            read: dict[int, int] = {}
+            for m in matches:
+                if m.book_id is not None and (m.entry.rating or m.entry.shelf == "read"):
+                    read[m.book_id] = m.entry.rating or read.get(m.book_id, 0)
+            if sum(1 for s in read.values() if s) >= min_rated:
+                shelves[name] = read
+        return shelves
 
 
 Asker = Callable[[dict[int, int | None]], int | None]

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -12,14 +11,14 @@ from bookrec_tui.core.scoring import FoldInScorer
 from bookrec_tui.errors import BookrecError
 from bookrec_tui.evaluation.config import ON_EXPORTS, EvaluationConfig
 from bookrec_tui.evaluation.protocols import (
+    ColdStartSplit,
     EvalReport,
+    RealReaders,
     cold_start_split,
     evaluate_cold_start,
     evaluate_onboarding,
     evaluate_real_readers,
     onboarding_askers,
-    real_reader_libraries,
-    real_reader_shelves,
     save_report,
     timed,
     tutorial_split,
@@ -41,19 +40,23 @@ from bookrec_tui.training.model import TrainConfig, export_bundle, train_model
 
 EASE_LAMBDAS = (300.0, 1000.0, 3000.0)
 DEFAULT_EASE_LAMBDA = 1000.0  # what the cold-start protocol's validation readers pick
+assert DEFAULT_EASE_LAMBDA in EASE_LAMBDAS  # the cold-start protocol fits it for the lists
 
 
 OursConfig = TrainConfig | EmbeddingModelConfig
-#: Our model trained on a split, by (config, training data): the cold-start and lists
-#: protocols hold out the same readers, so one run trains once.
-_TRAINED: dict[tuple[str, str], FoldInScorer] = {}
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """The cold-start protocol's held-out readers and the models fit without them: the lists
+    protocol ranks for the same readers with the same models (trained once a run)."""
+
+    split: ColdStartSplit
+    ours: FoldInScorer
+    ease: EASE  # at DEFAULT_EASE_LAMBDA, whatever lambda the cold-start protocol reports
 
 
 def _train_ours(items: UserItems, n_books: int, cfg: OursConfig, label: str) -> FoldInScorer:
-    data = hashlib.sha256(items.indptr.tobytes() + items.rows.tobytes() + items.stars.tobytes())
-    key = (repr(cfg), data.hexdigest())
-    if key in _TRAINED:
-        return _TRAINED[key]
     with progress_bar(f"ours ({label})", None) as update:
 
         def progress(done, total, logs):
@@ -65,8 +68,7 @@ def _train_ours(items: UserItems, n_books: int, cfg: OursConfig, label: str) -> 
         else:
             model, _ = train_model(items, n_books, cfg, progress)
             bundle = export_bundle(model, items, np.arange(n_books), cfg, {})
-    _TRAINED[key] = FoldInScorer(bundle)
-    return _TRAINED[key]
+    return FoldInScorer(bundle)
 
 
 class EmbeddingsAlone:
@@ -134,7 +136,10 @@ def run_tutorial_protocol(dataset, cfg: OursConfig, report: EvalReport) -> None:
     report.tutorial_protocol = rmse
 
 
-def run_cold_start(dataset, cfg: OursConfig, n_users: int, report: EvalReport) -> None:
+def run_cold_start(dataset, cfg: OursConfig, n_users: int, report: EvalReport) -> HeldOut:
+    """Held-out readers, k revealed ratings: popularity, EASE (lambda tuned on validation
+    readers), the tutorial model's fold-in and ours. Returns the split and the models the
+    lists protocol reuses."""
     split = cold_start_split(dataset, n_users=n_users)
     cat = dataset.catalogue
     n_books = len(cat)
@@ -142,7 +147,7 @@ def run_cold_start(dataset, cfg: OursConfig, n_users: int, report: EvalReport) -
     methods: dict = {"popularity": Popularity(items, n_books)}
     with timed(report.timings, "cold start: EASE (tuning lambda on validation readers)"):
         gram = gram_matrix(items, n_books)
-        best, best_ndcg = None, -1.0
+        best, best_ndcg, default = None, -1.0, None
         tuning = {}
         for lam in EASE_LAMBDAS:
             ease = EASE(gram, lam)
@@ -150,6 +155,8 @@ def run_cold_start(dataset, cfg: OursConfig, n_users: int, report: EvalReport) -
             tuning[lam] = val["ndcg@10"]
             if val["ndcg@10"] > best_ndcg:
                 best, best_ndcg = ease, val["ndcg@10"]
+            if lam == DEFAULT_EASE_LAMBDA:
+                default = ease
         del gram
     report.settings["ease_lambda_validation_ndcg@10_k5"] = tuning
     report.settings["ease_lambda"] = best.lam
@@ -163,21 +170,39 @@ def run_cold_start(dataset, cfg: OursConfig, n_users: int, report: EvalReport) -
         methods["ours: embeddings alone"] = EmbeddingsAlone(methods["ours"])
     with timed(report.timings, "cold start: scoring"):
         report.cold_start = evaluate_cold_start(methods, split.test)
+    return HeldOut(split, methods["ours"], default)
+
+
+def fit_held_out(dataset, cfg: OursConfig, n_users: int, report: EvalReport) -> HeldOut:
+    """The cold-start protocol's split and models, for a run of the lists protocol alone."""
+    split = cold_start_split(dataset, n_users=n_users)
+    cat = dataset.catalogue
+    items = UserItems.build(split.train, cat)
+    with timed(report.timings, "lists: EASE (held-out split)"):
+        ease = EASE(gram_matrix(items, len(cat)), DEFAULT_EASE_LAMBDA)
+    with timed(report.timings, "lists: ours (held-out split)"):
+        ours = _train_ours(items, len(cat), cfg, "lists split")
+    return HeldOut(split, ours, ease)
+
+
+def _ease_on_all_ratings(dataset, lam: float) -> EASE:
+    items = UserItems.build(dataset.ratings, dataset.catalogue)
+    return EASE(gram_matrix(items, len(dataset.catalogue)), lam)
 
 
 def run_real_readers(
     dataset, libraries: dict, bundle_path: Path, ease_lambda: float, report: EvalReport
-) -> None:
+) -> EASE:
     """Real Goodreads readers (never in goodbooks-10k) against models fit on all of it: the
-    bundle the app runs on, EASE on every rating, and Goodreads-wide popularity."""
+    bundle the app runs on, EASE on every rating, and Goodreads-wide popularity. Returns
+    the EASE (the lists protocol reuses it when its lambda is the same)."""
     from bookrec_tui.core.bundle import Bundle
     from bookrec_tui.core.recommender import Recommender
 
     cat = dataset.catalogue
     ours = Recommender(Bundle.load(bundle_path), cat).scorer  # checks the bundle fits the data
-    items = UserItems.build(dataset.ratings, cat)
     with timed(report.timings, "real readers: EASE on all ratings"):
-        ease = EASE(gram_matrix(items, len(cat)), ease_lambda)
+        ease = _ease_on_all_ratings(dataset, ease_lambda)
     methods = {
         "popularity (Goodreads-wide)": CataloguePopularity(cat),
         f"EASE (lambda={ease_lambda:g})": ease,
@@ -189,30 +214,31 @@ def run_real_readers(
         "bundle": str(bundle_path),
         "libraries": {name: len(rows) for name, (rows, _) in libraries.items()},
     }
+    return ease
 
 
-def run_onboarding(dataset, exports: Path, config: EvaluationConfig, report: EvalReport) -> None:
+def run_onboarding(dataset, shelves: dict, config: EvaluationConfig, report: EvalReport) -> None:
     """Issue #10 9(c): the shipped model's app-side onboarding on real readers."""
     from bookrec_tui.core.bundle import Bundle
     from bookrec_tui.core.recommender import Recommender, default_bundle_path
 
     rec = Recommender(Bundle.load(default_bundle_path(config.model_dir)), dataset.catalogue)
-    shelves = real_reader_shelves(exports, dataset.catalogue, config.min_rated)
     with timed(report.timings, "onboarding: 10 questions per reader, every asker"):
         report.onboarding = evaluate_onboarding(rec, onboarding_askers(rec), shelves)
 
 
 def run_lists(
     dataset,
-    cfg: OursConfig,
-    n_users: int,
+    held_out: HeldOut,
     libraries: dict | None,
     bundle_path: Path,
     report: EvalReport,
+    ease_all: EASE | None = None,
 ) -> None:
     """Series-aware protocol and trust audit: raw top 20 beside the app's final lists, for
-    our model and EASE, on held-out goodbooks readers (models fit without them) and, when
-    exports are there, real Goodreads readers (the shipped bundle; 5 seeded orders each)."""
+    our model and EASE, on the cold-start protocol's held-out readers (``held_out``: models
+    fit without them) and, when exports are there, real Goodreads readers (the shipped
+    bundle and EASE on all ratings, ``ease_all`` if already fit; 5 seeded orders each)."""
     from bookrec_tui.core.bundle import Bundle
     from bookrec_tui.core.listing import ListAssembler
     from bookrec_tui.core.recommender import STAR_BLEND, Recommender
@@ -220,25 +246,19 @@ def run_lists(
 
     cat = dataset.catalogue
     assembler = ListAssembler(cat.works, cat.first_authors)
-    split = cold_start_split(dataset, n_users=n_users)
-    items = UserItems.build(split.train, cat)
-    with timed(report.timings, "lists: EASE (held-out split)"):
-        ease = EASE(gram_matrix(items, len(cat)), DEFAULT_EASE_LAMBDA)
-    with timed(report.timings, "lists: ours (held-out split)"):
-        ours = _train_ours(items, len(cat), cfg, "lists split")
+    ours, ease = held_out.ours, held_out.ease
     methods = {
         "ours": (ours.rank_scores, ours.predict_stars),
-        f"EASE (lambda={DEFAULT_EASE_LAMBDA:g})": ease.rank_scores,
+        f"EASE (lambda={ease.lam:g})": ease.rank_scores,
     }
     with timed(report.timings, "lists: held-out readers"):
         report.lists["held-out readers (k=10)"] = evaluate_lists(
-            methods, split.test, assembler, star_blend=STAR_BLEND
+            methods, held_out.split.test, assembler, star_blend=STAR_BLEND
         )
-    del ease
     if libraries:
         shipped = Recommender(Bundle.load(bundle_path), cat).scorer
-        full = UserItems.build(dataset.ratings, cat)
-        ease_all = EASE(gram_matrix(full, len(cat)), DEFAULT_EASE_LAMBDA)
+        if ease_all is None or ease_all.lam != DEFAULT_EASE_LAMBDA:
+            ease_all = _ease_on_all_ratings(dataset, DEFAULT_EASE_LAMBDA)
         orders = [
             (rows[o], stars[o])
             for rows, stars in libraries.values()
@@ -302,29 +322,32 @@ def run_evaluation(config: EvaluationConfig) -> int:
             "ratings_sha256": dataset.ratings.sha256,
         }
     )
+    readers = RealReaders.read(exports, dataset.catalogue) if exports else None
+    held_out: HeldOut | None = None
+    ease_all: EASE | None = None
     if "tutorial" in protocols:
         run_tutorial_protocol(dataset, cfg, report)
         console.print(report.table())
     if "cold-start" in protocols:
-        run_cold_start(dataset, cfg, config.users, report)
+        held_out = run_cold_start(dataset, cfg, config.users, report)
         console.print(report.table())
     if "real-readers" in protocols:
-        libraries = real_reader_libraries(exports, dataset.catalogue, config.min_rated)
+        libraries = readers.libraries(config.min_rated)
         if not libraries:
             raise BookrecError(
                 f"No export in {exports} has {config.min_rated} rated books in the catalogue."
             )
         lam = report.settings.get("ease_lambda", DEFAULT_EASE_LAMBDA)
         bundle = default_bundle_path(config.model_dir)
-        run_real_readers(dataset, libraries, bundle, lam, report)
+        ease_all = run_real_readers(dataset, libraries, bundle, lam, report)
     if "onboarding" in protocols:
-        run_onboarding(dataset, exports, config, report)
+        run_onboarding(dataset, readers.shelves(config.min_rated), config, report)
     if "lists" in protocols:
-        libraries = (
-            real_reader_libraries(exports, dataset.catalogue, config.min_rated) if exports else None
-        )
+        if held_out is None:
+            held_out = fit_held_out(dataset, cfg, config.users, report)
+        libraries = readers.libraries(config.min_rated) if readers else None
         bundle = default_bundle_path(config.model_dir)
-        run_lists(dataset, cfg, config.users, libraries, bundle, report)
+        run_lists(dataset, held_out, libraries, bundle, report, ease_all)
     save_report(report, config.out)
     print(report.table())
     console.print(f"wrote {config.out}")
