@@ -551,8 +551,8 @@ def cmd_map(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from bookrec_tui.fsutil import atomic_writer, check_output_file
-    from bookrec_tui.store.profile import write_ratings_csv
+    from bookrec_tui.fsutil import check_output_file
+    from bookrec_tui.store.profile import save_ratings_csv, write_ratings_csv
 
     if args.out is not None:
         check_output_file(args.out)
@@ -561,8 +561,7 @@ def cmd_export(args) -> int:
     if args.out is None:
         write_ratings_csv(profile, catalogue, sys.stdout)
         return 0
-    with atomic_writer(args.out, "w") as handle:
-        n = write_ratings_csv(profile, catalogue, handle)
+    n = save_ratings_csv(profile, catalogue, args.out)
     print(f"Wrote {n} ratings from profile '{_profile_name(args)}' to {args.out}", file=sys.stderr)
     return 0
 

@@ -293,3 +293,26 @@ def test_recommendations_are_ready_is_said_once(session):
         assert "Rate" in session.handle(line).text
     assert "recommendations are ready" in session.handle("hated twilight").text
     assert "ready" not in session.handle("twilight 2").text
+
+
+def test_switching_profile_leaves_nothing_of_the_last_reader_behind(session, tmp_path):
+    """After `profile bob`, Ann's open list, previewed import, onboarding question and the book
+    she discussed are gone: Bob's `2`, `yes`, `loved it` or `read` do not act on them."""
+    book = session.rec.catalogue
+    hobbit = session.rec.resolve("The Hobbit")
+    export = tmp_path / "goodreads_library_export.csv"
+    export.write_text(
+        "Book Id,Title,Author,My Rating,Exclusive Shelf\n"
+        f"{int(book.goodreads_ids[book.row(hobbit)])},The Hobbit,J.R.R. Tolkien,4,read\n"
+    )
+    session.handle("more like the hobbit")  # a numbered list, and the Hobbit discussed
+    assert "Type `yes` to import" in session.handle(f"import {export}").text
+    session.handle("onboard")
+    assert session.questions.book is not None
+    switched = session.handle("profile bob")
+    assert switched.changed and "Now reading as 'bob': 0 ratings" in switched.text
+    assert session.profile.path.parent == tmp_path and session.questions.book is None
+    assert session.handle("loved it").kind == "error"
+    assert session.handle("2").kind == "error"
+    assert not session.handle("yes").changed
+    assert session.ratings == {} and Profile.open("t", tmp_path).ratings == {}

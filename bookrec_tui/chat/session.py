@@ -46,6 +46,11 @@ class Pending:
 class ReaderSession:
     def __init__(self, rec: Recommender, profile: Profile) -> None:
         self.rec = rec
+        self._begin(profile)
+
+    def _begin(self, profile: Profile) -> None:
+        """Start afresh as ``profile``'s reader: no list to pick from, no book discussed, no
+        onboarding or import under way, nothing cached of the reader before."""
         self.profile = profile
         self.pending: Pending | None = None
         self.questions = Questions(self)  # onboarding
@@ -259,13 +264,26 @@ class ReaderSession:
         recs = self.rec.recommend(self.ratings, n=n, author=author, **self._reader())
         if not recs:
             return Reply(f"You have read everything by {author} that I know.")
-        lines = [f"More by {author}:"]
+        return self._book_list(f"More by {author}:", recs, ReplyKind.RECS)
+
+    def _book_list(
+        self,
+        heading: str,
+        books: list[Recommendation] | list[SimilarBook],
+        kind: ReplyKind,
+        hint: str | None = None,
+    ) -> Reply:
+        """A numbered list of books with their notes; a number typed next opens one."""
+        ids = [b.book_id for b in books]
+        lines = [heading]
         lines += [
-            f"  {i}. {self.book_line(r.book_id)}{' (' + r.note + ')' if r.note else ''}"
-            for i, r in enumerate(recs, 1)
+            f"  {i}. {self.book_line(b.book_id)}{' (' + b.note + ')' if b.note else ''}"
+            for i, b in enumerate(books, 1)
         ]
-        self.pending = Pending(Action.DETAILS, None, [r.book_id for r in recs])
-        return Reply("\n".join(lines), [r.book_id for r in recs], kind=ReplyKind.RECS)
+        if hint:
+            lines.append(hint)
+        self.pending = Pending(Action.DETAILS, None, ids)
+        return Reply("\n".join(lines), ids, kind=kind)
 
     def _author(self, text: str) -> str | None:
         """The first author a reader means: a name (or part of one) as written in the
@@ -289,14 +307,12 @@ class ReaderSession:
             hidden=reader["exclude"],
             series_order=reader["series_order"],
         )
-        lines = [f"More like {self.title(book_id)}:"]
-        lines += [
-            f"  {i}. {self.book_line(h.book_id)}{' (' + h.note + ')' if h.note else ''}"
-            for i, h in enumerate(hits, 1)
-        ]
-        self.pending = Pending(Action.DETAILS, None, [h.book_id for h in hits])
-        lines.append("(Reply `3` for details of the third, `3 5` to rate it 5 stars.)")
-        return Reply("\n".join(lines), [h.book_id for h in hits], kind=ReplyKind.SIMILAR)
+        return self._book_list(
+            f"More like {self.title(book_id)}:",
+            hits,
+            ReplyKind.SIMILAR,
+            "(Reply `3` for details of the third, `3 5` to rate it 5 stars.)",
+        )
 
     def why(self, book_id: int) -> Reply:
         self.focus = book_id
@@ -394,9 +410,7 @@ class ReaderSession:
         """Continue as another reader (profiles live side by side in one folder)."""
         if not name:
             return Reply("Switch to which profile? e.g. `profile alice`.", kind=ReplyKind.ERROR)
-        self.profile = Profile.open(name, self.profile.path.parent)
-        self.focus, self.pending, self._recs_cache = None, None, None
-        self.questions, self.importing = Questions(self), GoodreadsImport(self)
+        self._begin(Profile.open(name, self.profile.path.parent))
         n = len(self.ratings)
         start = " Rate a few books (or type `onboard` for questions)." if n == 0 else ""
         return Reply(

@@ -78,16 +78,15 @@ class GoodreadsImport:
 
 def export_ratings(session: ReaderSession, path_text: str) -> Reply:
     """Write the reader's ratings as CSV (book_id,title,authors,rating), atomically."""
-    from bookrec_tui.fsutil import atomic_writer, check_output_file
-    from bookrec_tui.store.profile import write_ratings_csv
+    from bookrec_tui.fsutil import check_output_file
+    from bookrec_tui.store.profile import save_ratings_csv
 
     if not path_text:
         return Reply("Export to which file? e.g. `export ~/my-ratings.csv`.", kind=ReplyKind.ERROR)
     path = _path(path_text)
     check_output_file(path)  # no folder, device or missing folder: one clear error reply
     try:
-        with atomic_writer(path, "w") as handle:
-            n = write_ratings_csv(session.profile, session.rec.catalogue, handle)
+        n = save_ratings_csv(session.profile, session.rec.catalogue, path)
     except OSError as exc:
         return Reply(f"Could not write {path}: {exc.strerror or exc}.", kind=ReplyKind.ERROR)
     return Reply(f"Wrote your {n} ratings to {path}.")

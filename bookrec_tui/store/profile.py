@@ -500,3 +500,12 @@ def write_ratings_csv(profile: Profile, catalogue: Catalogue, handle: IO[str]) -
         else:
             writer.writerow([book_id, "", "", stars])
     return len(rows)
+
+
+def save_ratings_csv(profile: Profile, catalogue: Catalogue, path: Path) -> int:
+    """:func:`write_ratings_csv` into the file ``path``, atomically (a crash leaves the old
+    file or the new one); returns how many ratings were written."""
+    from bookrec_tui.fsutil import atomic_writer
+
+    with atomic_writer(path, "w") as handle:
+        return write_ratings_csv(profile, catalogue, handle)
