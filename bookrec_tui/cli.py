@@ -501,9 +501,7 @@ def cmd_import(args) -> int:
     if plan.conflicts and not args.replace:
         print("  (add --replace to use the Goodreads ratings for these)")
     if plan.empty:
-        print(
-            "Nothing to import: none of these books is in the catalogue. Your profile is unchanged."
-        )
+        print(f"{args.path}: {wording.import_nothing(plan)}")
         return 1
     if not args.yes:
         if not sys.stdin.isatty():

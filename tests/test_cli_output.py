@@ -98,3 +98,31 @@ def test_n_must_be_a_positive_whole_number(home, capsys, n):
         main(["search", "saga", "-n", n])
     assert exited.value.code == 2
     assert "-n" in capsys.readouterr().err
+
+
+def test_import_of_read_and_to_read_shelves_without_ratings(home, tmp_path, capsys):
+    """An export with no ratings brings its read and to-read books in, as the chat does, and
+    says that ratings are what make the recommendations the reader's own."""
+    from bookrec_tui.store.profile import Profile
+
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "Book Id,Title,Author,My Rating,Exclusive Shelf\n"
+        "1003,Saga 3,Ann Author,0,read\n1004,Saga 4,Ann Author,0,to-read\n"
+    )
+    assert main(["import", str(export), "--yes"]) == 0
+    out = capsys.readouterr().out
+    assert "Imported 0 ratings, 1 read books and 1 to-read books" in out
+    assert "ratings are what your recommendations are made from" in out
+    profile = Profile.open("default")
+    assert profile.read == {3} and profile.to_read == {4}
+    assert profile.ratings == {1: 5, 2: 3}
+
+
+def test_import_of_an_export_with_nothing_in_the_catalogue_changes_nothing(home, tmp_path, capsys):
+    export = tmp_path / "export.csv"
+    export.write_text(
+        "Book Id,Title,Author,My Rating,Exclusive Shelf\n999999,Nowhere,Nobody,0,read\n"
+    )
+    assert main(["import", str(export), "--yes"]) == 1
+    assert "none of its 1 book is in the catalogue; nothing to import" in capsys.readouterr().out

@@ -316,3 +316,23 @@ def test_switching_profile_leaves_nothing_of_the_last_reader_behind(session, tmp
     assert session.handle("2").kind == "error"
     assert not session.handle("yes").changed
     assert session.ratings == {} and Profile.open("t", tmp_path).ratings == {}
+
+
+def test_an_export_of_read_and_to_read_shelves_without_ratings_is_imported(session, tmp_path):
+    """The chat imports what such an export holds, as the CLI does, and says ratings are what
+    makes the lists the reader's own."""
+    c = session.rec.catalogue
+    hobbit, dune = session.rec.resolve("The Hobbit"), session.rec.resolve("Dune")
+    export = tmp_path / "goodreads_library_export.csv"
+    export.write_text(
+        "Book Id,Title,Author,My Rating,Exclusive Shelf\n"
+        f"{int(c.goodreads_ids[c.row(hobbit)])},The Hobbit,J.R.R. Tolkien,0,read\n"
+        f"{int(c.goodreads_ids[c.row(dune)])},Dune,Frank Herbert,0,to-read\n"
+    )
+    preview = session.handle(f"import {export}")
+    assert preview.kind != "error" and "1 read without a rating and 1 to-read" in preview.text
+    done = session.handle("yes")
+    assert done.changed and "Imported 0 ratings, 1 read books and 1 to-read books" in done.text
+    assert "ratings are what your recommendations are made from" in done.text
+    assert session.profile.read == {hobbit} and session.profile.to_read == {dune}
+    assert session.ratings == {}

@@ -41,7 +41,7 @@ class GoodreadsImport:
             )
         path = _path(path_text)
         plan = plan_import(path, self.session.rec.catalogue, self.session.ratings)
-        if not plan.ratings:
+        if plan.empty:
             return Reply(f"{path.name}: {wording.import_nothing(plan)}", kind=ReplyKind.ERROR)
         self.plan = plan
         changed = len(plan.conflicts)

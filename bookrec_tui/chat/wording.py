@@ -137,10 +137,20 @@ def import_counts(plan: ImportPlan) -> str:
 
 
 def import_nothing(plan: ImportPlan) -> str:
-    """Why an export brings nothing in."""
-    rated_rows = sum(plan.by_rule.values()) + len(plan.unmatched)
-    shelved = f" ({len(plan.shelved)} of its to-read books are)" if plan.shelved else ""
-    return f"none of its {rated_rows} rated books is in the catalogue{shelved}; nothing to import."
+    """Why an export brings nothing in: none of its books (rated, read or to read) is in
+    the catalogue."""
+    return (
+        f"none of its {plural(len(plan.entries), 'book')} is in the catalogue; nothing to "
+        "import, your profile is unchanged."
+    )
+
+
+#: Said after an import that brought books but no ratings (an export of read and to-read
+#: shelves): they are kept, but the lists are made from ratings.
+RATINGS_HELP = (
+    "None of them came with a rating, and ratings are what your recommendations are made "
+    "from: rate a few of the books you have read (1 to 5 stars) to make them your own."
+)
 
 
 def import_done(plan: ImportPlan, written: Mapping[int, int], skipped: int) -> str:
@@ -151,7 +161,8 @@ def import_done(plan: ImportPlan, written: Mapping[int, int], skipped: int) -> s
         if skipped
         else ""
     )
+    help_ = f" {RATINGS_HELP}" if not plan.ratings else ""
     return (
         f"Imported {len(written) - skipped} ratings, {len(plan.read)} read books and "
-        f"{len(plan.shelved)} to-read books.{kept}"
+        f"{len(plan.shelved)} to-read books.{kept}{help_}"
     )
