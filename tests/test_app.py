@@ -340,3 +340,32 @@ async def test_a_new_reader_sees_the_first_question_at_once_and_early_answers_co
         assert app.session.ratings == {first: 5}
         asked = re.findall(r"^Have you read .+ — ", transcript(app), flags=re.MULTILINE)
         assert len(asked) == 2  # the opening question, then the next one
+
+
+@pytest.mark.asyncio
+async def test_closing_the_map_returns_the_keys_to_the_input(tiny_app, tmp_path):
+    """F2 from the recommendations list opens the map; Esc closes it and what the reader
+    types next goes into the input, not to the list (where a digit would rate a book)."""
+    from bookrec_tui.tui.map_screen import MapScreen
+
+    profile = Profile.open("m", tmp_path)
+    for book_id, stars in ((1, 5), (2, 4), (32, 1)):  # The Hobbit, Fellowship, Twilight
+        profile.rate(book_id, stars)
+    app = BookrecApp(**tiny_app, profile="m", profile_dir=tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        recs = app.query_one("#recs", BookList)
+        recs.focus()
+        recs.highlighted = 0
+        await pilot.press("f2")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, MapScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, MapScreen)
+        prompt = app.query_one("#prompt")
+        assert app.focused is prompt
+        await pilot.press("4", "d")
+        await pilot.pause()
+        assert prompt.value == "4d" and Profile.open("m", tmp_path).ratings == {1: 5, 2: 4, 32: 1}

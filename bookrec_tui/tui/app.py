@@ -442,7 +442,12 @@ class BookrecApp(App[int]):
         self.call_from_thread(self._push_map, book_map)
 
     def _push_map(self, book_map) -> None:
-        self.push_screen(MapScreen(book_map, self.live.rec.catalogue.book_ids, self._marks()))
+        # Closed, the map hands the keys back to the input, wherever they were when it opened
+        # (F2 from a list): the reader's next move is to type.
+        self.push_screen(
+            MapScreen(book_map, self.live.rec.catalogue.book_ids, self._marks()),
+            callback=lambda _: self.action_focus_input(),
+        )
 
     def _marks(self) -> dict:
         s = self.live
