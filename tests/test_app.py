@@ -31,6 +31,26 @@ def transcript(app) -> str:
     return "\n".join(str(m.render()) for m in app.query(".msg"))
 
 
+#: A reader who rated three books of the tiny world: the side panel lists 20 for them.
+SHELF = ((28, 5), (5, 4), (1, 5))  # The Great Gatsby, HP 1, The Hobbit
+
+
+def app_with_a_shelf(tiny_app, tmp_path, name: str = "keys") -> BookrecApp:
+    """The app on the tiny world for the reader of SHELF (profile ``name`` in tmp_path)."""
+    profile = Profile.open(name, tmp_path)
+    for book_id, stars in SHELF:
+        profile.rate(book_id, stars)
+    return BookrecApp(**tiny_app, profile=name, profile_dir=tmp_path)
+
+
+def on_recommendation(app, index: int) -> int:
+    """Keys to the recommendations list, its ``index``-th book highlighted; that book."""
+    recs = app.query_one("#recs", BookList)
+    recs.focus()
+    recs.highlighted = index
+    return recs.current_book()
+
+
 # How the session answers a line that raised inside it (ReaderSession.guarded): seen on screen,
 # it means a line was not understood but crashed.
 RAISED = "something went wrong"
@@ -238,18 +258,12 @@ async def test_map_marks_the_shelf_picks_and_rates_books(real_data_dir, tmp_path
 
 @pytest.mark.asyncio
 async def test_after_rating_a_recommendation_with_a_key_the_cursor_stays_on_that_book(
-    real_data_dir, tmp_path
+    tiny_app, tmp_path
 ):
-    profile = Profile.open("k", tmp_path)
-    for book_id, stars in ((5107, 5), (2, 4), (3, 1)):
-        profile.rate(book_id, stars)
-    app = BookrecApp(data_dir=str(real_data_dir), profile="k", profile_dir=tmp_path)
+    app = app_with_a_shelf(tiny_app, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot)
-        recs = app.query_one("#recs", BookList)
-        recs.focus()
-        recs.highlighted = 1
-        rated = recs.current_book()
+        rated = on_recommendation(app, 1)
         await pilot.press("4")
         await pilot.pause()
         shelf = app.query_one("#shelf", BookList)
@@ -348,15 +362,10 @@ async def test_closing_the_map_returns_the_keys_to_the_input(tiny_app, tmp_path)
     types next goes into the input, not to the list (where a digit would rate a book)."""
     from bookrec_tui.tui.map_screen import MapScreen
 
-    profile = Profile.open("m", tmp_path)
-    for book_id, stars in ((1, 5), (2, 4), (32, 1)):  # The Hobbit, Fellowship, Twilight
-        profile.rate(book_id, stars)
-    app = BookrecApp(**tiny_app, profile="m", profile_dir=tmp_path)
+    app = app_with_a_shelf(tiny_app, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
-        recs = app.query_one("#recs", BookList)
-        recs.focus()
-        recs.highlighted = 0
+        on_recommendation(app, 0)
         await pilot.press("f2")
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -368,4 +377,4 @@ async def test_closing_the_map_returns_the_keys_to_the_input(tiny_app, tmp_path)
         assert app.focused is prompt
         await pilot.press("4", "d")
         await pilot.pause()
-        assert prompt.value == "4d" and Profile.open("m", tmp_path).ratings == {1: 5, 2: 4, 32: 1}
+        assert prompt.value == "4d" and Profile.open("keys", tmp_path).ratings == dict(SHELF)

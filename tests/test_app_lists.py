@@ -1,28 +1,17 @@
-"""Pilot: the keys on a listed book for "read it" and "not interested"."""
+"""Pilot: the keys on a listed book for "read it" and "not interested" (the tiny world)."""
 
 from __future__ import annotations
 
 import pytest
-from test_app import loaded, transcript
+from test_app import app_with_a_shelf, loaded, transcript
 
 from bookrec_tui.store.profile import Profile
-from bookrec_tui.tui.app import BookrecApp
 from bookrec_tui.tui.widgets import BookList
 
 
-def app_with_a_shelf(real_data_dir, tmp_path) -> BookrecApp:
-    """The app for a reader who rated three books: the side panel lists 20."""
-    profile = Profile.open("keys", tmp_path)
-    for book_id, stars in ((5107, 5), (2, 4), (7, 5)):  # Catcher in the Rye, HP 1, The Hobbit
-        profile.rate(book_id, stars)
-    return BookrecApp(data_dir=str(real_data_dir), profile="keys", profile_dir=tmp_path)
-
-
 @pytest.mark.asyncio
-async def test_keys_mark_a_listed_book_read_or_hide_it_and_undo_brings_it_back(
-    real_data_dir, tmp_path
-):
-    app = app_with_a_shelf(real_data_dir, tmp_path)
+async def test_keys_mark_a_listed_book_read_or_hide_it_and_undo_brings_it_back(tiny_app, tmp_path):
+    app = app_with_a_shelf(tiny_app, tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -50,11 +39,9 @@ async def test_keys_mark_a_listed_book_read_or_hide_it_and_undo_brings_it_back(
 
 
 @pytest.mark.asyncio
-async def test_tab_into_the_recommendations_and_a_key_acts_on_the_first_book(
-    real_data_dir, tmp_path
-):
+async def test_tab_into_the_recommendations_and_a_key_acts_on_the_first_book(tiny_app, tmp_path):
     """Nothing was highlighted after Tab: `m` did nothing until an arrow key was pressed."""
-    app = app_with_a_shelf(real_data_dir, tmp_path)
+    app = app_with_a_shelf(tiny_app, tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await loaded(pilot)
         await pilot.press("tab", "tab")  # the input, the shelf, the recommendations

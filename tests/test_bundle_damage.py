@@ -117,7 +117,7 @@ def test_a_damaged_bundle_is_one_clear_error(tmp_path, case):
 
 
 @pytest.mark.parametrize("case", ["truncated", "npy", "nan"])
-def test_the_cli_says_it_in_one_line(tmp_path, case, real_data_dir):
+def test_the_cli_says_it_in_one_line(tmp_path, case, tiny_world):
     import subprocess
     import sys
 
@@ -127,7 +127,7 @@ def test_the_cli_says_it_in_one_line(tmp_path, case, real_data_dir):
         capture_output=True,
         text=True,
         timeout=120,
-        env={**__import__("os").environ, "BOOKREC_DATA_DIR": str(real_data_dir)},
+        env={**__import__("os").environ, "BOOKREC_DATA_DIR": str(tiny_world.data_dir)},
     )
     assert out.returncode == 2
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1

@@ -1,5 +1,5 @@
 """One place understands a line: the session answers with replies and effects, the app shows
-them and carries the effects out, and no face words a reply its own way (real data)."""
+them and carries the effects out, and no face words a reply its own way (the tiny world)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from bookrec_tui.store.profile import Profile
 from bookrec_tui.tui.app import BookrecApp
 from bookrec_tui.tui.widgets import BookList
 
-SHELF = ((7, 5), (1, 4), (3, 1))  # The Hobbit, The Hunger Games, Twilight
+SHELF = ((1, 5), (29, 4), (32, 1))  # The Hobbit, The Hunger Games, Twilight
+HOBBIT = 1
 
 
 def hobbit_export(rec, folder) -> str:
@@ -23,7 +24,7 @@ def hobbit_export(rec, folder) -> str:
     export = folder / "goodreads_library_export.csv"
     export.write_text(
         "Book Id,Title,Author,My Rating,Exclusive Shelf\n"
-        f"{int(c.goodreads_ids[c.row(7)])},The Hobbit,J.R.R. Tolkien,4,read\n"
+        f"{int(c.goodreads_ids[c.row(HOBBIT)])},The Hobbit,J.R.R. Tolkien,4,read\n"
     )
     return str(export)
 
@@ -71,12 +72,20 @@ def test_a_key_on_a_book_says_what_the_reader_did(session):
     assert session.act_on_book(Action.DETAILS, hobbit).said == ""
 
 
-def test_the_cli_words_a_recommendation_as_the_chat_does(rec, tmp_path):
+def test_the_cli_words_a_recommendation_as_the_chat_does(tiny_rec, tiny_world, tmp_path):
     """Same ratings, same list: each CLI line carries the chat's predicted stars and reason."""
     from test_cli import run
 
-    s = reader(rec, tmp_path)
-    out = run("recommend", "--rate", "id:7=5", "--rate", "id:1=4", "--rate", "id:3=1", "-n", "5")
+    s = reader(tiny_rec, tmp_path)
+    rates = [arg for book_id, stars in SHELF for arg in ("--rate", f"id:{book_id}={stars}")]
+    out = run(
+        "recommend",
+        *rates,
+        "-n",
+        "5",
+        data_dir=tiny_world.data_dir,
+        model_dir=tiny_world.model_dir,
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     for line, r in zip(lines, s.recommendations(5), strict=True):
@@ -84,12 +93,12 @@ def test_the_cli_words_a_recommendation_as_the_chat_does(rec, tmp_path):
 
 
 @pytest.mark.asyncio
-async def test_the_app_shows_the_sessions_reply_for_each_line(real_data_dir, tmp_path):
+async def test_the_app_shows_the_sessions_reply_for_each_line(tiny_app, tmp_path):
     """The app says what a session in the same state says, word for word: no line is
     understood or worded by the app itself."""
     for book_id, stars in SHELF:
         Profile.open("app", tmp_path).rate(book_id, stars)
-    app = BookrecApp(data_dir=str(real_data_dir), profile="app", profile_dir=tmp_path)
+    app = BookrecApp(**tiny_app, profile="app", profile_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
         twin = reader(app.session.rec, tmp_path / "twin")
@@ -112,10 +121,10 @@ async def test_the_app_shows_the_sessions_reply_for_each_line(real_data_dir, tmp
 
 
 @pytest.mark.asyncio
-async def test_the_app_carries_out_each_effect(real_data_dir, tmp_path):
+async def test_the_app_carries_out_each_effect(tiny_app, tmp_path):
     from bookrec_tui.tui.map_screen import MapScreen
 
-    app = BookrecApp(data_dir=str(real_data_dir), profile="fx", profile_dir=tmp_path)
+    app = BookrecApp(**tiny_app, profile="fx", profile_dir=tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
         export = hobbit_export(app.session.rec, tmp_path)
@@ -124,7 +133,7 @@ async def test_the_app_carries_out_each_effect(real_data_dir, tmp_path):
         await pilot.pause()
         assert "Type `yes`" in transcript(app)
         await type_line(pilot, "yes")
-        assert app.session.ratings == {7: 4}
+        assert app.session.ratings == {HOBBIT: 4}
         assert app.query_one("#shelf", BookList).option_count == 1  # changed: panels redrawn
         await type_line(pilot, "map")  # OpenMap
         await app.workers.wait_for_complete()

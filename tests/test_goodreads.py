@@ -108,9 +108,21 @@ def test_isbn13_to_isbn10():
     assert isbn13_to_isbn10("9791234567896") == ""
 
 
-def test_import_command_previews_and_writes_with_yes(real_data_dir, tmp_path):
-    env = {**os.environ, "BOOKREC_HOME": str(tmp_path), "BOOKREC_DATA_DIR": str(real_data_dir)}
-    export = EXPORTS / "notmahi__d3-book-timeline.csv"
+def test_import_command_previews_and_writes_with_yes(tiny_world, tmp_path):
+    """No terminal to confirm on: nothing is written without --yes; with it, the books found
+    (here by Goodreads id and by ISBN) are saved."""
+    env = {
+        **os.environ,
+        "BOOKREC_HOME": str(tmp_path),
+        "BOOKREC_DATA_DIR": str(tiny_world.data_dir),
+        "BOOKREC_MODEL_DIR": str(tiny_world.model_dir),
+    }
+    export = tmp_path / "goodreads_library_export.csv"
+    rows = [
+        f"{1000 + b},Book {b},Somebody,,,,,{1 + b % 5},,,,,,,,,,,read,,,,," for b in range(1, 11)
+    ]
+    rows.append(',Dune,Frank Herbert,,,="100000013",,4,,,,,,,,,,,read,,,,,')  # by ISBN
+    export.write_text("\n".join([HEADER, *rows]) + "\n")
     cmd = [sys.executable, "-m", "bookrec_tui.cli", "import", str(export), "--profile", "n"]
     refused = subprocess.run(
         cmd, capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL
@@ -119,9 +131,9 @@ def test_import_command_previews_and_writes_with_yes(real_data_dir, tmp_path):
     assert not (tmp_path / "profiles" / "n.json").exists()
     done = subprocess.run([*cmd, "--yes"], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "by goodreads id" in done.stdout
-    saved = json.loads((tmp_path / "profiles" / "n.json").read_text())
-    assert len(saved["ratings"]) >= 150 and all(1 <= v <= 5 for v in saved["ratings"].values())
+    assert "10 by goodreads id" in done.stdout and "1 by isbn" in done.stdout
+    saved = json.loads((tmp_path / "profiles" / "n.json").read_text())["ratings"]
+    assert saved == {str(b): 1 + b % 5 for b in range(1, 11)} | {"13": 4}
 
 
 CELL = st.one_of(
@@ -163,7 +175,7 @@ def test_huge_cells_and_huge_lines_are_parsed(tmp_path):
     assert (entry.title, entry.rating) == ("Dune", 5)
 
 
-def test_nothing_is_written_when_an_import_is_refused(real_data_dir, tmp_path):
+def test_nothing_is_written_when_an_import_is_refused(tiny_world, tmp_path):
     """Bad files and exports with no known books leave the profile byte-for-byte alone."""
     from bookrec_tui.store.profile import Profile
 
@@ -179,7 +191,11 @@ def test_nothing_is_written_when_an_import_is_refused(real_data_dir, tmp_path):
             [sys.executable, "-m", "bookrec_tui.cli", "import", str(path), "--yes"],
             capture_output=True,
             text=True,
-            env={**os.environ, "BOOKREC_DATA_DIR": str(real_data_dir)},
+            env={
+                **os.environ,
+                "BOOKREC_DATA_DIR": str(tiny_world.data_dir),
+                "BOOKREC_MODEL_DIR": str(tiny_world.model_dir),
+            },
             timeout=120,
         )
         assert res.returncode != 0 and "Traceback" not in res.stderr

@@ -14,10 +14,8 @@ def test_top_n_never_returns_an_excluded_index_even_when_n_is_larger():
     assert top_n(scores, np.arange(5), 3).tolist() == []
 
 
-def test_recommend_with_n_above_the_unrated_count_skips_rated_books(real_data_dir):
-    from bookrec_tui.core.recommender import Recommender
-
-    rec = Recommender.load(data_dir=real_data_dir)
+def test_recommend_with_n_above_the_unrated_count_skips_rated_books(tiny_rec):
+    rec = tiny_rec
     ids = rec.catalogue.book_ids
     rated = {int(b): int(b) % 5 + 1 for b in ids[:-3]}  # every book but three
     recs = rec.recommend(rated, n=50)

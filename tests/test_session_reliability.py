@@ -49,9 +49,9 @@ def test_yes_on_an_import_keeps_a_rating_given_after_the_preview(session, tmp_pa
     assert Profile.open("t", tmp_path).ratings == {1: 5, 2: 1, 3: 5}
 
 
-def test_ratings_of_books_missing_from_the_catalogue_are_kept_and_ignored(rec, tmp_path):
+def test_ratings_of_books_missing_from_the_catalogue_are_kept_and_ignored(tiny_rec, tmp_path):
     (tmp_path / "t.json").write_text(json.dumps({"ratings": {"1": 5, "2": 4, "3": 5, "999999": 3}}))
-    session = ReaderSession(rec, Profile.open("t", tmp_path))
+    session = ReaderSession(tiny_rec, Profile.open("t", tmp_path))
     assert any("999999" in w for w in session.warnings)
     assert set(session.ratings) == {1, 2, 3}
     assert session.handle("recs").kind == "recs"
