@@ -692,7 +692,24 @@ def _train_embeddings(dataset, args, strategy=None, reads=None):
             from bookrec_tui.training.distribute import fit_embeddings
 
             trainer = partial(fit_embeddings, strategy=strategy, reads=reads)
-        return train_embedding_bundle(dataset, cfg, progress, trainer)
+        bundle, models = train_embedding_bundle(dataset, cfg, progress, trainer)
+    _say_blend(bundle.meta["training"]["history"])
+    return bundle, models
+
+
+def _say_blend(history: list[dict]) -> None:
+    """The link blend the validation readers chose, and a warning when it is at an end of
+    the grid tried (a better one may lie past it)."""
+    from bookrec_tui.progress import console
+
+    for row in history:
+        if row.get("phase") == "link blend":
+            note = (
+                f" (the {row['edge']} tried: a better blend may lie past the grid)"
+                if row["edge"]
+                else ""
+            )
+            console.print(f"link blend {row['chosen']:g}, chosen on validation readers{note}")
 
 
 def _goodreads_dataset(args, console, use_reads: bool = False):

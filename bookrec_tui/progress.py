@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from rich.console import Console
 from rich.progress import (
@@ -17,6 +17,9 @@ from rich.progress import (
 )
 
 console = Console(stderr=True)
+
+#: What training reports as it goes: (steps done, steps in all, logs such as the phase).
+ProgressFn = Callable[[int, int, dict], None]
 
 
 @contextlib.contextmanager

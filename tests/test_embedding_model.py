@@ -135,8 +135,8 @@ def test_numpy_fold_in_matches_the_keras_models(trained):
 
 def test_saved_models_and_bundle_load_back(trained):
     rec, models, out, _ = trained
-    from bookrec_tui.training.embeddings import keras_module
     from bookrec_tui.training.embeddings import model_class as ranking_class
+    from bookrec_tui.training.keras_backend import keras_module
     from bookrec_tui.training.rating_head import head_class
 
     ranking_class(), head_class()  # registered for safe-mode loading
@@ -155,3 +155,13 @@ def test_saved_models_and_bundle_load_back(trained):
     bundle = Bundle.load(out / "bookrec-bundle.npz")
     assert bundle.in_emb is bundle.out_emb  # stored once
     assert bundle.meta["model"] == "embeddings"
+
+
+def test_a_blend_at_an_end_of_the_grid_says_so():
+    """The validation readers' best link blend, and whether a better one may lie past the
+    grid tried (then `train` warns)."""
+    from bookrec_tui.training.embedding_bundle import chosen_blend
+
+    assert chosen_blend({0.0: 0.30, 64.0: 0.33, 256.0: 0.32}) == (64.0, None)
+    assert chosen_blend({0.0: 0.30, 64.0: 0.33, 256.0: 0.34}) == (256.0, "highest")
+    assert chosen_blend({0.0: 0.35, 64.0: 0.33, 256.0: 0.34}) == (0.0, "lowest")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from bookrec_tui.training.baselines import EASE, gram_matrix
 from bookrec_tui.training.interactions import UserItems
@@ -32,13 +33,38 @@ def as_dense(ids: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return dense
 
 
-def test_with_every_book_as_a_candidate_the_links_are_ease():
+@pytest.mark.parametrize("slab_rows", [512, 4])
+def test_with_every_book_as_a_candidate_the_links_are_ease(slab_rows):
     """Each target's links are a ridge regression on its candidates: with all books as
-    candidates that is exactly EASE's column, solved without the books x books inverse."""
+    candidates that is exactly EASE's column, solved without the books x books inverse
+    (whether the co-counts are gathered from one slab of rows or several)."""
     items = random_items(200, 30)
-    ids, weights = link_table(items, 30, 29, 10.0, STARS, chunk=7)
+    ids, weights = link_table(items, 30, 29, 10.0, STARS, chunk=7, slab_rows=slab_rows)
     ease = EASE(gram_matrix(items, 30, STARS), 10.0).B
     np.testing.assert_allclose(as_dense(ids, weights), np.maximum(ease, 0.0), atol=1e-6)
+
+
+def test_a_book_keeps_the_strongest_of_its_links_to_all_candidates():
+    """Solved over every book but kept to 5 links a book: each book's 5 largest positive
+    EASE weights, the rest dropped."""
+    items = random_items(300, 30, seed=2)
+    ids, weights = link_table(items, 30, 5, 10.0, STARS, candidates=29)
+    ease = np.maximum(EASE(gram_matrix(items, 30, STARS), 10.0).B, 0.0)
+    top5 = np.where(ease >= -np.sort(-ease, axis=1)[:, 4:5], ease, 0.0)
+    np.testing.assert_allclose(as_dense(ids, weights), top5, atol=1e-6)
+
+
+def test_more_candidates_find_more_of_eases_links():
+    """A target regressed on its few most co-read books only misses links EASE finds
+    through the rest: twice the candidates recover more of EASE's top links."""
+    items = random_items(2000, 60, seed=3)  # every pair of books read together
+    ease = np.maximum(EASE(gram_matrix(items, 60, STARS), 10.0).B, 0.0)
+    top = [{int(t) for t in np.argsort(-row)[:8] if row[t] > 0} for row in ease]
+    found = []
+    for candidates in (8, 16, 59):
+        ids, _ = link_table(items, 60, 8, 10.0, STARS, candidates=candidates)
+        found.append(sum(len(top[b] & set(ids[b + 1] - 1)) for b in range(60)))
+    assert found[0] < found[1] < found[2] == sum(map(len, top)), found
 
 
 def test_each_book_keeps_its_strongest_links_and_scores_add_up():

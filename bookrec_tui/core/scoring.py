@@ -19,6 +19,15 @@ from bookrec_tui.core.bundle import Bundle
 SCRATCH_UP_TO = 200_000
 
 
+def spread_links(ids: np.ndarray, weights: np.ndarray, n_books: int) -> np.ndarray:
+    """Each book's sum of the link weights that point at it: ``ids`` (book row + 1, 0 = no
+    link) and ``weights`` of the same shape, e.g. the rated books' rows of a link table.
+    Returns (n_books,) float32."""
+    return np.bincount(ids.ravel(), weights=weights.ravel(), minlength=n_books + 1)[1:].astype(
+        np.float32
+    )
+
+
 @runtime_checkable
 class Scorer(Protocol):
     """What `bookrec-tui evaluate` asks of every method it compares (our model, popularity,
@@ -91,10 +100,7 @@ class FoldInScorer:
         """The item-to-item part of the ranking: the rated books' links, summed per book."""
         if not (self.bundle.nbr_ids.shape[1] and len(rows)):
             return np.zeros(self.n_books, np.float32)
-        ids, w = self.neighbor_weights(rows, stars)
-        return np.bincount(ids.ravel(), weights=w.ravel(), minlength=self.n_books + 1)[1:].astype(
-            np.float32
-        )
+        return spread_links(*self.neighbor_weights(rows, stars), self.n_books)
 
     def rank_scores(self, rows: np.ndarray, stars: np.ndarray) -> np.ndarray:
         """Ranking logits for all books (higher = more likely to be read and liked)."""

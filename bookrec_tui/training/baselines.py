@@ -60,18 +60,7 @@ def gram_matrix(
 
     X is binary ("rated it") unless ``star_weights`` (indexed by stars 0..5) sets each entry.
     """
-    from scipy import sparse
-
-    owner = np.repeat(np.arange(items.n_users), items.counts)
-    values = (
-        np.ones(len(owner), np.float32)
-        if star_weights is None
-        else np.asarray(star_weights, np.float32)[items.stars]
-    )
-    x = sparse.csr_matrix(
-        (values, (owner, items.rows)),
-        shape=(items.n_users, n_books),
-    )
+    x = items.matrix(n_books, star_weights)
     return (x.T @ x).toarray().astype(np.float64)
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from bookrec_tui.errors import BookrecError
+from bookrec_tui.progress import ProgressFn
 from bookrec_tui.training.interactions import UserItems
 from bookrec_tui.training.keras_backend import import_keras
 from bookrec_tui.training.pipeline import (
@@ -40,7 +41,6 @@ from bookrec_tui.training.pipeline import (
 )
 
 STRATEGIES = ("none", "mirrored", "multiworker")
-ProgressFn = Callable[[int, int, dict], None]
 
 
 def split_cpu(n: int) -> None:

@@ -2,11 +2,13 @@
 head, exported as the runtime bundle the app already reads.
 
 1. Book-to-book links from sparse co-counts (:mod:`.links`, a ridge solve per book over its
-   most co-read books; no books x books matrix).
+   most co-read books; no books x books matrix), from the training readers.
 2. The book embedding table (:mod:`.embeddings`, ELSA on whole reader rows).
 3. The weight of the links next to the embeddings, chosen on validation readers held out of
    training (NDCG@10 with 5 and with 10 revealed ratings, averaged).
-4. The rating head (:mod:`.rating_head`) on the frozen vectors and link ids.
+4. The links again, from every reader (the validation readers too, as the link model's
+   closed form always was): the table the bundle ships.
+5. The rating head (:mod:`.rating_head`) on the frozen vectors and those link ids.
 
 The export fills the bundle's existing arrays, so the numpy runtime scores it unchanged: the
 book vectors are both ``in_emb`` and ``out_emb`` (stored once, see ``Bundle.save``), the input
@@ -24,16 +26,20 @@ import numpy as np
 from bookrec_tui.core.bundle import Bundle
 from bookrec_tui.core.metrics import ndcg_at, top_n
 from bookrec_tui.core.scoring import FoldInScorer
+from bookrec_tui.progress import ProgressFn
 from bookrec_tui.training.embeddings import (
     STAR_WEIGHTS,
     EmbeddingConfig,
-    ProgressFn,
     book_vectors,
     train_embeddings,
 )
-from bookrec_tui.training.interactions import UserItems
+from bookrec_tui.training.interactions import UserItems, validation_readers
 from bookrec_tui.training.links import link_table
 from bookrec_tui.training.rating_head import RatingHeadConfig, train_rating_head
+
+#: A link blend so large that the links alone rank (the embedding part of a score is a few
+#: units, a book's link score times this is thousands or 0): the top of the blend grid.
+LINKS_FIRST = 1e6
 
 
 @dataclass
@@ -41,11 +47,26 @@ class EmbeddingModelConfig:
     embeddings: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     rating: RatingHeadConfig = field(default_factory=RatingHeadConfig)
     neighbors: int = 100  # links per book (0: embeddings alone)
+    link_candidates: int = 200  # books each target's link weights are solved over
     link_lambda: float = 1000.0
     star_link_weight: tuple[float, ...] = STAR_WEIGHTS  # per-star scale of a book's links
     # Link weights tried next to the embeddings (the embedding part of a score is about
-    # 1 per rated book, a link weight about 0.01-0.1).
-    link_blends: tuple[float, ...] = (0.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
+    # 1 per rated book, a link weight about 0.01-0.1); 0 is the embeddings alone and
+    # LINKS_FIRST the links alone, the embeddings only ordering the books they leave tied.
+    link_blends: tuple[float, ...] = (
+        0.0,
+        4.0,
+        8.0,
+        16.0,
+        32.0,
+        64.0,
+        128.0,
+        256.0,
+        512.0,
+        1024.0,
+        4096.0,
+        LINKS_FIRST,
+    )
     validation_readers: int = 1000  # held out of training to choose the blend (0: none)
     seed: int = 42
 
@@ -62,11 +83,13 @@ class TrainedEmbeddings:
     history: list[dict]
 
 
-def validation_readers(items: UserItems, count: int, seed: int) -> np.ndarray:
-    """``count`` readers with >= 20 ratings (at most a tenth of them), held out."""
-    eligible = np.flatnonzero(items.counts >= 20)
-    size = min(count, len(eligible) // 10)
-    return np.sort(np.random.default_rng(seed).choice(eligible, size, replace=False))
+def chosen_blend(tried: dict[float, float]) -> tuple[float, str | None]:
+    """The blend with the best validation NDCG, and which end of the grid it is at (None
+    inside it): at an end, a better blend may lie past the grid."""
+    blend = max(tried, key=tried.get)
+    grid = sorted(tried)
+    edge = "lowest" if blend == grid[0] else "highest" if blend == grid[-1] else None
+    return blend, edge if len(grid) > 1 else None
 
 
 def blend_ndcg(scorer: FoldInScorer, readers: list, blends, reveals=(5, 10)) -> dict[float, float]:
@@ -103,7 +126,7 @@ def train_embedding_model(
     started = time.perf_counter()
     history: list[dict] = []
     val = (
-        validation_readers(items, cfg.validation_readers, cfg.seed)
+        validation_readers(items, cfg.validation_readers, np.random.default_rng(cfg.seed))
         if cfg.validation_readers
         else np.array([], np.int64)
     )
@@ -115,7 +138,18 @@ def train_embedding_model(
         order = shuffle.permutation(len(rows))
         heldout.append((rows[order].astype(np.int64), stars[order].astype(np.int64)))
     train_items = items.select(train_users)
-    links = link_table(train_items, n_books, cfg.neighbors, cfg.link_lambda, cfg.star_link_weight)
+
+    def links_of(readers: UserItems) -> tuple[np.ndarray, np.ndarray]:
+        return link_table(
+            readers,
+            n_books,
+            cfg.neighbors,
+            cfg.link_lambda,
+            cfg.star_link_weight,
+            candidates=cfg.link_candidates,
+        )
+
+    links = links_of(train_items)
     history.append({"phase": "links", "seconds": round(time.perf_counter() - started, 1)})
 
     def scorer_for(vectors: np.ndarray) -> FoldInScorer:
@@ -135,9 +169,17 @@ def train_embedding_model(
     blend = 0.0
     if heldout and cfg.neighbors:
         tried = blend_ndcg(scorer_for(vectors), heldout, cfg.link_blends)
-        blend = max(tried, key=tried.get)
+        blend, edge = chosen_blend(tried)
         tried_json = {str(b): v for b, v in tried.items()}
-        history.append({"phase": "link blend", "val_ndcg@10": tried_json})
+        history.append(
+            {"phase": "link blend", "chosen": blend, "edge": edge, "val_ndcg@10": tried_json}
+        )
+    if len(val) and cfg.neighbors:
+        # The blend is chosen; the shipped links also learn from the validation readers.
+        links_started = time.perf_counter()
+        links = links_of(items)
+        seconds = round(time.perf_counter() - links_started, 1)
+        history.append({"phase": "links (all readers)", "seconds": seconds})
     head, head_history = train_rating_head(
         train_items,
         np.arange(train_items.n_users),

@@ -24,17 +24,16 @@ the model (create it inside a strategy scope), :func:`reconstruction_loss` is th
 from __future__ import annotations
 
 import functools
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from bookrec_tui.progress import ProgressFn
 from bookrec_tui.training.interactions import UserItems
-from bookrec_tui.training.keras_backend import TRAIN_HINT
+from bookrec_tui.training.keras_backend import keras_module
 
-ProgressFn = Callable[[int, int, dict], None]
 #: A batch's flat rating arrays are padded to a multiple of this many ratings, so only a few
 #: input shapes are ever traced (padding entries have weight 0 and reader 0).
 PAD_RATINGS = 4096
@@ -56,19 +55,6 @@ class EmbeddingConfig:
     # float32. bfloat16 is ~2.5x faster on CPUs with AVX-512 BF16 and on GPUs.
     matmul_dtype: str = "bfloat16"
     seed: int = 42
-
-
-def keras_module():
-    """Keras, on TensorFlow unless KERAS_BACKEND says otherwise (e.g. jax). Unlike
-    :func:`keras_backend.import_keras` it does not import TensorFlow: this model also trains
-    where only JAX is installed."""
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        import keras
-    except ImportError as exc:
-        raise ImportError(f"Training needs Keras and a backend: {TRAIN_HINT}") from exc
-    return keras
 
 
 def reconstruction_loss(target, scores):

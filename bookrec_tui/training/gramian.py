@@ -27,7 +27,8 @@ import functools
 
 @functools.cache
 def gramian_model_class():
-    from bookrec_tui.training.embeddings import keras_module, model_class
+    from bookrec_tui.training.embeddings import model_class
+    from bookrec_tui.training.keras_backend import keras_module
 
     keras = keras_module()
     from keras import ops

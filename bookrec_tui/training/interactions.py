@@ -40,6 +40,19 @@ class UserItems:
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         return UserItems(indptr, self.rows[take], self.stars[take], self.user_ids[users])
 
+    def matrix(self, n_books: int, star_weights=None):
+        """The reader x book matrix as scipy CSR (float32): 1 per rating, or
+        ``star_weights[stars]``."""
+        from scipy import sparse
+
+        owner = np.repeat(np.arange(self.n_users), self.counts)
+        values = (
+            np.ones(len(owner), np.float32)
+            if star_weights is None
+            else np.asarray(star_weights, np.float32)[self.stars]
+        )
+        return sparse.csr_matrix((values, (owner, self.rows)), shape=(self.n_users, n_books))
+
     @classmethod
     def build(cls, ratings: Ratings, catalogue: Catalogue) -> UserItems:
         order = np.argsort(ratings.user_ids, kind="stable")
@@ -47,6 +60,13 @@ class UserItems:
         uniq, starts = np.unique(users, return_index=True)
         indptr = np.append(starts, len(users)).astype(np.int64)
         return cls(indptr, catalogue.rows(ratings.book_ids[order]), ratings.stars[order], uniq)
+
+
+def validation_readers(items: UserItems, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` readers with >= 20 ratings (at most a tenth of them), sorted: held out of
+    training to choose settings on. One draw from ``rng``."""
+    eligible = np.flatnonzero(items.counts >= 20)
+    return np.sort(rng.choice(eligible, min(count, len(eligible) // 10), replace=False))
 
 
 def reveal_split(

@@ -26,16 +26,19 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from bookrec_tui.core.bundle import Bundle
-from bookrec_tui.training.interactions import UserItems, reveal_split, sample_reveal_counts
+from bookrec_tui.progress import ProgressFn
+from bookrec_tui.training.interactions import (
+    UserItems,
+    reveal_split,
+    sample_reveal_counts,
+    validation_readers,
+)
 from bookrec_tui.training.keras_backend import import_keras
-
-ProgressFn = Callable[[int, int, dict], None]
 
 
 @dataclass
@@ -340,10 +343,7 @@ def train_model(
     usable = np.flatnonzero(items.counts >= 2)
     val_users = np.array([], dtype=np.int64)
     if cfg.validation_readers:
-        eligible = np.flatnonzero(items.counts >= 20)
-        val_users = np.sort(
-            rng.choice(eligible, min(cfg.validation_readers, len(eligible) // 10), replace=False)
-        )
+        val_users = validation_readers(items, cfg.validation_readers, rng)
         usable = np.setdiff1d(usable, val_users)
     validate = _validator(items, val_users, rng)
     steps_per_epoch = int(np.ceil(len(usable) / cfg.batch_size))

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bookrec_tui.training.embeddings import ProgressFn, keras_module
+from bookrec_tui.progress import ProgressFn
 from bookrec_tui.training.interactions import UserItems, reveal_split, sample_reveal_counts
+from bookrec_tui.training.keras_backend import keras_module
 
 
 @dataclass
