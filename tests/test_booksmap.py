@@ -12,7 +12,7 @@ import pytest
 from bookrec_tui.core.vector_index import cosine_neighbours
 from bookrec_tui.map import projection as map_projection
 from bookrec_tui.map.projection import MapError, projection
-from bookrec_tui.map.regions import BookMap, Cluster, kmeans_2d
+from bookrec_tui.map.regions import BookMap, Cluster, kmeans_2d, label_clusters
 from bookrec_tui.map.view import MapView
 
 
@@ -224,3 +224,16 @@ def test_a_bundle_with_other_vectors_is_another_map(tiny_world):
     assert map_projection.bundle_key(links) == map_projection.bundle_key(
         SimpleNamespace(nbr_ids=links.nbr_ids, nbr_w=links.nbr_w, out_emb=np.zeros((61, 4)))
     )
+
+
+def test_regions_without_a_dominant_shelf_get_distinct_names():
+    """Two regions whose shelves are all spread thin (each on a fifth of their books) are
+    named by those shelves, differently, instead of both "mixed" (which failed outright
+    when the second one came)."""
+    rng = np.random.default_rng(0)
+    xy = np.concatenate([rng.normal(c, 0.05, size=(60, 2)) for c in (-0.8, 0.0, 0.8)])
+    thin = ["alpha", "beta", "gamma", "delta", "epsilon"]
+    shelves = [["fantasy"]] * 60 + [[thin[i % 5]] for i in range(120)]
+    labels = [c.label for c in label_clusters(xy, shelves, k=3)]
+    assert "mixed" not in labels and len(set(labels)) == 3, labels
+    assert "fantasy" in labels

@@ -172,8 +172,10 @@ def label_clusters(
         # Two regions are never given the same pair of shelves ("classics · literature"
         # and "literature · classics"): a later one takes its next distinct shelf, if need
         # be one that fewer of its books carry.
-        names = _distinctive(local, len(members), overall, n, min_share)[:2]
-        for extra in _distinctive(local, len(members), overall, n, min_share / 2)[1:]:
+        # A region where no shelf reaches ``min_share`` is named by the looser list.
+        looser = _distinctive(local, len(members), overall, n, min_share / 2)
+        names = _distinctive(local, len(members), overall, n, min_share)[:2] or looser[:2]
+        for extra in looser[1:]:
             if frozenset(names) not in used:
                 break
             if extra not in names:
