@@ -467,7 +467,9 @@ def train_links(n: int, out: Path) -> dict:
     }
     del gram
     t, c = time.perf_counter(), time.process_time()
-    ids, _ = link_table(items, n, cfg.neighbors, cfg.link_lambda, cfg.star_link_weight)
+    ids, _ = link_table(
+        items, n, cfg.neighbors, cfg.link_lambda, cfg.star_link_weight, cfg.link_candidates
+    )
     result["link_table_s"] = _since(t)
     result["link_table_cpu_s"] = round(time.process_time() - c, 1)
     result["links_kept"] = int((ids > 0).sum())

@@ -7,7 +7,8 @@ rated >= 4). Prints one JSON object per line:
 
 - EASE (lambda 1000) and the shipped model's ranking (star-weighted EASE, top-100 links
   per book, links scaled by the rated book's stars);
-- the sparse co-count links alone (training/links.py) for each ``--neighbors``;
+- the sparse co-count links alone (training/links.py) for each ``--neighbors`` and
+  ``--candidates``, with the share of full EASE's top links per book they hold;
 - the embedding model alone after every epoch (training/embeddings.py), with seconds;
 - embeddings + blend x links for each ``--blends``.
 
@@ -62,6 +63,7 @@ def main() -> None:
     p.add_argument("--dim", type=int, default=1024)
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--neighbors", type=int, nargs="*", default=[100])
+    p.add_argument("--candidates", type=int, nargs="*", default=[200], help="books per solve")
     p.add_argument("--blends", type=float, nargs="*", default=[4, 16, 32, 64, 128])
     p.add_argument("--skip-baselines", action="store_true")
     args = p.parse_args()
@@ -77,6 +79,7 @@ def main() -> None:
         del ease
         b = EASE(gram_matrix(items, n, w), 1000.0).B
         top = np.argpartition(-b, 99, axis=1)[:, :100]
+        ease_links = [set(t[b[i, t] > 0].tolist()) for i, t in enumerate(top)]
         shipped = np.zeros_like(b)
         np.put_along_axis(shipped, top, np.maximum(np.take_along_axis(b, top, 1), 0), 1)
         del b
@@ -87,15 +90,27 @@ def main() -> None:
         del shipped
     tables = {}
     for m in args.neighbors:
-        started = time.perf_counter()
-        tables[m] = link_table(items, n, m, 1000.0, w)
-        seconds = round(time.perf_counter() - started, 1)
-        ids, lw = tables[m]
-        emit(
-            method=f"links alone (m={m})",
-            seconds=seconds,
-            **ranking_figures(lambda r, s, ids=ids, lw=lw: link_scores(ids, lw, r, w[s]), val),
-        )
+        for c in args.candidates:
+            started = time.perf_counter()
+            tables[m, c] = ids, lw = link_table(items, n, m, 1000.0, w, candidates=c)
+            seconds = round(time.perf_counter() - started, 1)
+            held = (
+                {}
+                if args.skip_baselines
+                else {
+                    "share_of_ease_top100": round(
+                        sum(len(e & set(ids[i + 1] - 1)) for i, e in enumerate(ease_links))
+                        / sum(map(len, ease_links)),
+                        4,
+                    )
+                }
+            )
+            emit(
+                method=f"links alone (m={m}, candidates={c})",
+                seconds=seconds,
+                **held,
+                **ranking_figures(lambda r, s, ids=ids, lw=lw: link_scores(ids, lw, r, w[s]), val),
+            )
     cfg = EmbeddingConfig(dim=args.dim, epochs=args.epochs)
     win = np.asarray(cfg.input_star_weight, np.float32)
 
@@ -111,13 +126,16 @@ def main() -> None:
     model, history = train_embeddings(items, np.arange(items.n_users), n, cfg, on_epoch)
     emit(method="embedding training", seconds=[h["seconds"] for h in history])
     a = book_vectors(model)
-    for m, (ids, lw) in tables.items():
+    for (m, c), (ids, lw) in tables.items():
         for blend in args.blends:
 
             def score(r, s, ids=ids, lw=lw, blend=blend):
                 return a @ (win[s] @ a[r]) + blend * link_scores(ids, lw, r, w[s])
 
-            emit(method=f"embeddings + {blend:g} x links (m={m})", **ranking_figures(score, val))
+            emit(
+                method=f"embeddings + {blend:g} x links (m={m}, candidates={c})",
+                **ranking_figures(score, val),
+            )
 
 
 if __name__ == "__main__":

@@ -43,7 +43,9 @@ STAR_WEIGHTS = (0.0, 0.1, 0.3, 0.6, 1.0, 1.1)  # index = stars (0 = padding)
 @dataclass
 class EmbeddingConfig:
     dim: int = 1024
-    epochs: int = 4
+    # 3: validation NDCG@10 of the embeddings alone 0.3163 after 3 epochs, 0.3166 after 4
+    # (trained on all ratings, 2026-11-29), for a quarter less time.
+    epochs: int = 3
     batch_size: int = 1024  # readers per step
     learning_rate: float = 0.1  # Nadam
     # How much a rating counts by its stars (index 0 unused): in the reader vector (input)

@@ -24,7 +24,7 @@ from bookrec_tui.training.keras_backend import keras_module
 @dataclass
 class RatingHeadConfig:
     dim: int = 64
-    epochs: int = 3
+    epochs: int = 4
     batch_size: int = 512
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
@@ -33,7 +33,10 @@ class RatingHeadConfig:
     # 20..90 % of them, and asks for the rest (at most max_len of each).
     small_reveal_prob: float = 0.5
     small_reveal_max: int = 15
-    max_len: int = 200
+    # 64: a step pads every reader to this many inputs and targets, and 93 % of goodbooks
+    # readers have fewer ratings; at 200 an epoch took ~3x as long for the same RMSE
+    # (cold-start validation readers, k = 10: 0.8553 at 64, 0.8545 at 200, 3 epochs).
+    max_len: int = 64
     seed: int = 43
 
 
