@@ -140,3 +140,13 @@ def genre_membership(counts: np.ndarray) -> np.ndarray:
         g, r = GENRE_NAMES.index(genre), GENRE_NAMES.index(rival)
         member[:, g] &= counts[:, g] > counts[:, r]
     return member
+
+
+def shelf_vectors(counts: np.ndarray) -> np.ndarray:
+    """(n_books, n_genres) float32 unit rows from genre shelf counts, each genre weighted by
+    how rare it is (TF-IDF: log(n / books shelved so)): two fantasy books are close, and
+    "fiction" on both says little."""
+    counts = np.asarray(counts, dtype=np.float32)
+    shelved = np.maximum((counts > 0).sum(axis=0), 1)
+    weighted = counts * np.log(max(len(counts), 1) / shelved).astype(np.float32)
+    return weighted / np.maximum(np.linalg.norm(weighted, axis=1, keepdims=True), 1e-9)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bookrec_tui.core import genres
 from bookrec_tui.core.bundle import BUNDLE_NAME, Bundle
 from bookrec_tui.core.catalogue import Catalogue
 from bookrec_tui.core.listing import BLEND_PAGE, ListAssembler, ListedBook, ReaderBooks
@@ -46,6 +47,16 @@ BECAUSE_SHARE = 0.5
 #: Books the vector index proposes per request in a large catalogue (the list assembler
 #: looks at 400 for a page of 20; the rest is room for books the reader has read).
 CANDIDATES = 1000
+#: "More like this" (see :meth:`Recommender.similar_scores`), chosen on 300 random and 200
+#: popular seed books of goodbooks-10k, apart from the books reported (benchmarks/
+#: bench_similar.py, docs/benchmarks.md "More like this"): the weight of the cosine of the
+#: genre shelvings, of the book vectors' cosine and of the same first author, next to the
+#: links (0..1); and the power of a book's incoming link mass its links are divided by, so
+#: the book everyone goes on to does not follow every seed.
+SIMILAR_SHELF = 1.0
+SIMILAR_COSINE = 0.3
+SIMILAR_AUTHOR = 0.8
+SIMILAR_LINK_DEBIAS = 0.5
 
 
 @dataclass(frozen=True)
@@ -420,18 +431,53 @@ class Recommender:
 
     def similar_scores(self, row: int) -> np.ndarray:
         """Raw "more like this" scores for every book. The score blends the model's learned
-        item-to-item links (taken both ways, normalised to 0..1), the cosine of the books'
-        taste embeddings, and a bonus for the same author, so series and authors stay
-        together instead of drifting to whatever everyone reads."""
+        item-to-item links (taken both ways, each divided by the square root of the
+        target's incoming link mass, then normalised to 0..1), the cosine of the books'
+        genre shelvings (:attr:`shelf_vectors`), the cosine of the books' vectors, and a
+        bonus for the same author, so series, authors and genres stay together instead of
+        drifting to whatever everyone reads. Weights: the ``SIMILAR_*`` constants."""
         cosine = self.unit_embeddings @ self.unit_embeddings[row]
-        link = self._link_strength(row)
+        shelf = self.shelf_vectors @ self.shelf_vectors[row]
+        link = np.maximum(self._link_strength(row), 0.0)
+        link /= np.maximum(self._incoming_mass, 1e-12) ** SIMILAR_LINK_DEBIAS
         if link.max() > 0:
-            link = np.maximum(link, 0.0) / link.max()
+            link /= link.max()
         authors = self.catalogue.first_author_codes
         author = authors == authors[row]
-        score = (link + 0.3 * cosine + 0.8 * author).astype(np.float64)
+        score = (
+            link + SIMILAR_SHELF * shelf + SIMILAR_COSINE * cosine + SIMILAR_AUTHOR * author
+        ).astype(np.float64)
         score[row] = -np.inf
         return score
+
+    @functools.cached_property
+    def shelf_vectors(self) -> np.ndarray:
+        """(n_books, n_genres) unit rows of the books' genre shelvings (see
+        :func:`.genres.shelf_vectors`): one column per genre, so a look-up costs less than
+        the book vectors' cosine at any catalogue size."""
+        return genres.shelf_vectors(self.catalogue.genre_counts)
+
+    @functools.cached_property
+    def _incoming_mass(self) -> np.ndarray:
+        """Each book's total incoming link weight (absolute): how much every other book's
+        readers go on to it, the popularity that "more like this" divides out. Summed in
+        blocks (a million books' 100 million links would take 0.8 GB at once) and kept in
+        the cache folder beside the incoming links."""
+        n = len(self.catalogue)
+        target, _, weight = self._links_in
+
+        def build() -> dict[str, np.ndarray]:
+            mass = np.zeros(n + 1, dtype=np.float64)
+            step = 1 << 24
+            for lo in range(0, len(target), step):
+                mass += np.bincount(
+                    target[lo : lo + step],
+                    weights=np.abs(weight[lo : lo + step]),
+                    minlength=n + 1,
+                )
+            return {"mass": mass[1:]}
+
+        return self._derived("links-in-mass", build)["mass"]
 
     def _incoming(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         """Source rows and weights of the links into ``row``."""
