@@ -477,7 +477,7 @@ class Recommender:
                 )
             return {"mass": mass[1:]}
 
-        return self._derived("links-in-mass", build)["mass"]
+        return self._derived("incoming-mass", build)["mass"]
 
     def _incoming(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         """Source rows and weights of the links into ``row``."""
