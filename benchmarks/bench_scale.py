@@ -446,11 +446,12 @@ def _reader_rows(out: Path):
         return UserItems(z["indptr"], z["rows"], z["stars"], np.arange(len(z["indptr"]) - 1))
 
 
-def train_links(n: int, out: Path) -> dict:
+def train_links(n: int, out: Path, co_counts_too: bool = False) -> dict:
     """Time the book-to-book links of `train --model embeddings` (training/links.py
     `link_table`, with the embedding model's default links per book, ridge and star
-    weights) on all the rows :func:`write_reader_rows` wrote: the sparse co-counts alone
-    first, then the whole table (which makes them again)."""
+    weights and candidates) on all the rows :func:`write_reader_rows` wrote; with
+    ``co_counts_too`` then the whole sparse X^T X alone (its size), which the table's
+    chunked build never holds."""
     from bookrec_tui.training.embedding_bundle import EmbeddingModelConfig
     from bookrec_tui.training.links import co_counts, link_table
 
@@ -458,22 +459,29 @@ def train_links(n: int, out: Path) -> dict:
     items = _reader_rows(out)
     cfg = EmbeddingModelConfig()
     t, c = time.perf_counter(), time.process_time()
-    gram = co_counts(items, n, cfg.star_link_weight)
+    ids, _ = link_table(
+        items,
+        n,
+        cfg.neighbors,
+        cfg.link_lambda,
+        cfg.star_link_weight,
+        candidates=cfg.link_candidates,
+    )
     result = {
         "neighbors": cfg.neighbors,
-        "co_counts_s": _since(t),
-        "co_counts_cpu_s": round(time.process_time() - c, 1),
-        "co_counts_nonzeros": int(gram.nnz),
+        "candidates": cfg.link_candidates,
+        "link_table_s": _since(t),
+        "link_table_cpu_s": round(time.process_time() - c, 1),
+        "links_kept": int((ids > 0).sum()),
+        "peak_rss_mb": _rss_mb(),  # before the whole X^T X below, which link_table never holds
     }
-    del gram
-    t, c = time.perf_counter(), time.process_time()
-    ids, _ = link_table(
-        items, n, cfg.neighbors, cfg.link_lambda, cfg.star_link_weight, cfg.link_candidates
-    )
-    result["link_table_s"] = _since(t)
-    result["link_table_cpu_s"] = round(time.process_time() - c, 1)
-    result["links_kept"] = int((ids > 0).sum())
-    result["peak_rss_mb"] = _rss_mb()
+    if co_counts_too:
+        t, c = time.perf_counter(), time.process_time()
+        gram = co_counts(items, n, cfg.star_link_weight)
+        result["co_counts_s"] = _since(t)
+        result["co_counts_cpu_s"] = round(time.process_time() - c, 1)
+        result["co_counts_nonzeros"] = int(gram.nnz)
+        result["peak_rss_with_co_counts_mb"] = _rss_mb()
     result["load_average_before"] = load_before
     result["load_average_after"] = os.getloadavg()
     return result
@@ -544,14 +552,14 @@ def _embeddings(n: int, out: Path, args) -> dict:
     return {**data, **_child("--stage", "train", "--n", str(n), "--out", str(out), *options)}
 
 
-def _links_and_head(n: int, out: Path, head_readers: int) -> dict:
+def _links_and_head(n: int, out: Path, head_readers: int, co_counts: bool) -> dict:
     if not (out / "readers.npz").exists():
         data = _child("--stage", "rows", "--n", str(n), "--out", str(out))
         if "failed" in data:
             return data
     common = ("--n", str(n), "--out", str(out))
     return {
-        "links": _child("--stage", "links", *common),
+        "links": _child("--stage", "links", *common, *(["--co-counts"] if co_counts else [])),
         "head": _child("--stage", "head", *common, "--head-readers", str(head_readers)),
     }
 
@@ -608,6 +616,11 @@ def main() -> int:
         help="only time the links and the rating head on the readers' rows (see train_links)",
     )
     parser.add_argument(
+        "--co-counts",
+        action="store_true",
+        help="with --links, also make the whole sparse X^T X after the table (its size)",
+    )
+    parser.add_argument(
         "--head-readers", type=int, default=0, help="readers for the rating head's epoch (0: all)"
     )
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
@@ -626,7 +639,7 @@ def main() -> int:
         print(json.dumps(train_embeddings(args.n, args.out, args)))
         return 0
     if args.stage == "links":
-        print(json.dumps(train_links(args.n, args.out)))
+        print(json.dumps(train_links(args.n, args.out, args.co_counts)))
         return 0
     if args.stage == "head":
         print(json.dumps(train_head(args.n, args.out, args.head_readers)))
@@ -675,7 +688,7 @@ def main() -> int:
         if args.embeddings or args.only_embeddings:
             result["embeddings"] = _embeddings(n, out, args)
         if args.links:
-            result["links"] = _links_and_head(n, out, args.head_readers)
+            result["links"] = _links_and_head(n, out, args.head_readers, args.co_counts)
         print(json.dumps(result), flush=True)
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)

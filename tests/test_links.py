@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tiny_world import BOOKS, make_ratings
 
 from bookrec_tui.training.baselines import EASE, gram_matrix
 from bookrec_tui.training.interactions import UserItems
-from bookrec_tui.training.links import link_scores, link_table
+from bookrec_tui.training.links import co_counts, link_scores, link_table
 
 STARS = (0.0, 0.1, 0.3, 0.6, 1.0, 1.1)
 
@@ -76,3 +77,53 @@ def test_each_book_keeps_its_strongest_links_and_scores_add_up():
     expected = as_dense(ids, weights)[rows].T @ scale
     np.testing.assert_allclose(link_scores(ids, weights, rows, scale), expected, rtol=1e-5)
     assert not link_scores(ids, weights, np.array([], np.int64)).any()
+
+
+def items_of(ratings: np.ndarray) -> UserItems:
+    """UserItems from (user_id, book_id, stars) rows, book ids 1-based."""
+    order = np.lexsort((ratings[:, 1], ratings[:, 0]))
+    users, books, stars = ratings[order].T
+    uniq, starts = np.unique(users, return_index=True)
+    indptr = np.append(starts, len(users))
+    return UserItems(indptr, (books - 1).astype(np.int32), stars.astype(np.int8), uniq)
+
+
+@pytest.mark.parametrize(
+    ("name", "chunks"), [("tiny world", (1, 7, 64)), ("synthetic", (1, 13, 250))]
+)
+def test_links_built_a_chunk_of_targets_at_a_time_equal_the_whole_co_count_build(name, chunks):
+    """Each chunk of target books reads only its own co-count rows and the co-counts among
+    its candidates, never the whole X^T X: the table is the same, to the last bit, whatever
+    the chunk (one chunk of every book is the whole X^T X, the build before chunking). The
+    candidates are each book's most co-read books by the whole co-count matrix."""
+    if name == "tiny world":
+        ratings = make_ratings()
+        n, m = len(BOOKS), 6
+    else:
+        ratings = synthetic_ratings(800, 250)
+        n, m = 250, 10
+    items = items_of(ratings)
+    whole = link_table(items, n, m, 10.0, STARS, chunk=n)
+    for chunk in chunks:
+        ids, weights = link_table(items, n, m, 10.0, STARS, chunk=chunk, slab_rows=16)
+        np.testing.assert_array_equal(ids, whole[0])
+        np.testing.assert_allclose(weights, whole[1], rtol=0, atol=1e-6)
+    gram = co_counts(items, n, STARS).toarray()
+    np.fill_diagonal(gram, -1.0)
+    for book in range(n):
+        sources = np.flatnonzero((whole[0][1:] == book + 1).any(axis=1))  # link to it
+        # a target only links from its 2m candidates: books at least as co-read as its 2m-th
+        floor = np.sort(gram[book])[::-1][min(2 * m, n - 1) - 1]
+        assert (gram[book, sources] >= floor).all()
+        assert (gram[book, sources] > 0).all()
+
+
+def synthetic_ratings(n_readers: int, n_books: int, seed: int = 4) -> np.ndarray:
+    """Readers who favour popular books (Zipf-like), 1-5 stars: many books share readers."""
+    rng = np.random.default_rng(seed)
+    p = 1.0 / (1.0 + np.arange(n_books)) ** 0.8
+    rows = []
+    for user in range(1, n_readers + 1):
+        books = rng.choice(n_books, rng.integers(5, 40), replace=False, p=p / p.sum())
+        rows += [(user, int(b) + 1, int(rng.integers(1, 6))) for b in books]
+    return np.array(rows, dtype=np.int64)

@@ -5,9 +5,13 @@ weight fitted by a small ridge regression per target book: for target ``t`` the 
 are the ``candidates`` books most often rated together with it (twice ``m`` by default), and
 their weights predict the (star-weighted) column of ``t`` from theirs. This is EASE (Steck
 2019) restricted to each book's own neighbourhood; a source book then keeps its ``m``
-strongest positive links. It needs the sparse co-count matrix and ``n`` solves of
-``candidates x candidates`` systems: nothing of size books x books is ever dense, and the
-cost grows with the catalogue, not its square. numpy and scipy only (no TensorFlow).
+strongest positive links. It needs ``n`` solves of ``candidates x candidates`` systems and
+the co-counts they read, made a chunk of target books at a time from the sparse reader x
+book matrix X: the chunk's rows of X^T X (to pick candidates), then the co-counts among the
+chunk's targets and candidates, X[:, U]^T X[:, U]. The whole X^T X is never held (262M
+non-zeros, ~3 GB, at 100k synthetic books), nothing of size books x books is ever dense,
+and each entry is the same float64 sum as in X^T X, so the table does not depend on the
+chunk. numpy and scipy only (no TensorFlow).
 
 Measured on goodbooks-10k (docs/benchmarks.md): with 200 candidates the table holds 80 % of
 full EASE's top-100 links and ranks cold-start validation readers as well as EASE's top 100
@@ -29,42 +33,43 @@ GROUP_BYTES = 256 * 2**20
 
 
 def co_counts(items: UserItems, n_books: int, star_weights=None):
-    """X^T X as a sparse CSR matrix (float64): how much each pair of books is read together."""
+    """X^T X as a sparse CSR matrix (float64): how much each pair of books is read together
+    (the whole of it, for tests and benchmarks: :func:`link_table` makes it by chunks)."""
     x = items.matrix(n_books, star_weights).astype(np.float64)
     return (x.T @ x).tocsr()
 
 
-def _candidates(gram, count: int) -> np.ndarray:
-    """For every book, the ``count`` books most read with it (itself excluded), as an
-    (n, count) array of rows in increasing order, -1 (at the end) where a book has fewer."""
-    n = gram.shape[0]
-    out = np.full((n, count), -1, dtype=np.int64)
-    for t in range(n):
-        lo, hi = gram.indptr[t], gram.indptr[t + 1]
-        cols, vals = gram.indices[lo:hi], gram.data[lo:hi]
-        keep = cols != t
+def _candidates(rows, first: int, count: int) -> np.ndarray:
+    """For each of ``rows`` (the co-count rows of books ``first``, ``first + 1``, ...), the
+    ``count`` books most read with it (itself excluded), as a (len, count) array of rows in
+    increasing order, -1 (at the end) where a book has fewer."""
+    out = np.full((rows.shape[0], count), -1, dtype=np.int64)
+    for k in range(rows.shape[0]):
+        lo, hi = rows.indptr[k], rows.indptr[k + 1]
+        cols, vals = rows.indices[lo:hi], rows.data[lo:hi]
+        keep = cols != first + k
         cols, vals = cols[keep], vals[keep]
         if len(cols) > count:
             cols = cols[np.argpartition(-vals, count - 1)[:count]]
-        out[t, : len(cols)] = np.sort(cols)
+        out[k, : len(cols)] = np.sort(cols)
     return out
 
 
 def _candidate_grams(
-    gram, cand: np.ndarray, targets: np.ndarray, slab_rows: int
+    gram, cc: np.ndarray, targets: np.ndarray, slab_rows: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """For each target t, G[C_t, C_t] and G[C_t, t] ((T, c, c) and (T, c); entries past a
+    """For each target t (a row of ``gram``) and its candidates ``cc[k]`` (rows of ``gram``,
+    -1 past the last), G[C_t, C_t] and G[C_t, t] ((T, c, c) and (T, c); entries past a
     target's last candidate are junk).
 
     Looking every entry up in the sparse matrix costs a binary search each (c^2 per target);
     instead ``slab_rows`` rows of G at a time are spread over a dense (slab_rows, n) slab
     and every candidate row that falls in it is read with one gather."""
     n = gram.shape[0]
-    c = cand.shape[1]
-    cc = cand[targets]
+    c = cc.shape[1]
     sub = np.zeros((len(targets), c, c), np.float32)
     rhs = np.zeros((len(targets), c), np.float32)
-    slab = np.zeros((slab_rows, n), np.float32)
+    slab = np.zeros((min(slab_rows, n), n), np.float32)
     for r0 in range(0, n, slab_rows):
         r1 = min(r0 + slab_rows, n)
         lo, hi = gram.indptr[r0], gram.indptr[r1]
@@ -77,6 +82,20 @@ def _candidate_grams(
         rhs[inside] = slab[(targets[inside] - r0)[:, None], cc[inside]]
         slab[owner, cols] = 0.0
     return sub, rhs
+
+
+def _chunk_grams(
+    x_csc, cand: np.ndarray, targets: np.ndarray, slab_rows: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_candidate_grams` for a chunk of targets without the whole X^T X: only the
+    co-counts among the chunk's books (its targets and all their candidates),
+    X[:, U]^T X[:, U], each entry summed over the same readers in the same order as in
+    X^T X (so the same float64 value)."""
+    union = np.union1d(cand[cand >= 0], targets)
+    x_u = x_csc[:, union]
+    gram = (x_u.T @ x_u).tocsr()
+    local = np.where(cand >= 0, np.searchsorted(union, cand), -1)
+    return _candidate_grams(gram, local, np.searchsorted(union, targets), slab_rows)
 
 
 def _ridge(sub: np.ndarray, rhs: np.ndarray, sizes: np.ndarray, lam: float) -> np.ndarray:
@@ -124,23 +143,30 @@ def link_table(
     Returns ids (row + 1, 0 = none) and weights, both (n_books + 1, m); row 0 is padding, so
     the tables index like the model's other per-book tables. Only positive weights are kept.
     Each target is regressed on its ``candidates`` (default ``2 m``) most co-read books;
-    ``chunk`` targets are solved at a time (default: as many as fit in GROUP_BYTES).
+    ``chunk`` targets are built at a time (default: as many as fit in GROUP_BYTES): memory
+    is bounded by a chunk's co-counts and the (n_books, candidates) weights, not X^T X.
     """
     ids = np.zeros((n_books + 1, m), dtype=np.int32)
     weights = np.zeros((n_books + 1, m), dtype=np.float32)
     if m == 0 or n_books < 2:
         return ids, weights
-    gram = co_counts(items, n_books, star_weights)
+    x = items.matrix(n_books, star_weights).astype(np.float64)
+    readers_of = x.T.tocsr()  # book x reader: row t @ x is t's row of X^T X
+    x_csc = x.tocsc()
     c = min(candidates or 2 * m, n_books - 1)
-    cand = _candidates(gram, c)
-    sizes = (cand >= 0).sum(axis=1)
     chunk = chunk or max(1, GROUP_BYTES // (4 * c * c))
+    cand = np.full((n_books, c), -1, dtype=np.int64)
     solved = np.zeros((n_books, c))
     with _single_threaded_blas():
         for start in range(0, n_books, chunk):
             targets = np.arange(start, min(start + chunk, n_books))
-            sub, rhs = _candidate_grams(gram, cand, targets, slab_rows)
-            solved[targets] = _ridge(sub, rhs, sizes[targets], lam)
+            rows = (readers_of[targets] @ x).tocsr()
+            rows.sort_indices()  # ties between co-counts are broken as in X^T X's rows
+            cand[targets] = _candidates(rows, start, c)
+            del rows
+            sub, rhs = _chunk_grams(x_csc, cand[targets], targets, slab_rows)
+            sizes = (cand[targets] >= 0).sum(axis=1)
+            solved[targets] = _ridge(sub, rhs, sizes, lam)
     return _strongest_outgoing(cand, solved, m)
 
 
