@@ -127,10 +127,7 @@ def main() -> int:
         "books": len(catalogue),
         "drawn_from": "links" if projection.learned_vectors(bundle) is None else "learned vectors",
     }
-    for method in ("pca", "tsne"):
-        _, out[f"graph_and_spectral_vectors_s ({method})"] = seconds(
-            lambda m=method: projection.map_vectors(bundle, m)
-        )
+    _, out["graph_and_spectral_vectors_s"] = seconds(lambda: projection.map_vectors(bundle))
     genre, _ = regions.dominant_genres(regions.folded_shelves(catalogue))
     for method in ("pca", "tsne"):
         if method == "tsne" and args.skip_tsne:

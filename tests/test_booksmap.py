@@ -191,10 +191,10 @@ def genre_neighbours(xy: np.ndarray, genre: np.ndarray, k: int = 5) -> float:
 
 def test_map_of_a_bundle_with_learned_vectors_is_drawn_from_them(tiny_world):
     """The tiny world's book vectors carry its readers' genre tastes and series. With its
-    links scrambled into noise, the PCA map (drawn from the vectors' nearest books alone)
+    links scrambled into noise, the map (the vectors' nearest books joined by the links)
     still puts a genre's books and Harry Potter together: it reads the vectors. The same
-    bundle with zero vectors (the link model) draws the noise. The t-SNE map (the vectors'
-    neighbours and the links) keeps them together too."""
+    bundle with zero vectors (the link model) draws the noise. With its true links, the
+    t-SNE map keeps them together too."""
     import tiny_world as world
 
     bundle = tiny_world.bundle()
@@ -205,7 +205,7 @@ def test_map_of_a_bundle_with_learned_vectors_is_drawn_from_them(tiny_world):
     chance = np.mean(genre[:, None] == genre[None])
     for drawn, method in ((scrambled, "pca"), (bundle, "tsne")):
         xy = projection(drawn, method).astype(np.float64)
-        assert genre_neighbours(xy, genre) > 5 * chance, method
+        assert genre_neighbours(xy, genre) > 4 * chance, method
         pairs = np.linalg.norm(xy[:, None] - xy[None], axis=2)
         assert np.median(pairs[np.ix_(hp, hp)]) < 0.4 * np.median(pairs), method
     links_only = replace(scrambled, out_emb=np.zeros_like(bundle.out_emb))

@@ -6,8 +6,8 @@ unit-length ranking vectors, ``Recommender.book_vectors()``), else its book-to-b
 star offsets, not what is read together: a series scatters across them). Either way the map
 embeds a sparse graph of the books: each book's :data:`NEIGHBOURS` nearest books by the
 cosine of the learned vectors (found by blocks of products, or an inverted file past 20,000
-books: never an n × n matrix; for t-SNE joined by the links, see :data:`LINK_SHARE`), or the
-links alone. The leading eigenvectors of the graph's
+books: never an n × n matrix) joined by the links (see :data:`LINK_SHARE`), or the links
+alone. The leading eigenvectors of the graph's
 symmetric normalised adjacency (a spectral embedding, numpy and scipy) then go down to two
 dimensions by PCA (numpy) or t-SNE (openTSNE, the ``viz`` extra). Books the model puts
 together land close together. PCA of the learned vectors themselves is no map: a few
@@ -59,14 +59,14 @@ class MapError(BookrecError):
 
 
 # ---------------------------------------------------------------------------- vectors
-#: Nearest books per book in the graph of the learned vectors, and the links' share of the
-#: graph each projection draws (0: the vectors' neighbours alone; 1: those and the links, each
-#: scaled to the same mean degree). Chosen on goodbooks-10k (docs/benchmarks.md, "Book map"):
-#: PCA keeps genres together best from the neighbours alone (10 nearest books on the map
-#: share the strongest shelf 0.33 of the time, the links 0.23); t-SNE from the neighbours
-#: alone 0.54, with the links 0.57, the links alone 0.58.
+#: Nearest books per book in the graph of the learned vectors, and the links' share of that
+#: graph (0: the vectors' neighbours alone; 1: those and the links, each scaled to the same
+#: mean degree). Chosen on goodbooks-10k (docs/benchmarks.md, "Book map"): with the links,
+#: a book's 10 nearest books on the PCA map share its strongest shelf 0.28 of the time (the
+#: links alone 0.23, the neighbours alone 0.33 but regions no longer named by genres) and
+#: 0.57 on t-SNE (the neighbours alone 0.54, the links alone 0.58).
 NEIGHBOURS = 10
-LINK_SHARE = {"pca": 0.0, "tsne": 1.0}
+LINK_SHARE = 1.0
 
 
 def learned_vectors(bundle: Bundle) -> np.ndarray | None:
@@ -106,17 +106,16 @@ def _symmetric(ids: np.ndarray, weights: np.ndarray):
     return ((a + a.T) * 0.5).tocsr()
 
 
-def book_graph(bundle: Bundle, method: str = "pca"):
+def book_graph(bundle: Bundle):
     """The graph the map embeds: the learned vectors' neighbours (with the links'
-    :data:`LINK_SHARE` for ``method``) when the bundle has learned vectors, else its links."""
+    :data:`LINK_SHARE`) when the bundle has learned vectors, else its links."""
     links = link_graph(bundle)
     vectors = learned_vectors(bundle)
     if vectors is None:
         return links
     graph = neighbour_graph(vectors)
-    share = LINK_SHARE[method]
-    if share and links.nnz:
-        graph = graph / _mean_degree(graph) + share * links / _mean_degree(links)
+    if LINK_SHARE and links.nnz:
+        graph = graph / _mean_degree(graph) + LINK_SHARE * links / _mean_degree(links)
     return graph.tocsr()
 
 
@@ -129,9 +128,9 @@ def link_vectors(bundle: Bundle, dim: int = SPECTRAL_DIM) -> np.ndarray:
     return spectral_vectors(link_graph(bundle), dim)
 
 
-def map_vectors(bundle: Bundle, method: str = "pca", dim: int = SPECTRAL_DIM) -> np.ndarray:
-    """Spectral embedding of :func:`book_graph`: what ``method`` (PCA or t-SNE) draws."""
-    return spectral_vectors(book_graph(bundle, method), dim)
+def map_vectors(bundle: Bundle, dim: int = SPECTRAL_DIM) -> np.ndarray:
+    """Spectral embedding of :func:`book_graph`: what PCA or t-SNE draws."""
+    return spectral_vectors(book_graph(bundle), dim)
 
 
 def spectral_vectors(a, dim: int = SPECTRAL_DIM) -> np.ndarray:
@@ -289,7 +288,7 @@ def projection(bundle: Bundle, method: str = "pca", progress: Progress | None = 
             pass  # a damaged cache is recomputed
     if progress:  # seconds (10,000 learned vectors' nearest books: ~10 s), no steps to count
         progress(0, None, "graph of the books")
-    vectors = map_vectors(bundle, method)
+    vectors = map_vectors(bundle)
     xy = _scaled(pca_2d(vectors) if method == "pca" else tsne_2d(vectors, progress))
     try:
         with atomic_writer(path) as handle:
