@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from tiny_world import BOOKS, make_ratings
 
+from bookrec_tui.training import links
 from bookrec_tui.training.baselines import EASE, gram_matrix
 from bookrec_tui.training.interactions import UserItems
 from bookrec_tui.training.links import co_counts, link_scores, link_table
@@ -91,7 +92,9 @@ def items_of(ratings: np.ndarray) -> UserItems:
 @pytest.mark.parametrize(
     ("name", "chunks"), [("tiny world", (1, 7, 64)), ("synthetic", (1, 13, 250))]
 )
-def test_links_built_a_chunk_of_targets_at_a_time_equal_the_whole_co_count_build(name, chunks):
+def test_links_built_a_chunk_of_targets_at_a_time_equal_the_whole_co_count_build(
+    name, chunks, monkeypatch
+):
     """Each chunk of target books reads only its own co-count rows and the co-counts among
     its candidates, never the whole X^T X: the table is the same, to the last bit, whatever
     the chunk (one chunk of every book is the whole X^T X, the build before chunking). The
@@ -108,6 +111,12 @@ def test_links_built_a_chunk_of_targets_at_a_time_equal_the_whole_co_count_build
         ids, weights = link_table(items, n, m, 10.0, STARS, chunk=chunk, slab_rows=16)
         np.testing.assert_array_equal(ids, whole[0])
         np.testing.assert_allclose(weights, whole[1], rtol=0, atol=1e-6)
+    # The default builds small catalogues whole; solving them a few targets at a time
+    # (candidate Gram matrices gathered in small groups) gives the same table.
+    monkeypatch.setattr(links, "GROUP_BYTES", 3 * 4 * min(2 * m, n - 1) ** 2)
+    ids, weights = link_table(items, n, m, 10.0, STARS, slab_rows=16)
+    np.testing.assert_array_equal(ids, whole[0])
+    np.testing.assert_allclose(weights, whole[1], rtol=0, atol=1e-6)
     gram = co_counts(items, n, STARS).toarray()
     np.fill_diagonal(gram, -1.0)
     for book in range(n):

@@ -8,8 +8,9 @@ their weights predict the (star-weighted) column of ``t`` from theirs. This is E
 strongest positive links. It needs ``n`` solves of ``candidates x candidates`` systems and
 the co-counts they read, made a chunk of target books at a time from the sparse reader x
 book matrix X: the chunk's rows of X^T X (to pick candidates), then the co-counts among the
-chunk's targets and candidates, X[:, U]^T X[:, U]. The whole X^T X is never held (262M
-non-zeros, ~3 GB, at 100k synthetic books), nothing of size books x books is ever dense,
+chunk's targets and candidates, X[:, U]^T X[:, U]. Past WHOLE_GRAM_BYTES the whole X^T X
+is never held (262M non-zeros, ~3 GB, at 100k synthetic books; goodbooks-10k is built in
+one chunk), nothing of size books x books is ever dense,
 and each entry is the same float64 sum as in X^T X, so the table does not depend on the
 chunk. numpy and scipy only (no TensorFlow).
 
@@ -30,6 +31,12 @@ from bookrec_tui.training.interactions import UserItems
 #: A group of target books' candidate Gram matrices is gathered at once in about this many
 #: bytes (float32): fewer groups means fewer passes over the co-count matrix.
 GROUP_BYTES = 256 * 2**20
+
+#: Up to about this many bytes of co-counts (float64 values and int32 indices) the whole
+#: X^T X is made at once: chunking it only costs time (each chunk's candidates span most of
+#: the catalogue, so X[:, U]^T X[:, U] is nearly all of X^T X again; goodbooks-10k: at most
+#: 55M co-counts, 1.6x slower in 6 chunks). Above it, a chunk of targets at a time.
+WHOLE_GRAM_BYTES = 2 * 2**30
 
 
 def co_counts(items: UserItems, n_books: int, star_weights=None):
@@ -84,18 +91,16 @@ def _candidate_grams(
     return sub, rhs
 
 
-def _chunk_grams(
-    x_csc, cand: np.ndarray, targets: np.ndarray, slab_rows: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_candidate_grams` for a chunk of targets without the whole X^T X: only the
-    co-counts among the chunk's books (its targets and all their candidates),
-    X[:, U]^T X[:, U], each entry summed over the same readers in the same order as in
-    X^T X (so the same float64 value)."""
+def _chunk_grams(x_csc, cand: np.ndarray, targets: np.ndarray):
+    """The co-counts a chunk of targets needs without the whole X^T X: those among the
+    chunk's books U (its targets and all their candidates), X[:, U]^T X[:, U], each entry
+    summed over the same readers in the same order as in X^T X (so the same float64
+    value); with the candidates and targets as rows of it, for :func:`_candidate_grams`."""
     union = np.union1d(cand[cand >= 0], targets)
     x_u = x_csc[:, union]
     gram = (x_u.T @ x_u).tocsr()
     local = np.where(cand >= 0, np.searchsorted(union, cand), -1)
-    return _candidate_grams(gram, local, np.searchsorted(union, targets), slab_rows)
+    return gram, local, np.searchsorted(union, targets)
 
 
 def _ridge(sub: np.ndarray, rhs: np.ndarray, sizes: np.ndarray, lam: float) -> np.ndarray:
@@ -154,7 +159,10 @@ def link_table(
     readers_of = x.T.tocsr()  # book x reader: row t @ x is t's row of X^T X
     x_csc = x.tocsc()
     c = min(candidates or 2 * m, n_books - 1)
-    chunk = chunk or max(1, GROUP_BYTES // (4 * c * c))
+    group = max(1, GROUP_BYTES // (4 * c * c))
+    # An upper bound on X^T X's non-zeros: one product per pair of books a reader rated.
+    whole = int((items.counts.astype(np.int64) ** 2).sum()) * 12 <= WHOLE_GRAM_BYTES
+    chunk = chunk or (n_books if whole else group)
     cand = np.full((n_books, c), -1, dtype=np.int64)
     solved = np.zeros((n_books, c))
     with _single_threaded_blas():
@@ -164,9 +172,12 @@ def link_table(
             rows.sort_indices()  # ties between co-counts are broken as in X^T X's rows
             cand[targets] = _candidates(rows, start, c)
             del rows
-            sub, rhs = _chunk_grams(x_csc, cand[targets], targets, slab_rows)
+            gram, local, local_targets = _chunk_grams(x_csc, cand[targets], targets)
             sizes = (cand[targets] >= 0).sum(axis=1)
-            solved[targets] = _ridge(sub, rhs, sizes, lam)
+            for g0 in range(0, len(targets), group):
+                g = slice(g0, g0 + group)
+                sub, rhs = _candidate_grams(gram, local[g], local_targets[g], slab_rows)
+                solved[targets[g]] = _ridge(sub, rhs, sizes[g], lam)
     return _strongest_outgoing(cand, solved, m)
 
 
