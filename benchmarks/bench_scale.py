@@ -370,6 +370,24 @@ def write_reader_rows(n: int, out: Path) -> dict:
     return {"readers": items.n_users, "ratings": len(items.rows), "generate_s": _since(t)}
 
 
+class StepTimer:
+    """Times a Keras run through its per-step progress callback: the run's seconds, each
+    step's, and the steady-state step (the median after the first, which compiles)."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.ends: list[float] = []
+
+    def progress(self, done, total, logs) -> None:
+        self.ends.append(time.perf_counter())
+
+    def stop(self) -> tuple[float, np.ndarray, float]:
+        seconds = time.perf_counter() - self.started
+        steps = np.diff([self.started, *self.ends])
+        steady = float(np.median(steps[1:])) if len(steps) > 1 else float(steps[0])
+        return seconds, steps, steady
+
+
 def train_embeddings(n: int, out: Path, args) -> dict:
     """Train the embedding model on the rows :func:`write_reader_rows` wrote (see --embeddings)."""
     load_before = os.getloadavg()
@@ -395,8 +413,7 @@ def train_embeddings(n: int, out: Path, args) -> dict:
     if args.max_steps:
         readers = readers[np.random.default_rng(0).permutation(len(readers))]
         readers = readers[: args.max_steps * args.batch]
-    step_ends: list[float] = []
-    started = time.perf_counter()
+    timer = StepTimer()
     fitted = fit(
         items,
         readers,
@@ -406,11 +423,9 @@ def train_embeddings(n: int, out: Path, args) -> dict:
         1,
         strategy,
         cfg.seed,
-        progress=lambda done, total, logs: step_ends.append(time.perf_counter()),
+        progress=timer.progress,
     )
-    seconds = time.perf_counter() - started
-    steps = np.diff([started, *step_ends])
-    steady = float(np.median(steps[1:])) if len(steps) > 1 else float(steps[0])
+    seconds, steps, steady = timer.stop()
     full_steps = -(-items.n_users // (fitted.per_replica_batch * fitted.replicas))
     return {
         "strategy": args.strategy,
@@ -505,8 +520,7 @@ def train_head(n: int, out: Path, readers: int) -> dict:
     users = np.arange(items.n_users)
     if readers:
         users = np.sort(rng.choice(users, min(readers, len(users)), replace=False))
-    step_ends: list[float] = []
-    started = time.perf_counter()
+    timer = StepTimer()
     _, history = train_rating_head(
         items,
         users,
@@ -514,11 +528,9 @@ def train_head(n: int, out: Path, readers: int) -> dict:
         np.asarray(cfg.embeddings.input_star_weight),
         link_ids,
         cfg.rating,
-        progress=lambda done, total, logs: step_ends.append(time.perf_counter()),
+        progress=timer.progress,
     )
-    seconds = time.perf_counter() - started
-    steps = np.diff([started, *step_ends])
-    steady = float(np.median(steps[1:])) if len(steps) > 1 else float(steps[0])
+    seconds, steps, steady = timer.stop()
     usable = int((items.counts >= 2).sum())
     full_steps = -(-usable // cfg.rating.batch_size)
     return {
