@@ -125,7 +125,7 @@ def main() -> int:
     out: dict = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "books": len(catalogue),
-        "drawn_from": "links" if projection.learned_vectors(bundle) is None else "learned vectors",
+        "drawn_from": "links" if bundle.learned_vectors() is None else "learned vectors",
     }
     _, out["graph_and_spectral_vectors_s"] = seconds(lambda: projection.map_vectors(bundle))
     genre, _ = regions.dominant_genres(regions.folded_shelves(catalogue))
@@ -162,8 +162,9 @@ def main() -> int:
     # (docs/benchmarks.md explains the choice).
     titles = [str(t) for t in catalogue.titles]
     direct = {"rating_head_embeddings": bundle.rate_emb[1:]}
-    if projection.learned_vectors(bundle) is not None:
-        direct["learned_vectors_direct"] = projection.learned_vectors(bundle)
+    learned = bundle.learned_vectors()
+    if learned is not None:
+        direct["learned_vectors_direct"] = learned
     for name, vectors in direct.items():
         unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         unit = unit.astype(np.float64)

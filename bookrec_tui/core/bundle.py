@@ -84,6 +84,14 @@ class Bundle:
     def dim(self) -> int:
         return int(self.in_emb.shape[1])
 
+    def learned_vectors(self) -> np.ndarray | None:
+        """The ranking's book vectors, (n_books, d) float32 in catalogue order, or None when
+        the model has none (the link model's stay at their zero start)."""
+        table = self.out_emb
+        if table.shape[0] < 2 or not np.any(table[1:]):
+            return None
+        return np.asarray(table[1:], dtype=np.float32)
+
     def save(self, path: Path) -> None:
         # A model whose readers are sums of the very vectors that rank (the embedding model)
         # has in_emb == out_emb: that table is stored once.

@@ -141,8 +141,8 @@ class Recommender:
         """Book vectors for cosine look-ups: the ranking embeddings when the model learned
         them (the embedding model), else the rating head's book embeddings (the link
         model's ranking embeddings stay at their zero start)."""
-        emb = self.book_vectors()
-        if not emb.any():
+        emb = self.bundle.learned_vectors()
+        if emb is None:
             emb = self.bundle.rate_emb[1:]
         return (emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-9)).astype(
             np.float32

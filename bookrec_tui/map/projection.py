@@ -69,15 +69,6 @@ NEIGHBOURS = 10
 LINK_SHARE = 1.0
 
 
-def learned_vectors(bundle: Bundle) -> np.ndarray | None:
-    """The bundle's learned book vectors, (n_books, d) in catalogue order (what
-    ``Recommender.book_vectors()`` gives), or None when they are all zero (the link model)."""
-    table = getattr(bundle, "out_emb", None)
-    if table is None or table.shape[0] < 2 or not np.any(table[1:]):
-        return None
-    return np.asarray(table[1:], dtype=np.float32)
-
-
 def link_graph(bundle: Bundle):
     """The model's links as a symmetric sparse matrix over catalogue rows (weights >= 0)."""
     ids = bundle.nbr_ids[1:].astype(np.int64) - 1  # bundle rows are 1-based, 0 = padding
@@ -110,7 +101,7 @@ def book_graph(bundle: Bundle):
     """The graph the map embeds: the learned vectors' neighbours (with the links'
     :data:`LINK_SHARE`) when the bundle has learned vectors, else its links."""
     links = link_graph(bundle)
-    vectors = learned_vectors(bundle)
+    vectors = bundle.learned_vectors()
     if vectors is None:
         return links
     graph = neighbour_graph(vectors)
@@ -121,11 +112,6 @@ def book_graph(bundle: Bundle):
 
 def _mean_degree(graph) -> float:
     return max(float(graph.sum()) / graph.shape[0], 1e-12)
-
-
-def link_vectors(bundle: Bundle, dim: int = SPECTRAL_DIM) -> np.ndarray:
-    """Spectral embedding of the model's link graph (see :func:`spectral_vectors`)."""
-    return spectral_vectors(link_graph(bundle), dim)
 
 
 def map_vectors(bundle: Bundle, dim: int = SPECTRAL_DIM) -> np.ndarray:
@@ -182,7 +168,7 @@ def pca_2d(vectors: np.ndarray) -> np.ndarray:
 
 def tsne_2d(vectors: np.ndarray, progress: Progress | None = None, seed: int = 0) -> np.ndarray:
     """openTSNE (FFT-accelerated) on cosine distances between ``vectors`` (unit rows, as
-    :func:`link_vectors` gives), started from their PCA layout. Its progress callback
+    :func:`map_vectors` gives), started from their PCA layout. Its progress callback
     drives ``progress``."""
     try:
         from openTSNE import TSNEEmbedding, affinity, initialization
@@ -232,7 +218,7 @@ def _scaled(xy: np.ndarray) -> np.ndarray:
 
 def bundle_key(bundle: Bundle) -> str:
     digest = hashlib.sha256()
-    vectors = learned_vectors(bundle)
+    vectors = bundle.learned_vectors()
     arrays = (bundle.nbr_ids, bundle.nbr_w) + (() if vectors is None else (vectors,))
     for array in arrays:
         digest.update(np.ascontiguousarray(array).tobytes())
