@@ -98,24 +98,29 @@ def test_errors_are_one_clear_line_without_traceback(world, tmp_path):
     assert "Traceback" not in missing.stderr
 
 
-@pytest.mark.slow  # trains a model
-def test_train_from_any_ratings_and_books_file(tiny_data, tmp_path):
-    """`train --ratings --books --out` writes a bundle the API then serves."""
-    out = tmp_path / "model"
+def train_tiny(tiny_data, out, *options: str, timeout: float = 120) -> None:
+    """`train` on the tiny world's CSV files into ``out`` (8 dimensions), which must succeed."""
     res = run(
         "train",
+        *options,
         "--ratings",
         str(tiny_data / "ratings.csv"),
         "--books",
         str(tiny_data / "books.csv"),
         "--out",
         str(out),
-        "--epochs",
-        "1",
         "--dim",
         "8",
+        timeout=timeout,
     )
     assert res.returncode == 0, res.stderr[-2000:]
+
+
+@pytest.mark.slow  # trains a model
+def test_train_from_any_ratings_and_books_file(tiny_data, tmp_path):
+    """`train --ratings --books --out` writes a bundle the API then serves."""
+    out = tmp_path / "model"
+    train_tiny(tiny_data, out, "--epochs", "1")
     assert (out / "bookrec-bundle.npz").is_file() and (out / "bookrec.keras").is_file()
     from bookrec_tui.core.recommender import Recommender
 
@@ -128,23 +133,8 @@ def test_train_the_embedding_model(tiny_data, tmp_path):
     """`train --model embeddings` writes a bundle the app serves, both Keras models and the
     first question; the bundle's book vectors are the learned ones, stored once."""
     out = tmp_path / "emb"
-    res = run(
-        "train",
-        "--model",
-        "embeddings",
-        "--ratings",
-        str(tiny_data / "ratings.csv"),
-        "--books",
-        str(tiny_data / "books.csv"),
-        "--out",
-        str(out),
-        "--epochs",
-        "2",
-        "--dim",
-        "8",
-        timeout=600,  # four Keras models traced: 155 s measured under a load of 10
-    )
-    assert res.returncode == 0, res.stderr[-2000:]
+    # four Keras models traced: 155 s measured under a load of 10
+    train_tiny(tiny_data, out, "--model", "embeddings", "--epochs", "2", timeout=600)
     for name in ("bookrec-bundle.npz", "bookrec.keras", "bookrec-rating.keras"):
         assert (out / name).is_file(), name
     from bookrec_tui.core.recommender import Recommender
