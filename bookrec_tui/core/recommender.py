@@ -57,6 +57,11 @@ SIMILAR_SHELF = 1.0
 SIMILAR_COSINE = 0.3
 SIMILAR_AUTHOR = 0.8
 SIMILAR_LINK_DEBIAS = 0.5
+#: In a catalogue of more than EXACT_UP_TO books, "more like this" scores only candidates:
+#: the books linked to the seed either way, the seed author's books, and this many books
+#: whose genre shelving and book vector come nearest the seed's, found through an inverted
+#: file (see :meth:`Recommender.similar`).
+SIMILAR_CANDIDATES = 1000
 
 
 @dataclass(frozen=True)
@@ -416,11 +421,27 @@ class Recommender:
     ) -> list[SimilarBook]:
         """ "More like this", best first, as the reader sees it: the book counts as read
         (its series continues from it), at most two entries of one series (the next unread
-        first) and three books by one author; nothing the reader rated, read or hid."""
+        first) and three books by one author; nothing the reader rated, read or hid.
+
+        Past EXACT_UP_TO books only candidates are scored (:meth:`similar_candidates`);
+        the list is the one scoring every book would give whenever the candidates hold the
+        seed's nearest books by genre shelving and vector, which the inverted file finds
+        for all but a few seeds in a thousand (docs/benchmarks.md). When the candidates
+        cannot vouch for the list, every book is scored."""
         row = self.catalogue.row(int(book_id))
-        score = self.similar_scores(row)
         reader = self.reader_books({**(ratings or {}), int(book_id): 5}, read, hidden, series_order)
-        listed = self.lists.assemble(score, reader, n, series_cap=2, author_cap=3)
+        listed = None
+        if self.similar_index is not None:
+            rows, bound = self.similar_candidates(row)
+            scores = self.similar_scores(row, rows)
+            listed = self.lists.assemble(scores, reader, n, series_cap=2, author_cap=3, rows=rows)
+            # A book left out scores at most ``bound``: the list stands when every book it
+            # passed over (all scoring at least its last) beat that.
+            if len(listed) < n or (listed and listed[-1].score <= bound):
+                listed = None
+        if listed is None:
+            scores = self.similar_scores(row)
+            listed = self.lists.assemble(scores, reader, n, series_cap=2, author_cap=3)
         c = self.catalogue
         return [
             SimilarBook(
@@ -429,26 +450,98 @@ class Recommender:
             for b in listed
         ]
 
-    def similar_scores(self, row: int) -> np.ndarray:
-        """Raw "more like this" scores for every book. The score blends the model's learned
-        item-to-item links (taken both ways, each divided by the square root of the
-        target's incoming link mass, then normalised to 0..1), the cosine of the books'
-        genre shelvings (:attr:`shelf_vectors`), the cosine of the books' vectors, and a
-        bonus for the same author, so series, authors and genres stay together instead of
-        drifting to whatever everyone reads. Weights: the ``SIMILAR_*`` constants."""
-        cosine = self.unit_embeddings @ self.unit_embeddings[row]
-        shelf = self.shelf_vectors @ self.shelf_vectors[row]
-        link = np.maximum(self._link_strength(row), 0.0)
-        link /= np.maximum(self._incoming_mass, 1e-12) ** SIMILAR_LINK_DEBIAS
-        if link.max() > 0:
+    def similar_scores(self, row: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """Raw "more like this" scores for every book (or for the sorted, distinct
+        ``rows`` only, which must hold every book linked to ``row``). The score blends the
+        model's learned item-to-item links (taken both ways, each divided by the square
+        root of the target's incoming link mass, then normalised to 0..1), the cosine of
+        the books' genre shelvings (:attr:`shelf_vectors`), the cosine of the books'
+        vectors, and a bonus for the same author, so series, authors and genres stay
+        together instead of drifting to whatever everyone reads. Weights: the
+        ``SIMILAR_*`` constants."""
+        unit, shelves = self.unit_embeddings, self.shelf_vectors
+        authors, mass = self.catalogue.first_author_codes, self._incoming_mass
+        if rows is not None:
+            unit, shelves, authors, mass = unit[rows], shelves[rows], authors[rows], mass[rows]
+        cosine = unit @ self.unit_embeddings[row]
+        shelf = shelves @ self.shelf_vectors[row]
+        link = np.maximum(self._link_strength(row, rows), 0.0)
+        link /= np.maximum(mass, 1e-12) ** SIMILAR_LINK_DEBIAS
+        if link.size and link.max() > 0:
             link /= link.max()
-        authors = self.catalogue.first_author_codes
-        author = authors == authors[row]
+        author = authors == self.catalogue.first_author_codes[row]
         score = (
             link + SIMILAR_SHELF * shelf + SIMILAR_COSINE * cosine + SIMILAR_AUTHOR * author
         ).astype(np.float64)
-        score[row] = -np.inf
+        if rows is None:
+            score[row] = -np.inf
+        else:
+            score[rows == row] = -np.inf
         return score
+
+    def similar_candidates(self, row: int) -> tuple[np.ndarray, float]:
+        """The books worth scoring for "more like this" of ``row`` in a large catalogue
+        (sorted rows) and a bound on the score of any other book it probed: every book
+        linked to ``row`` either way, every book by its first author, and the
+        :data:`SIMILAR_CANDIDATES` best of the inverted file's probed books by the
+        blend's genre and vector part. A book outside these has neither link nor author
+        bonus, so it scores only that part, at most the lowest found (minus-infinity when
+        the probed books all came in)."""
+        index = self.similar_index
+        query = self._similar_table(np.array([row]))[0]
+        found = index.top(query, SIMILAR_CANDIDATES)
+        bound = -np.inf
+        if len(found) == SIMILAR_CANDIDATES:
+            bound = float((self._similar_table(found) @ query).min()) + 1e-5
+        rows = np.union1d(
+            np.union1d(found, self.linked_rows(row)), self._books_by_author(row)
+        ).astype(np.int64)
+        return rows, bound
+
+    @functools.cached_property
+    def similar_index(self) -> IVFIndex | None:
+        """An inverted file over :meth:`_similar_table` for a catalogue of more than
+        EXACT_UP_TO books, else None (every book is scored). Built on first use (about
+        20 s of CPU at a million books) and kept in the cache folder per bundle file,
+        catalogue and weights."""
+        if len(self.catalogue) <= EXACT_UP_TO:
+            return None
+        n = len(self.catalogue)
+
+        def build() -> dict[str, np.ndarray]:
+            table = self._similar_table(np.arange(n))
+            return vars(IVFIndex.build(table, np.zeros(n, np.float32)))
+
+        key = f"{self.catalogue.sha256[:12]}-{SIMILAR_SHELF:g}-{SIMILAR_COSINE:g}"
+        arrays = self._derived(f"similar-ivf-v{VECTOR_INDEX_VERSION}-{key}", build)
+        return IVFIndex(*(arrays[name] for name in IVFIndex.FILES))
+
+    def _similar_table(self, rows: np.ndarray) -> np.ndarray:
+        """The books' genre shelvings and vectors side by side, weighted so that one
+        row's inner product with another is the genre and vector part of their "more
+        like this" score (``SIMILAR_SHELF`` x shelf cosine + ``SIMILAR_COSINE`` x vector
+        cosine)."""
+        return np.hstack(
+            [
+                np.sqrt(SIMILAR_SHELF) * self.shelf_vectors[rows],
+                np.sqrt(SIMILAR_COSINE) * self.unit_embeddings[rows],
+            ]
+        ).astype(np.float32)
+
+    @functools.cached_property
+    def _author_order(self) -> tuple[np.ndarray, np.ndarray]:
+        """Rows sorted by first author (stable) and their author codes, so one author's
+        books are a slice."""
+        codes = self.catalogue.first_author_codes
+        order = np.argsort(codes, kind="stable")
+        return order, codes[order]
+
+    def _books_by_author(self, row: int) -> np.ndarray:
+        """Rows of the books whose first author is ``row``'s."""
+        order, codes = self._author_order
+        code = codes.dtype.type(self.catalogue.first_author_codes[row])
+        lo, hi = np.searchsorted(codes, [code, code + 1])
+        return order[lo:hi]
 
     @functools.cached_property
     def shelf_vectors(self) -> np.ndarray:
@@ -482,7 +575,9 @@ class Recommender:
     def _incoming(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         """Source rows and weights of the links into ``row``."""
         target, source, weight = self._links_in
-        lo, hi = np.searchsorted(target, [row + 1, row + 2])
+        # Searched with the table's own integer type: a Python int list would make numpy
+        # convert all 100 million targets first (0.1 s at a million books).
+        lo, hi = np.searchsorted(target, np.array([row + 1, row + 2], dtype=target.dtype))
         return source[lo:hi], weight[lo:hi]
 
     def linked_rows(self, row: int) -> np.ndarray:
@@ -490,15 +585,19 @@ class Recommender:
         ids = self.bundle.nbr_ids[row + 1]
         return np.union1d(ids[ids > 0] - 1, self._incoming(row)[0])
 
-    def _link_strength(self, row: int) -> np.ndarray:
-        """How strongly each book is linked to ``row``, both ways (its readers go on to it,
-        and its readers come from it): symmetric, so a bestseller that everyone goes on to
-        does not outrank the same series."""
+    def _link_strength(self, row: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """How strongly each book (or each of the sorted ``rows``, which must hold every
+        linked book) is linked to ``row``, both ways (its readers go on to it, and its
+        readers come from it): symmetric, so a bestseller that everyone goes on to does
+        not outrank the same series."""
         b = self.bundle
-        strength = np.zeros(len(self.catalogue), dtype=np.float64)
+        size = len(self.catalogue) if rows is None else len(rows)
+        place = (lambda r: r) if rows is None else (lambda r: np.searchsorted(rows, r))
+        strength = np.zeros(size, dtype=np.float64)
         ids, w = b.nbr_ids[row + 1], b.nbr_w[row + 1]
-        strength[ids[ids > 0] - 1] += w[ids > 0]
-        np.add.at(strength, *self._incoming(row))
+        strength[place(ids[ids > 0] - 1)] += w[ids > 0]
+        source, weight = self._incoming(row)
+        np.add.at(strength, place(source), weight)
         return strength
 
     def next_question(self, answers: Mapping[int, int | None]) -> int | None:
