@@ -1,4 +1,4 @@
-""""More like this" from candidates (a large catalogue's path) lists what scoring every book
+"""How "more like this" from candidates (a large catalogue's path) lists what scoring every book
 lists, on the tiny world with the large-catalogue path forced on."""
 
 from __future__ import annotations
