@@ -512,7 +512,10 @@ class Recommender:
             table = self._similar_table(np.arange(n))
             return vars(IVFIndex.build(table, np.zeros(n, np.float32)))
 
-        key = f"{self.catalogue.sha256[:12]}-{SIMILAR_SHELF:g}-{SIMILAR_COSINE:g}"
+        made_of = "|".join(
+            map(str, (self.catalogue.sha256, genres.DEFINITION_KEY, SIMILAR_SHELF, SIMILAR_COSINE))
+        )
+        key = hashlib.sha256(made_of.encode()).hexdigest()[:12]
         arrays = self._derived(f"similar-ivf-v{VECTOR_INDEX_VERSION}-{key}", build)
         return IVFIndex(*(arrays[name] for name in IVFIndex.FILES))
 
