@@ -185,6 +185,7 @@ class BookrecApp(App[int]):
             # for the rest of this build.
             _ = rec.index
             _ = rec.vector_index  # a large catalogue's (built once, then cached)
+            _ = rec.similar_index  # "more like this" in a large catalogue (likewise)
         except DataMissingError as exc:
             self.call_from_thread(self._no_data, str(exc))
         except BookrecError as exc:
