@@ -21,6 +21,7 @@ does; with 100 candidates, 63 %.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 
 import numpy as np
@@ -32,11 +33,8 @@ from bookrec_tui.training.interactions import UserItems
 #: bytes (float32): fewer groups means fewer passes over the co-count matrix.
 GROUP_BYTES = 256 * 2**20
 
-#: Up to about this many bytes of co-counts (float64 values and int32 indices) the whole
-#: X^T X is made at once: chunking it only costs time (each chunk's candidates span most of
-#: the catalogue, so X[:, U]^T X[:, U] is nearly all of X^T X again; goodbooks-10k: at most
-#: 55M co-counts, 1.6x slower in 6 chunks). Above it, a chunk of targets at a time.
-WHOLE_GRAM_BYTES = 2 * 2**30
+#: The gather spreads this many bytes of X^T X's rows densely at a time (float32).
+SLAB_BYTES = 64 * 2**20
 
 
 def co_counts(items: UserItems, n_books: int, star_weights=None):
@@ -62,50 +60,94 @@ def _candidates(rows, first: int, count: int) -> np.ndarray:
     return out
 
 
-def _candidate_grams(
-    gram, cc: np.ndarray, targets: np.ndarray, slab_rows: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """For each target t (a row of ``gram``) and its candidates ``cc[k]`` (rows of ``gram``,
-    -1 past the last), G[C_t, C_t] and G[C_t, t] ((T, c, c) and (T, c); entries past a
-    target's last candidate are junk).
+class _CoCountRows:
+    """X^T X's upper triangle (each row's columns from its own on), made once a block of
+    rows at a time and kept as float32 CSR (each float64 sum rounded once, exactly as the
+    solves read it): every group's gather reads it, so no co-count is summed twice. 8 bytes
+    a kept non-zero (X^T X's 262M non-zeros at 100k synthetic books: 1.05 GB)."""
 
-    Looking every entry up in the sparse matrix costs a binary search each (c^2 per target);
-    instead ``slab_rows`` rows of G at a time are spread over a dense (slab_rows, n) slab
-    and every candidate row that falls in it is read with one gather."""
-    n = gram.shape[0]
+    def __init__(self, n_books: int) -> None:
+        self.n_books = n_books
+        self.starts: list[int] = []
+        self.blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def add(self, first: int, rows) -> None:
+        """Rows ``first``, ``first + 1``, ... (CSR, sorted columns), after the last block;
+        the entries left of the diagonal are dropped (G is symmetric)."""
+        self.starts.append(first)
+        row = np.repeat(np.arange(first, first + rows.shape[0]), np.diff(rows.indptr))
+        upper = rows.indices >= row
+        indptr = np.concatenate(
+            [[0], np.cumsum(np.bincount(row[upper] - first, minlength=rows.shape[0]))]
+        )
+        self.blocks.append(
+            (indptr, rows.indices[upper].astype(np.int32), rows.data[upper].astype(np.float32))
+        )
+
+    @property
+    def nbytes(self) -> int:
+        return sum(p.nbytes + i.nbytes + d.nbytes for p, i, d in self.blocks)
+
+    def pieces(self, books: np.ndarray, size: int):
+        """``books`` (increasing) in runs of at most ``size`` that each lie in one block."""
+        bounds = np.searchsorted(books, self.starts[1:])
+        for run in np.split(books, bounds):
+            for k in range(0, len(run), size):
+                yield run[k : k + size]
+
+    def entries(self, books: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The stored entries of rows ``books`` (increasing, one block): each one's position
+        in ``books``, its column and its value."""
+        b = bisect.bisect_right(self.starts, int(books[0])) - 1
+        indptr, indices, data = self.blocks[b]
+        local = books - self.starts[b]
+        first, lengths = indptr[local], indptr[local + 1] - indptr[local]
+        owner = np.repeat(np.arange(len(books)), lengths)
+        at = np.arange(len(owner)) + np.repeat(first - (np.cumsum(lengths) - lengths), lengths)
+        return owner, indices[at], data[at]
+
+
+def _candidate_grams(
+    rows: _CoCountRows, cc: np.ndarray, targets: np.ndarray, slab_rows: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each target t and its candidates ``cc[k]`` (increasing, -1 past the last),
+    G[C_t, C_t]'s upper triangle (zeros below it) and G[C_t, t] ((T, c, c) and (T, c);
+    entries past a target's last candidate are junk).
+
+    Looking every entry up in a sparse row costs a binary search each (c^2 per target);
+    instead the rows some target of the group needs are spread ``slab_rows`` at a time over
+    a dense (slab_rows, n) slab, and every request for a row in it is one gather. Only the
+    upper triangle is stored, so G[u, t] is read from row u when u < t and from row t
+    when t < u: one of the two reads is the value, the other an exact 0."""
     c = cc.shape[1]
     sub = np.zeros((len(targets), c, c), np.float32)
     rhs = np.zeros((len(targets), c), np.float32)
-    slab = np.zeros((min(slab_rows, n), n), np.float32)
-    for r0 in range(0, n, slab_rows):
-        r1 = min(r0 + slab_rows, n)
-        lo, hi = gram.indptr[r0], gram.indptr[r1]
-        owner = np.repeat(np.arange(r1 - r0), np.diff(gram.indptr[r0 : r1 + 1]))
-        cols = gram.indices[lo:hi]
-        slab[owner, cols] = gram.data[lo:hi]
-        tt, ii = np.nonzero((cc >= r0) & (cc < r1))  # candidate rows in this slab
-        sub[tt, ii] = slab[(cc[tt, ii] - r0)[:, None], cc[tt]]
-        inside = np.flatnonzero((targets >= r0) & (targets < r1))  # G is symmetric
-        rhs[inside] = slab[(targets[inside] - r0)[:, None], cc[inside]]
+    flat = cc.ravel()
+    asked = np.flatnonzero(flat >= 0)
+    asked = asked[np.argsort(flat[asked], kind="stable")]  # requests by the row they read
+    asked_rows = flat[asked]
+    by_target = np.argsort(targets, kind="stable")
+    sorted_targets = targets[by_target]
+    slab = np.zeros((slab_rows, rows.n_books), np.float32)
+    for books in rows.pieces(np.union1d(asked_rows, targets), slab_rows):
+        owner, cols, vals = rows.entries(books)
+        slab[owner, cols] = vals
+        lo, hi = np.searchsorted(asked_rows, [books[0], books[-1] + 1])
+        tt, ii = np.divmod(asked[lo:hi], c)
+        slot = np.searchsorted(books, asked_rows[lo:hi])
+        sub[tt, ii] = slab[slot[:, None], cc[tt]]
+        rhs[tt, ii] += slab[slot, targets[tt]]  # G[u, t], u < t
+        lo, hi = np.searchsorted(sorted_targets, [books[0], books[-1] + 1])
+        inside = by_target[lo:hi]
+        rhs[inside] += slab[np.searchsorted(books, targets[inside])[:, None], cc[inside]]
         slab[owner, cols] = 0.0
     return sub, rhs
 
 
-def _chunk_grams(x_csc, cand: np.ndarray, targets: np.ndarray):
-    """The co-counts a chunk of targets needs without the whole X^T X: those among the
-    chunk's books U (its targets and all their candidates), X[:, U]^T X[:, U], each entry
-    summed over the same readers in the same order as in X^T X (so the same float64
-    value); with the candidates and targets as rows of it, for :func:`_candidate_grams`."""
-    union = np.union1d(cand[cand >= 0], targets)
-    x_u = x_csc[:, union]
-    gram = (x_u.T @ x_u).tocsr()
-    local = np.where(cand >= 0, np.searchsorted(union, cand), -1)
-    return gram, local, np.searchsorted(union, targets)
-
-
 def _ridge(sub: np.ndarray, rhs: np.ndarray, sizes: np.ndarray, lam: float) -> np.ndarray:
     """(G_CC + lam I)^-1 G_Ct for each target over its first ``sizes[k]`` candidates, by
-    Cholesky (LAPACK posv: half the work of the LU in ``np.linalg.solve``)."""
+    Cholesky (LAPACK posv: half the work of the LU in ``np.linalg.solve``), from G_CC's
+    upper triangle."""
     from scipy.linalg import lapack  # loaded before _single_threaded_blas: see there
 
     out = np.zeros(rhs.shape)
@@ -114,8 +156,10 @@ def _ridge(sub: np.ndarray, rhs: np.ndarray, sizes: np.ndarray, lam: float) -> n
             continue
         a = sub[k, :size, :size].astype(np.float64)
         a[np.diag_indices(size)] += lam
-        _, x, info = lapack.dposv(a, rhs[k, :size].astype(np.float64), overwrite_a=True)
-        out[k, :size] = x if info == 0 else np.linalg.lstsq(a, rhs[k, :size], rcond=None)[0]
+        _, x, info = lapack.dposv(a, rhs[k, :size].astype(np.float64))  # reads a's upper half
+        if info != 0:
+            x = np.linalg.lstsq(a + np.triu(a, 1).T, rhs[k, :size], rcond=None)[0]
+        out[k, :size] = x
     return out
 
 
@@ -141,15 +185,16 @@ def link_table(
     star_weights=None,
     candidates: int | None = None,
     chunk: int | None = None,
-    slab_rows: int = 512,
+    slab_rows: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each book's ``m`` strongest outgoing links and their weights.
 
     Returns ids (row + 1, 0 = none) and weights, both (n_books + 1, m); row 0 is padding, so
     the tables index like the model's other per-book tables. Only positive weights are kept.
-    Each target is regressed on its ``candidates`` (default ``2 m``) most co-read books;
-    ``chunk`` targets are built at a time (default: as many as fit in GROUP_BYTES): memory
-    is bounded by a chunk's co-counts and the (n_books, candidates) weights, not X^T X.
+    Each target is regressed on its ``candidates`` (default ``2 m``) most co-read books.
+    X^T X's rows are made ``chunk`` targets at a time (default: as many as a solve group),
+    each once; the solves are gathered GROUP_BYTES at a time; ``slab_rows`` rows of X^T X
+    are spread densely at once for the gather (default: SLAB_BYTES' worth).
     """
     ids = np.zeros((n_books + 1, m), dtype=np.int32)
     weights = np.zeros((n_books + 1, m), dtype=np.float32)
@@ -157,27 +202,27 @@ def link_table(
         return ids, weights
     x = items.matrix(n_books, star_weights).astype(np.float64)
     readers_of = x.T.tocsr()  # book x reader: row t @ x is t's row of X^T X
-    x_csc = x.tocsc()
     c = min(candidates or 2 * m, n_books - 1)
     group = max(1, GROUP_BYTES // (4 * c * c))
-    # An upper bound on X^T X's non-zeros: one product per pair of books a reader rated.
-    whole = int((items.counts.astype(np.int64) ** 2).sum()) * 12 <= WHOLE_GRAM_BYTES
-    chunk = chunk or (n_books if whole else group)
-    cand = np.full((n_books, c), -1, dtype=np.int64)
+    chunk = chunk or group
+    slab_rows = slab_rows or max(16, SLAB_BYTES // (4 * n_books))
+    cand = np.full((n_books, c), -1, dtype=np.int32)
+    co_counts = _CoCountRows(n_books)
+    for start in range(0, n_books, chunk):
+        targets = np.arange(start, min(start + chunk, n_books))
+        rows = (readers_of[targets] @ x).tocsr()
+        rows.sort_indices()  # ties between co-counts are broken as in X^T X's rows
+        cand[targets] = _candidates(rows, start, c)
+        co_counts.add(start, rows)
+        del rows
+    del x, readers_of
     solved = np.zeros((n_books, c))
+    sizes = (cand >= 0).sum(axis=1)
     with _single_threaded_blas():
-        for start in range(0, n_books, chunk):
-            targets = np.arange(start, min(start + chunk, n_books))
-            rows = (readers_of[targets] @ x).tocsr()
-            rows.sort_indices()  # ties between co-counts are broken as in X^T X's rows
-            cand[targets] = _candidates(rows, start, c)
-            del rows
-            gram, local, local_targets = _chunk_grams(x_csc, cand[targets], targets)
-            sizes = (cand[targets] >= 0).sum(axis=1)
-            for g0 in range(0, len(targets), group):
-                g = slice(g0, g0 + group)
-                sub, rhs = _candidate_grams(gram, local[g], local_targets[g], slab_rows)
-                solved[targets[g]] = _ridge(sub, rhs, sizes[g], lam)
+        for start in range(0, n_books, group):
+            targets = np.arange(start, min(start + group, n_books))
+            sub, rhs = _candidate_grams(co_counts, cand[targets], targets, slab_rows)
+            solved[targets] = _ridge(sub, rhs, sizes[targets], lam)
     return _strongest_outgoing(cand, solved, m)
 
 
