@@ -6,13 +6,14 @@ are the ``candidates`` books most often rated together with it (twice ``m`` by d
 their weights predict the (star-weighted) column of ``t`` from theirs. This is EASE (Steck
 2019) restricted to each book's own neighbourhood; a source book then keeps its ``m``
 strongest positive links. It needs ``n`` solves of ``candidates x candidates`` systems and
-the co-counts they read, made a chunk of target books at a time from the sparse reader x
-book matrix X: the chunk's rows of X^T X (to pick candidates), then the co-counts among the
-chunk's targets and candidates, X[:, U]^T X[:, U]. Past WHOLE_GRAM_BYTES the whole X^T X
-is never held (262M non-zeros, ~3 GB, at 100k synthetic books; goodbooks-10k is built in
-one chunk), nothing of size books x books is ever dense,
-and each entry is the same float64 sum as in X^T X, so the table does not depend on the
-chunk. numpy and scipy only (no TensorFlow).
+the co-counts they read, from the sparse reader x book matrix X: X^T X's rows are made once,
+a block of target books at a time (``X[:, T]^T X``: each block's rows pick its targets'
+candidates), and their upper triangles kept as float32 CSR (half of X^T X's non-zeros at
+8 bytes: 1.05 GB at 100k synthetic books, where the float64 X^T X is 3.1 GB); each group of
+targets then gathers its candidates' Gram matrices from them. Nothing of size books x books
+is ever dense, each co-count is the float64 sum over the same readers in the same order as
+in X^T X, rounded once to float32, so the table does not depend on the block or the group.
+numpy and scipy only (no TensorFlow).
 
 Measured on goodbooks-10k (docs/benchmarks.md): with 200 candidates the table holds 80 % of
 full EASE's top-100 links and ranks cold-start validation readers as well as EASE's top 100
@@ -39,7 +40,7 @@ SLAB_BYTES = 64 * 2**20
 
 def co_counts(items: UserItems, n_books: int, star_weights=None):
     """X^T X as a sparse CSR matrix (float64): how much each pair of books is read together
-    (the whole of it, for tests and benchmarks: :func:`link_table` makes it by chunks)."""
+    (the whole of it, for tests and benchmarks: :func:`link_table` keeps its upper half)."""
     x = items.matrix(n_books, star_weights).astype(np.float64)
     return (x.T @ x).tocsr()
 
