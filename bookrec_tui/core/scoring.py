@@ -71,14 +71,19 @@ class FoldInScorer:
         d = self.bundle.dim
         if n == 0:
             return np.zeros(d, np.float32), np.zeros(d, np.float32), 0.0
-        total = self._inputs(rows, stars).sum(axis=0)
-        u_rank = total / n**self.bundle.alpha
+        total, u_rank = self._folded(rows, stars)
         resid = stars - self.bundle.mu - self.item_bias[rows]
         b_u = float(resid.sum() / (n + self.bundle.user_bias_reg))
         u_rate = (total / n) @ self.bundle.rate_proj + (
             self.bundle.rate_in[rows + 1] * (resid - b_u)[:, None]
         ).sum(axis=0) / np.sqrt(n)
-        return u_rank.astype(np.float32), u_rate.astype(np.float32), b_u
+        return u_rank, u_rate.astype(np.float32), b_u
+
+    def _folded(self, rows: np.ndarray, stars: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(sum of the input vectors, ranking vector = that sum / n**alpha) of a reader's
+        non-empty int64 ``rows`` and ``stars``: the rating vector starts from the same sum."""
+        total = self._inputs(rows, stars).sum(axis=0)
+        return total, (total / len(rows) ** self.bundle.alpha).astype(np.float32)
 
     def neighbor_weights(
         self, rows: np.ndarray, stars: np.ndarray
@@ -113,13 +118,12 @@ class FoldInScorer:
         return self.out_emb, self.out_bias
 
     def ranking_query(self, rows: np.ndarray, stars: np.ndarray) -> np.ndarray:
-        """The reader's ranking vector alone (:meth:`user_vectors`' first part, the same
-        arithmetic, without the rating vector)."""
+        """The reader's ranking vector alone (:meth:`user_vectors`' first part, without the
+        rating vector)."""
         rows = np.asarray(rows, dtype=np.int64)
         if len(rows) == 0:
             return np.zeros(self.bundle.dim, np.float32)
-        total = self._inputs(rows, np.asarray(stars, dtype=np.int64)).sum(axis=0)
-        return (total / len(rows) ** self.bundle.alpha).astype(np.float32)
+        return self._folded(rows, np.asarray(stars, dtype=np.int64))[1]
 
     def linked_rows(self, rows: np.ndarray) -> np.ndarray:
         """Rows the rated books link to: the only books whose score the links change."""
