@@ -500,7 +500,7 @@ class Recommender:
     def similar_index(self) -> IVFIndex | None:
         """An inverted file over :meth:`_similar_table` for a catalogue of more than
         EXACT_UP_TO books, else None (every book is scored). Built on first use (about
-        20 s of CPU at a million books) and kept in the cache folder per bundle file,
+        26 s of CPU at a million books) and kept in the cache folder per bundle file,
         catalogue and weights."""
         if len(self.catalogue) <= EXACT_UP_TO:
             return None
