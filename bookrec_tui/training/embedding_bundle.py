@@ -19,6 +19,9 @@ links carry the chosen blend in ``nbr_w``.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -92,26 +95,44 @@ def chosen_blend(tried: dict[float, float]) -> tuple[float, str | None]:
     return blend, edge if len(grid) > 1 else None
 
 
-def blend_ndcg(scorer: FoldInScorer, readers: list, blends, reveals=(5, 10)) -> dict[float, float]:
+def blend_ndcg(
+    scorer: FoldInScorer, readers: list, blends, reveals=(5, 10), chunk: int = 256
+) -> dict[float, float]:
     """Mean NDCG@10 over ``reveals`` for each link blend, on shuffled (rows, stars) readers:
     the embedding and link parts are computed once per reader and reveal (the link part not
-    at all when every blend is 0, as in the per-epoch check)."""
+    at all when every blend is 0, as in the per-epoch check). The embedding parts of
+    ``chunk`` readers at a time are one (chunk, d) x (d, books) product: one product per
+    reader streams the whole table from memory each time (seconds per call at 10k books)."""
     parts = []
     for reveal in reveals:
         for rows, stars in readers:
             relevant = set(rows[reveal:][stars[reveal:] >= 4].tolist())
             if relevant:
-                shown, shown_stars = rows[:reveal], stars[:reveal]
-                emb = scorer.embedding_scores(shown, shown_stars)
-                links = scorer.link_scores(shown, shown_stars) if any(blends) else 0.0
-                parts.append((emb, links, shown, relevant))
+                parts.append((rows[:reveal], stars[:reveal], relevant))
+    vectors, bias = scorer.ranking_table()
+    totals = {float(b): 0.0 for b in blends}
+    for start in range(0, len(parts), chunk):
+        group = parts[start : start + chunk]
+        queries = np.stack([scorer.ranking_query(shown, s) for shown, s, _ in group])
+        scores = queries @ vectors.T + bias
+        for emb, (shown, shown_stars, relevant) in zip(scores, group, strict=True):
+            links = scorer.link_scores(shown, shown_stars) if any(blends) else 0.0
+            for blend in totals:
+                totals[blend] += ndcg_at(top_n(emb + blend * links, shown, 10), relevant, 10)
+    return {b: total / len(parts) if parts else float("nan") for b, total in totals.items()}
 
-    def mean_ndcg(blend: float) -> float:
-        return float(
-            np.mean([ndcg_at(top_n(e + blend * li, s, 10), r, 10) for e, li, s, r in parts])
-        )
 
-    return {float(b): mean_ndcg(b) for b in blends}
+@contextmanager
+def timed_phase(history: list[dict], phase: str) -> Iterator[dict]:
+    """Appends ``{"phase": phase, ...}`` to ``history`` with the block's wall seconds and
+    the process's CPU seconds (all threads: what compares stages on a shared machine);
+    the block may add to the row it is given."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    row: dict = {"phase": phase}
+    yield row
+    row["seconds"] = round(time.perf_counter() - wall, 1)
+    row["cpu_seconds"] = round(time.process_time() - cpu, 1)
+    history.append(row)
 
 
 def train_embedding_model(
@@ -122,8 +143,8 @@ def train_embedding_model(
     trainer=train_embeddings,
 ) -> TrainedEmbeddings:
     """``trainer`` trains the book table (``train_embeddings``'s arguments and result; e.g.
-    ``distribute.fit_embeddings`` under a tf.distribute strategy)."""
-    started = time.perf_counter()
+    ``distribute.fit_embeddings`` under a tf.distribute strategy). ``history`` rows carry
+    each phase's wall and CPU seconds (CPU of the process, or of the links' own thread)."""
     history: list[dict] = []
     val = (
         validation_readers(items, cfg.validation_readers, np.random.default_rng(cfg.seed))
@@ -149,10 +170,16 @@ def train_embedding_model(
             candidates=cfg.link_candidates,
         )
 
-    links = links_of(train_items)
-    history.append({"phase": "links", "seconds": round(time.perf_counter() - started, 1)})
+    def timed_links(readers: UserItems, phase: str) -> tuple[tuple, dict]:
+        wall, cpu = time.perf_counter(), time.thread_time()  # this thread's CPU alone
+        table = links_of(readers)
+        seconds, cpu_seconds = time.perf_counter() - wall, time.thread_time() - cpu
+        row = {"phase": phase, "seconds": round(seconds, 1), "cpu_seconds": round(cpu_seconds, 1)}
+        return table, {**row, "beside": "embeddings"}
 
-    def scorer_for(vectors: np.ndarray) -> FoldInScorer:
+    no_links = (np.zeros((n_books + 1, 0), np.int32), np.zeros((n_books + 1, 0), np.float32))
+
+    def scorer_for(vectors: np.ndarray, links=no_links) -> FoldInScorer:
         return FoldInScorer(export_arrays(vectors, links, 1.0, None, cfg, 3.5, np.arange(n_books)))
 
     def on_epoch(epoch: int, model) -> dict:
@@ -161,25 +188,29 @@ def train_embedding_model(
         tried = blend_ndcg(scorer_for(book_vectors(model)), heldout, (0.0,))
         return {"val_ndcg@10_embeddings": tried[0.0]}
 
-    model, emb_history = trainer(
-        train_items, np.arange(train_items.n_users), n_books, cfg.embeddings, on_epoch, progress
-    )
-    history += emb_history
-    vectors = book_vectors(model)
-    blend = 0.0
-    if heldout and cfg.neighbors:
-        tried = blend_ndcg(scorer_for(vectors), heldout, cfg.link_blends)
-        blend, edge = chosen_blend(tried)
-        tried_json = {str(b): v for b, v in tried.items()}
-        history.append(
-            {"phase": "link blend", "chosen": blend, "edge": edge, "val_ndcg@10": tried_json}
+    # The links need no embeddings: both tables (from the training readers, to choose the
+    # blend with, and from every reader, the one shipped, which also learns from the
+    # validation readers once the blend is chosen) are built in a second thread while the
+    # embeddings train (the link solves run on one core; TensorFlow rarely keeps both busy).
+    with ThreadPoolExecutor(1, thread_name_prefix="links") as pool:
+        train_links = pool.submit(timed_links, train_items, "links")
+        all_links = pool.submit(timed_links, items, "links (all readers)") if len(val) else None
+        model, emb_history = trainer(
+            train_items, np.arange(train_items.n_users), n_books, cfg.embeddings, on_epoch, progress
         )
-    if len(val) and cfg.neighbors:
-        # The blend is chosen; the shipped links also learn from the validation readers.
-        links_started = time.perf_counter()
-        links = links_of(items)
-        seconds = round(time.perf_counter() - links_started, 1)
-        history.append({"phase": "links (all readers)", "seconds": seconds})
+        links, links_row = train_links.result()
+        history += [links_row, *emb_history]
+        vectors = book_vectors(model)
+        blend = 0.0
+        if heldout and cfg.neighbors:
+            with timed_phase(history, "link blend") as row:
+                tried = blend_ndcg(scorer_for(vectors, links), heldout, cfg.link_blends)
+                blend, edge = chosen_blend(tried)
+                row.update(chosen=blend, edge=edge)
+                row["val_ndcg@10"] = {str(b): v for b, v in tried.items()}
+        if all_links is not None:
+            links, links_row = all_links.result()
+            history.append(links_row)
     head, head_history = train_rating_head(
         train_items,
         np.arange(train_items.n_users),
