@@ -271,7 +271,7 @@ def embedding_spec(cfg, loss: str = "auto") -> ModelSpec:
         per_replica_cfg = replace(cfg, batch_size=per_replica)
         if loss_form(loss, n_books, cfg.dim, per_replica) == "gramian":
             return build_gramian_model(n_books, per_replica_cfg)
-        return build_model(n_books, per_replica_cfg, compile=False)
+        return build_model(n_books, replace(per_replica_cfg, loss="dense"), compile=False)
 
     return ModelSpec(
         build=build,

@@ -56,6 +56,10 @@ class EmbeddingConfig:
     # The (batch, d) x (d, books) products run in this type; the weights and the loss stay
     # float32. bfloat16 is ~2.5x faster on CPUs with AVX-512 BF16 and on GPUs.
     matmul_dtype: str = "bfloat16"
+    # "dense": scores for every book of every reader in a batch (cost ~ batch x n x d a
+    # step); "gramian": the same loss from A'A (:mod:`.gramian`, n x d^2 a step whatever
+    # the batch, float32), which makes large batches cheap.
+    loss: str = "dense"
     seed: int = 42
 
 
@@ -138,10 +142,16 @@ def model_class():
 
 
 def build_model(n_books: int, cfg: EmbeddingConfig, compile: bool = True):
-    """The embedding model for ``n_books`` books, compiled with Nadam at the configured rate
-    (under tf.distribute, call this inside ``strategy.scope()``)."""
+    """The embedding model for ``n_books`` books (with ``cfg.loss``'s form of the loss),
+    compiled with Nadam at the configured rate (under tf.distribute, call this inside
+    ``strategy.scope()``)."""
     keras = keras_module()
-    model = model_class()(n_books, cfg.dim, cfg.batch_size, cfg.seed, cfg.matmul_dtype)
+    if cfg.loss == "gramian":
+        from bookrec_tui.training.gramian import build_gramian_model
+
+        model = build_gramian_model(n_books, cfg)
+    else:
+        model = model_class()(n_books, cfg.dim, cfg.batch_size, cfg.seed, cfg.matmul_dtype)
     if compile:
         model.compile(optimizer=keras.optimizers.Nadam(cfg.learning_rate), jit_compile=False)
     return model
@@ -210,7 +220,7 @@ def train_embeddings(
     model = build_model(n_books, cfg)
     data = reader_batches(items, users, cfg)
     history: list[dict] = []
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     steps = len(data)
 
     class Report(keras.callbacks.Callback):
@@ -226,6 +236,7 @@ def train_embeddings(
                 "phase": "embeddings",
                 "loss": float((logs or {}).get("loss", np.nan)),
                 "seconds": round(time.perf_counter() - started, 1),
+                "cpu_seconds": round(time.process_time() - cpu, 1),
             }
             if on_epoch:
                 row.update(on_epoch(epoch, model))
