@@ -37,6 +37,7 @@ def main() -> None:
     p.add_argument("--head-batch", type=int)
     p.add_argument("--head-lr", type=float)
     p.add_argument("--head-max-len", type=int)
+    p.add_argument("--head-max-inputs", type=int)
     p.add_argument("--intra", type=int, help="TensorFlow intra-op threads")
     p.add_argument("--inter", type=int, help="TensorFlow inter-op threads")
     args = p.parse_args()
@@ -72,6 +73,7 @@ def main() -> None:
         (args.head_batch, head, "batch_size"),
         (args.head_lr, head, "learning_rate"),
         (args.head_max_len, head, "max_len"),
+        (args.head_max_inputs, head, "max_inputs"),
     ):
         if value is not None:
             setattr(obj, name, value)
@@ -107,7 +109,9 @@ def main() -> None:
                 "label": args.label,
                 "embeddings": {k: getattr(emb, k) for k in ("dim", "epochs", "batch_size")}
                 | {"lr": emb.learning_rate, "loss": emb.loss, "matmul": emb.matmul_dtype},
-                "head": {k: getattr(head, k) for k in ("epochs", "batch_size", "max_len")},
+                "head": {
+                    k: getattr(head, k) for k in ("epochs", "batch_size", "max_len", "max_inputs")
+                },
                 "train_seconds": round(train_wall, 1),
                 "train_cpu_seconds": round(train_cpu, 1),
                 "stages": stages,

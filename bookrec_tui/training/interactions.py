@@ -70,13 +70,19 @@ def validation_readers(items: UserItems, count: int, rng: np.random.Generator) -
 
 
 def reveal_split(
-    items: UserItems, reveal_counts: np.ndarray, rng: np.random.Generator, max_len: int
+    items: UserItems,
+    reveal_counts: np.ndarray,
+    rng: np.random.Generator,
+    max_len: int,
+    max_inputs: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shuffle each user's ratings; the first ``reveal_counts[u]`` are inputs, the rest targets.
 
-    Returns padded (n_users, max_len) arrays: input ids, input stars, target ids, target stars,
-    with ids as ``row + 1`` and 0 for padding. Fully vectorised (no per-user Python loop).
+    Returns padded arrays: input ids and stars (n_users, ``max_inputs``, default
+    ``max_len``), target ids and stars (n_users, max_len), with ids as ``row + 1`` and 0 for
+    padding. Fully vectorised (no per-user Python loop).
     """
+    max_inputs = max_len if max_inputs is None else max_inputs
     n = items.n_users
     counts = items.counts
     owner = np.repeat(np.arange(n), counts)
@@ -85,10 +91,9 @@ def reveal_split(
     ids = items.rows[order].astype(np.int32) + 1
     stars = items.stars[order].astype(np.int32)
     k = reveal_counts[owner]
-    shapes = (n, max_len)
-    in_ids, in_stars = np.zeros(shapes, np.int32), np.zeros(shapes, np.int32)
-    out_ids, out_stars = np.zeros(shapes, np.int32), np.zeros(shapes, np.int32)
-    rev = (pos < k) & (pos < max_len)
+    in_ids, in_stars = (np.zeros((n, max_inputs), np.int32) for _ in range(2))
+    out_ids, out_stars = (np.zeros((n, max_len), np.int32) for _ in range(2))
+    rev = (pos < k) & (pos < max_inputs)
     in_ids[owner[rev], pos[rev]] = ids[rev]
     in_stars[owner[rev], pos[rev]] = stars[rev]
     tpos = pos - k

@@ -37,6 +37,9 @@ class RatingHeadConfig:
     # readers have fewer ratings; at 200 an epoch took ~3x as long for the same RMSE
     # (cold-start validation readers, k = 10: 0.8553 at 64, 0.8545 at 200, 3 epochs).
     max_len: int = 64
+    # At most this many revealed ratings a step (None: max_len): the links' part of a step
+    # costs batch x max_inputs x links.
+    max_inputs: int | None = None
     seed: int = 43
 
 
@@ -180,8 +183,7 @@ def train_rating_head(
 
     for epoch in range(cfg.epochs):
         k = sample_reveal_counts(items.counts, cfg.small_reveal_max, cfg.small_reveal_prob, rng)
-        in_ids, in_stars, out_ids, out_stars = reveal_split(items, k, rng, cfg.max_len)
-        arrays = (in_ids, in_stars, out_ids, out_stars)
+        arrays = reveal_split(items, k, rng, cfg.max_len, cfg.max_inputs)
         data = _epoch_batches(keras, arrays, usable[rng.permutation(len(usable))], cfg.batch_size)
         fit = head.fit(data, epochs=1, verbose=0, callbacks=[Report()], shuffle=False)
         history.append(
@@ -197,7 +199,7 @@ def train_rating_head(
 
 
 def _epoch_batches(keras, arrays: tuple, order: np.ndarray, batch_size: int):
-    """Batches of one epoch's reveal split, every one (batch_size, max_len): Keras fixes a
+    """Batches of one epoch's reveal split, every one of the same shapes: Keras fixes a
     dataset's element shapes from its first batch, and one shape is one trace."""
 
     class Batches(keras.utils.PyDataset):
