@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bookrec_tui.training.embeddings import EmbeddingConfig, build_model
-from bookrec_tui.training.gramian import build_gramian_model
+from bookrec_tui.training.embeddings import EmbeddingConfig, build_gramian_model, build_model
 from bookrec_tui.training.keras_backend import import_keras
 
 
@@ -34,7 +33,7 @@ def loss_and_gradient(model, batch) -> tuple[float, np.ndarray]:
 
 
 def test_gramian_loss_and_gradient_are_the_dense_models():
-    cfg = EmbeddingConfig(dim=16, batch_size=32, matmul_dtype="float32", seed=3)
+    cfg = EmbeddingConfig(dim=16, batch_size=32, matmul_dtype="float32", loss="dense", seed=3)
     dense = build_model(500, cfg, compile=False)
     gramian = build_gramian_model(500, cfg)
     gramian.books.assign(dense.books.numpy() * 1.7)  # any table: rows are normalised

@@ -257,8 +257,7 @@ def embedding_spec(cfg, loss: str = "auto") -> ModelSpec:
     runtime folds a reader's read-unrated books in with the same weight). ``loss``: the
     same loss computed without (batch, books) rows (:mod:`.gramian`), or densely."""
     from bookrec_tui.core.recommender import READ_STARS
-    from bookrec_tui.training.embeddings import build_model
-    from bookrec_tui.training.gramian import build_gramian_model
+    from bookrec_tui.training.embeddings import build_gramian_model, build_model
 
     keras, _tf = import_keras()
 

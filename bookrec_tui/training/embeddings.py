@@ -7,9 +7,12 @@ normalised squared-error autoencoder loss of ELSA (Vančura et al., RecSys 2022)
 || x / |x| - z / |z| ||^2, where x is the reader's row weighted by ``target_star_weight`` and
 z = A u - x_in (the reader's own books, which always score high, taken out).
 
-Nothing of size books x books exists: a step costs a few (batch, d) x (d, books) products. A
-batch is sparse on the way in (the flat ratings of ``batch_size`` readers, see
-:func:`reader_batch`); the dense (batch, books) rows exist only inside a step.
+Nothing of size books x books exists. The loss has two forms (``EmbeddingConfig.loss``):
+the dense one costs a few (batch, d) x (d, books) products a step, the Gramian one (the
+default; see "The same loss without (batch, books) rows" below) the d x d matrix A'A and
+per-rating products, whatever the batch. A batch is sparse on the way in (the flat ratings
+of ``batch_size`` readers, see :func:`reader_batch`); dense (batch, books) rows exist only
+inside a dense step.
 
 Written with ``keras.ops`` only, so the same code trains on the TensorFlow backend (here) and
 on JAX (a GPU machine without TensorFlow). The runtime never imports this: it folds a reader
@@ -43,23 +46,30 @@ STAR_WEIGHTS = (0.0, 0.1, 0.3, 0.6, 1.0, 1.1)  # index = stars (0 = padding)
 @dataclass
 class EmbeddingConfig:
     dim: int = 1024
-    # 3: validation NDCG@10 of the embeddings alone 0.3163 after 3 epochs, 0.3166 after 4
-    # (trained on all ratings, 2026-11-29), for a quarter less time.
-    epochs: int = 3
-    batch_size: int = 1024  # readers per step
+    # 4 with the Gramian loss at 4,096 readers a step (13 steps an epoch on goodbooks-10k):
+    # the cold-start validation readers' NDCG@10 (k = 5 / 10) of the embeddings alone
+    # 0.2928 / 0.3174 after 4 epochs, 0.2898 / 0.3148 after 3, against the dense loss's
+    # 0.2950 / 0.3207 after 3 epochs of 1,024 readers, which cost 124 CPU s against 79
+    # (docs/benchmarks.md, "Training in under 2 minutes").
+    epochs: int = 4
+    # Readers per step. With the Gramian loss a step costs about the same whatever the
+    # batch (n x d^2, float32), so an epoch of large batches is cheap; 8,192 readers: 17
+    # CPU s an epoch against 21 at 4,096, but NDCG@10 0.2915 / 0.3166 after 3 epochs
+    # against 0.2972 / 0.3243 (all the split's training readers, benchmarks.md).
+    batch_size: int = 4096
     learning_rate: float = 0.1  # Nadam
     # How much a rating counts by its stars (index 0 unused): in the reader vector (input)
     # and in the row the model must reconstruct (target).
     input_star_weight: tuple[float, ...] = STAR_WEIGHTS
     target_star_weight: tuple[float, ...] = STAR_WEIGHTS
     input_dropout: float = 0.0  # share of a reader's ratings hidden from the input each step
-    # The (batch, d) x (d, books) products run in this type; the weights and the loss stay
-    # float32. bfloat16 is ~2.5x faster on CPUs with AVX-512 BF16 and on GPUs.
+    # The dense loss's (batch, d) x (d, books) products run in this type; the weights and
+    # the loss stay float32. bfloat16 is ~2.5x faster on CPUs with AVX-512 BF16 and on GPUs.
     matmul_dtype: str = "bfloat16"
     # "dense": scores for every book of every reader in a batch (cost ~ batch x n x d a
-    # step); "gramian": the same loss from A'A (:mod:`.gramian`, n x d^2 a step whatever
-    # the batch, float32), which makes large batches cheap.
-    loss: str = "dense"
+    # step, in ``matmul_dtype``); "gramian": the same loss from A'A (below, n x d^2 a step
+    # whatever the batch, float32), which makes large batches cheap.
+    loss: str = "gramian"
     seed: int = 42
 
 
@@ -147,14 +157,84 @@ def build_model(n_books: int, cfg: EmbeddingConfig, compile: bool = True):
     ``strategy.scope()``)."""
     keras = keras_module()
     if cfg.loss == "gramian":
-        from bookrec_tui.training.gramian import build_gramian_model
-
         model = build_gramian_model(n_books, cfg)
     else:
         model = model_class()(n_books, cfg.dim, cfg.batch_size, cfg.seed, cfg.matmul_dtype)
     if compile:
         model.compile(optimizer=keras.optimizers.Nadam(cfg.learning_rate), jit_compile=False)
     return model
+
+
+# ---- The same loss without (batch, books) rows
+#
+# The embedding model's loss computed without any (batch, books) rows: what lets it train
+# at a million books, and with large batches cheaply (``EmbeddingConfig.loss``).
+#
+# The dense model above scores every book for every reader of a batch, z = A u - x_in, and
+# its loss compares the reader's unit target row with the unit score row:
+# || t/|t| - z/|z| ||^2 = |t|^2/|t|^2 + |z|^2/|z|^2 - 2 t.z / (|t| |z|). None of
+# those terms needs the dense rows:
+#
+# * |z|^2 = u' (A'A) u - 2 sum_j w_in_j (a_j . u) + sum_j w_in_j^2, with G = A'A a (d, d)
+#   matrix made once per step (n d^2 work);
+# * t.z = sum_j w_out_j (a_j . u) - sum_j w_out_j w_in_j, over the reader's own books only;
+# * |t|^2 = sum_j w_out_j^2.
+#
+# So a step costs O(n d^2 + ratings x d) instead of O(batch x n x d), and its memory is the
+# table, its gradient and the optimizer's slots: no (batch, n) tensors (at a million books and
+# 256 readers a step those are 1 GB each). The loss and its gradients are the dense model's
+# exactly (same formula, same epsilons; ``tests/test_gramian.py`` checks both to float32
+# round-off). The class is the dense model's subclass: the same weights, the same book vectors
+# and export; only ``call`` (which returns per-rating dot products, not a score matrix) and
+# ``compute_loss`` differ. Use the dense model where the scores themselves are wanted.
+
+
+@functools.cache
+def gramian_model_class():
+    keras = keras_module()
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package="bookrec_tui")
+    class GramianBookEmbeddings(model_class()):
+        """Input: a sparse batch as for the dense model. Output: ``au`` (a_j . u for each
+        rating's book j and reader u) and ``ugu`` (u' A'A u per reader): what the loss
+        needs."""
+
+        def call(self, batch):
+            a = self.book_vectors()
+            rated = ops.take(a, batch["ids"], axis=0)
+            u = ops.segment_sum(
+                rated * batch["w_in"][:, None], batch["readers"], num_segments=self.batch_size
+            )
+            au = ops.sum(rated * ops.take(u, batch["readers"], axis=0), axis=1)
+            gram = ops.matmul(ops.transpose(a), a)
+            return {"au": au, "ugu": ops.sum(ops.matmul(u, gram) * u, axis=1)}
+
+        def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+            def per_reader(values):
+                return ops.segment_sum(values, x["readers"], num_segments=self.batch_size)
+
+            w_in, w_out, au = x["w_in"], x["w_out"], y_pred["au"]
+            z_sq = y_pred["ugu"] - 2.0 * per_reader(w_in * au) + per_reader(w_in * w_in)
+            z_sq = ops.maximum(z_sq, 0.0)  # round-off can take a tiny |z|^2 below 0
+            t_sq = per_reader(w_out * w_out)
+            tz = per_reader(w_out * au) - per_reader(w_out * w_in)
+            eps = 1e-12  # as the dense loss: inside the roots, so padding readers stay finite
+            loss = (
+                t_sq / (t_sq + eps)
+                + z_sq / (z_sq + eps)
+                - 2.0 * tz / ops.sqrt((t_sq + eps) * (z_sq + eps))
+            )
+            real = ops.cast(t_sq > 0, "float32")
+            return ops.sum(loss * real) / ops.maximum(ops.sum(real), 1.0)
+
+    return GramianBookEmbeddings
+
+
+def build_gramian_model(n_books: int, cfg):
+    """The embedding model for ``n_books`` books and ``cfg`` (an ``EmbeddingConfig``), with
+    the Gramian loss (float32 throughout: its products are small)."""
+    return gramian_model_class()(n_books, cfg.dim, cfg.batch_size, cfg.seed, "float32")
 
 
 def reader_batch(
@@ -243,7 +323,17 @@ def train_embeddings(
             history.append(row)
 
     model.fit(data, epochs=cfg.epochs, verbose=0, callbacks=[Report()], shuffle=False)
-    return model, history
+    return scoring_model(model, cfg), history
+
+
+def scoring_model(model, cfg: EmbeddingConfig):
+    """A model that scores books: ``model`` itself, or for the Gramian form (whose output is
+    only what its loss needs) the dense model holding the same book table."""
+    if cfg.loss != "gramian":
+        return model
+    dense = model_class()(model.n_books, cfg.dim, cfg.batch_size, cfg.seed, cfg.matmul_dtype)
+    dense.books.assign(model.books)
+    return dense
 
 
 def book_vectors(model) -> np.ndarray:
