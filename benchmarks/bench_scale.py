@@ -663,7 +663,7 @@ def main() -> int:
         "--loss",
         default="auto",
         choices=("auto", "gramian", "dense"),
-        help="the loss's form (training/gramian.py; default: auto, as training picks)",
+        help="the loss's form (training/embeddings.py; default: auto, as training picks)",
     )
     parser.add_argument("--cpus", type=int, default=1, help="logical CPUs for --strategy mirrored")
     parser.add_argument(

@@ -255,7 +255,7 @@ def embedding_spec(cfg, loss: str = "auto") -> ModelSpec:
     built for the per-replica batch, Nadam at ``cfg.learning_rate``, ratings weighted by
     stars, and a book read without a rating weighted as :data:`READ_STARS` stars are (the
     runtime folds a reader's read-unrated books in with the same weight). ``loss``: the
-    same loss computed without (batch, books) rows (:mod:`.gramian`), or densely."""
+    same loss computed without (batch, books) rows (its Gramian form), or densely."""
     from bookrec_tui.core.recommender import READ_STARS
     from bookrec_tui.training.embeddings import build_gramian_model, build_model
 
