@@ -38,8 +38,10 @@ class RatingHeadConfig:
     # (cold-start validation readers, k = 10: 0.8553 at 64, 0.8545 at 200, 3 epochs).
     max_len: int = 64
     # At most this many revealed ratings a step (None: max_len): the links' part of a step
-    # costs batch x max_inputs x links.
-    max_inputs: int | None = None
+    # costs batch x max_inputs x links. 32: 60 against 75 CPU s for the 4 epochs, RMSE on
+    # cold-start validation readers 0.8757 / 0.8541 (k = 5 / 10) against 0.8760 / 0.8540
+    # at 64 (docs/benchmarks.md, "Training in under 2 minutes").
+    max_inputs: int | None = 32
     seed: int = 43
 
 
