@@ -13,7 +13,12 @@ from pathlib import Path
 from bookrec_tui import __version__
 from bookrec_tui.chat import wording
 from bookrec_tui.errors import BookrecError
-from bookrec_tui.evaluation.config import PROTOCOLS, EvaluationConfig, protocol_name
+from bookrec_tui.evaluation.config import (
+    PROTOCOLS,
+    REAL_READER_ORDERS,
+    EvaluationConfig,
+    protocol_name,
+)
 from bookrec_tui.paths import DATA_ENV
 
 EPILOG = f"""\
@@ -273,6 +278,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=20,
         help="real readers need this many rated books in the catalogue (default 20)",
+    )
+    p.add_argument(
+        "--orders",
+        type=positive_int,
+        default=REAL_READER_ORDERS,
+        help="seeded reveal orders per real reader (default "
+        f"{REAL_READER_ORDERS}; the first N of more orders are the same N orders)",
     )
     p.add_argument("--epochs", type=positive_int, help="override our model's epochs")
     p.add_argument(
@@ -754,6 +766,7 @@ def cmd_evaluate(args) -> int:
         skip_tutorial_protocol=args.skip_tutorial_protocol,
         exports=Path(args.exports) if args.exports else None,
         min_rated=args.min_rated,
+        orders=args.orders,
         epochs=args.epochs,
         data_dir=getattr(args, "data_dir", None),
         model_dir=getattr(args, "model_dir", None),

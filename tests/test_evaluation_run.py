@@ -4,6 +4,7 @@ method it compares shares (the Scorer protocol)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,3 +149,61 @@ def test_the_lists_protocol_ranks_for_the_cold_start_readers_with_its_models(
     assert {name.split(" (")[0] for name in lists} == {"ours", "EASE"}
     assert all("lambda=1000" in name for name in lists if name.startswith("EASE"))
     assert lists == by_itself["lists"]["held-out readers (k=10)"]
+
+
+def test_two_real_reader_runs_compare_paired_with_the_benchmark_script(
+    eval_world, tmp_path, capsys
+):
+    """`evaluate --only real-readers --orders N` on two bundles, then
+    benchmarks/compare_real_readers.py on the two saved reports: the same readers in the
+    same orders, so the paired difference is the difference of the two reports' means."""
+    import importlib.util
+
+    from bookrec_tui.core.bundle import BUNDLE_NAME
+    from bookrec_tui.evaluation.run import run_evaluation
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    keen = tiny_world.make_ratings(3, seed=21, tastes=(2, 3), reads=(24, 30), others=4)
+    header = "Book Id,Title,Author,My Rating,Exclusive Shelf"
+    for u in np.unique(keen[:, 0]):
+        lines = [f"{1000 + b},Book {b},Some Author,{s},read" for _, b, s in keen[keen[:, 0] == u]]
+        (exports / f"reader{u}.csv").write_text("\n".join([header, *lines]) + "\n")
+    other_model = tmp_path / "other-model"
+    other_model.mkdir()
+    catalogue = eval_world.catalogue()
+    ratings = np.loadtxt(eval_world.data_dir / "ratings.csv", delimiter=",", skiprows=1)
+    ratings = ratings[:, [1, 0, 2]].astype(np.int64)  # (user, book, stars)
+    tiny_world.build_bundle(ratings[::2], catalogue, dim=4).save(other_model / BUNDLE_NAME)
+    reports = {}
+    for name, model_dir in (("a", eval_world.model_dir), ("b", other_model)):
+        reports[name] = tmp_path / f"{name}.json"
+        config = EvaluationConfig(
+            reports[name],
+            only="real-readers",
+            exports=exports,
+            min_rated=10,
+            orders=4,
+            data_dir=eval_world.data_dir,
+            model_dir=model_dir,
+        )
+        assert run_evaluation(config) == 0
+    a, b = (json.loads(reports[n].read_text())["real_readers"] for n in "ab")
+    assert a["order_seeds"] == [0, 1, 2, 3] and len(a["libraries"]) == 3
+    capsys.readouterr()
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "compare_real_readers.py"
+    spec = importlib.util.spec_from_file_location("compare_real_readers", script)
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    assert compare.main([str(reports["a"]), str(reports["b"]), "--first-orders", "2"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["readers"] == 3 and printed["orders"] == 4
+    for k in ("5", "10"):
+        for metric in ("ndcg@10", "recall@20", "rmse"):
+            d = printed["difference"][f"k={k}"][metric]
+            ours = "ours (shipped bundle)"
+            expected = a["mean"][ours][k][metric] - b["mean"][ours][k][metric]
+            assert d["difference"] == pytest.approx(expected), (k, metric)
+            assert d["interval"][0] <= d["difference"] <= d["interval"][1]
+    assert set(printed["first 2 orders"]) == {"k=5", "k=10"}

@@ -15,6 +15,10 @@ PROTOCOLS = ("tutorial", "cold-start", "real-readers", "onboarding", "lists")
 PROTOCOL_ALIASES = {"seed": "tutorial"}
 #: Protocols that read real Goodreads library exports.
 ON_EXPORTS = ("real-readers", "onboarding")
+#: Seeded reveal orders per real reader: enough that the order noise of a paired difference
+#: is well below its spread over readers (docs/benchmarks.md, "The real-reader protocol's
+#: uncertainty").
+REAL_READER_ORDERS = 30
 
 
 def protocol_name(name: str) -> str:
@@ -32,6 +36,7 @@ class EvaluationConfig:
     skip_tutorial_protocol: bool = False
     exports: Path | None = None  # Goodreads exports; None: goodreads-exports beside the data
     min_rated: int = 20  # a real reader needs this many rated books in the catalogue
+    orders: int = REAL_READER_ORDERS  # seeded reveal orders per real reader
     epochs: int | None = None  # our model's epochs; None: the tuned value
     data_dir: str | os.PathLike[str] | None = None  # None: $BOOKREC_DATA_DIR or the fetched copy
     model_dir: str | os.PathLike[str] | None = None  # None: the shipped model

@@ -17,6 +17,7 @@ from bookrec_tui.core.catalogue import Catalogue, Dataset, Ratings
 from bookrec_tui.core.metrics import ndcg_at, recall_at, top_n
 from bookrec_tui.core.scoring import Scorer
 from bookrec_tui.errors import DataError
+from bookrec_tui.evaluation.config import REAL_READER_ORDERS
 from bookrec_tui.training.interactions import UserItems
 
 if TYPE_CHECKING:
@@ -84,21 +85,28 @@ def cold_start_split(
     )
 
 
-def evaluate_cold_start(methods: dict[str, Scorer], heldout, ks=(1, 3, 5, 10)) -> dict:
-    """Recall@20, NDCG@10 (relevant = hidden books rated >= 4) and RMSE on hidden books."""
+def evaluate_cold_start(
+    methods: dict[str, Scorer], heldout, ks=(1, 3, 5, 10), each: bool = False
+) -> dict:
+    """Recall@20, NDCG@10 (relevant = hidden books rated >= 4) and RMSE on hidden books.
+    With ``each``, also every entry's NDCG@10 in ``heldout`` order ("ndcg@10 each"; None
+    for an entry with no relevant hidden book, which the mean leaves out too)."""
     results: dict = {}
     for name, method in methods.items():
         per_k = {}
         for k in ks:
             recalls, ndcgs, sq, cnt = [], [], 0.0, 0
+            ndcg_each: list[float | None] = []
             for rows, stars in heldout:
                 rev_rows, rev_stars = rows[:k], stars[:k]
                 hid_rows, hid_stars = rows[k:], stars[k:]
                 relevant = {int(i) for i in hid_rows[hid_stars >= 4]}
+                ndcg_each.append(None)
                 if relevant:
                     ranked = top_n(method.rank_scores(rev_rows, rev_stars), rev_rows, 20)
                     recalls.append(recall_at(ranked, relevant, 20))
                     ndcgs.append(ndcg_at(ranked, relevant, 10))
+                    ndcg_each[-1] = ndcgs[-1]
                 pred = method.predict_stars(rev_rows, rev_stars, hid_rows)
                 if pred is not None:
                     sq += float(((pred - hid_stars) ** 2).sum())
@@ -109,6 +117,8 @@ def evaluate_cold_start(methods: dict[str, Scorer], heldout, ks=(1, 3, 5, 10)) -
                 "rmse": float(np.sqrt(sq / cnt)) if cnt else None,
                 "readers": len(recalls),
             }
+            if each:
+                per_k[k]["ndcg@10 each"] = ndcg_each
         results[name] = per_k
     return results
 
@@ -256,17 +266,25 @@ def evaluate_onboarding(rec, askers: dict[str, Asker], shelves: dict, n: int = 1
     return results
 
 
+def reveal_orders(n_rated: int, repetitions: int) -> list[np.ndarray]:
+    """The seeded orders a library of ``n_rated`` books is revealed in: order i is seeded
+    with i, so the first 5 of 30 orders are the 5 orders of a 5-order run, and two runs
+    with the same libraries reveal the same books (their results pair)."""
+    return [np.random.default_rng(rep).permutation(n_rated) for rep in range(repetitions)]
+
+
 def evaluate_real_readers(
-    methods: dict[str, Scorer], libraries: dict, ks=(5, 10), repetitions: int = 5
+    methods: dict[str, Scorer], libraries: dict, ks=(5, 10), repetitions: int = REAL_READER_ORDERS
 ) -> dict:
     """Each reader's library, revealed k books at a time in ``repetitions`` seeded random
-    orders; the rest is hidden (relevant = hidden books rated >= 4). Reported per reader,
-    and as the mean over readers, so a big library counts as much as a small one."""
+    orders (:func:`reveal_orders`); the rest is hidden (relevant = hidden books rated >= 4).
+    Reported per reader (with each order's NDCG@10, for the order noise), and as the mean
+    over readers, so a big library counts as much as a small one."""
     per_reader = {}
     for name, (rows, stars) in libraries.items():
-        orders = [np.random.default_rng(rep).permutation(len(rows)) for rep in range(repetitions)]
+        orders = reveal_orders(len(rows), repetitions)
         per_reader[name] = evaluate_cold_start(
-            methods, [(rows[o], stars[o]) for o in orders], ks=ks
+            methods, [(rows[o], stars[o]) for o in orders], ks=ks, each=True
         )
     mean = {
         method: {
@@ -283,7 +301,13 @@ def evaluate_real_readers(
         }
         for method in methods
     }
-    return {"mean": mean, "per_reader": per_reader, "repetitions": repetitions}
+    return {
+        "mean": mean,
+        "per_reader": per_reader,
+        "repetitions": repetitions,
+        "order_seeds": list(range(repetitions)),
+        "libraries": {name: len(rows) for name, (rows, _) in libraries.items()},
+    }
 
 
 def tutorial_split(ratings: Ratings, seed: int = 42, test_frac: float = 0.2):
@@ -346,7 +370,7 @@ class EvalReport:
                 f"{self.real_readers['repetitions']} seeded orders each)"
             )
             lines += _metric_rows(mean)
-            lines += _win_counts(self.real_readers["per_reader"])
+            lines += _paired_rows(self.real_readers)
         if self.onboarding:
             first = next(iter(self.onboarding.values()))
             lines.append(
@@ -376,17 +400,25 @@ class EvalReport:
         return "\n".join(lines)
 
 
-def _win_counts(per_reader: dict) -> list[str]:
-    """'ours' against each other method, reader by reader (NDCG@10)."""
-    first = next(iter(per_reader.values()))
+def _paired_rows(real_readers: dict) -> list[str]:
+    """'ours' against each other method, paired reader by reader on NDCG@10: the mean
+    difference, its bootstrap interval over readers, the order noise and who is ahead."""
+    from bookrec_tui.evaluation.paired import paired_difference
+
+    first = next(iter(real_readers["per_reader"].values()))
     ours = next(m for m in first if m.startswith("ours"))
-    lines = []
+    lines = [
+        f"  {'NDCG@10, ours minus (paired)':<33} | diff    95 % over readers | orders SE"
+        " | ours higher"
+    ]
     for other in (m for m in first if m != ours):
         for k in first[ours]:
-            wins = sum(r[ours][k]["ndcg@10"] > r[other][k]["ndcg@10"] for r in per_reader.values())
+            d = paired_difference(real_readers, real_readers, ours, other, k)
+            low, high = d.interval
+            noise = f"{d.order_se:.3f}" if d.order_se is not None else "  -  "
             lines.append(
-                f"  k={k}: ours has the higher NDCG@10 for {wins} of {len(per_reader)} "
-                f"readers against {other}"
+                f"  {f'k={k}':<5}{other:<28} | {d.difference:+.3f}  {low:+.3f} to {high:+.3f}"
+                f"  | {noise}     | {d.a_higher} of {d.readers}"
             )
     return lines
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from bookrec_tui.core.scoring import FoldInScorer
 from bookrec_tui.errors import BookrecError
-from bookrec_tui.evaluation.config import ON_EXPORTS, EvaluationConfig
+from bookrec_tui.evaluation.config import ON_EXPORTS, REAL_READER_ORDERS, EvaluationConfig
 from bookrec_tui.evaluation.protocols import (
     ColdStartSplit,
     EvalReport,
@@ -19,6 +19,7 @@ from bookrec_tui.evaluation.protocols import (
     evaluate_onboarding,
     evaluate_real_readers,
     onboarding_askers,
+    reveal_orders,
     save_report,
     timed,
     tutorial_split,
@@ -41,6 +42,8 @@ from bookrec_tui.training.model import TrainConfig, export_bundle, train_model
 EASE_LAMBDAS = (300.0, 1000.0, 3000.0)
 DEFAULT_EASE_LAMBDA = 1000.0  # what the cold-start protocol's validation readers pick
 assert DEFAULT_EASE_LAMBDA in EASE_LAMBDAS  # the cold-start protocol fits it for the lists
+#: The lists protocol's real readers keep 5 orders each (its list assembly is the slow part).
+LISTS_REAL_READER_ORDERS = 5
 
 
 OursConfig = TrainConfig | EmbeddingModelConfig
@@ -191,7 +194,12 @@ def _ease_on_all_ratings(dataset, lam: float) -> EASE:
 
 
 def run_real_readers(
-    dataset, libraries: dict, bundle_path: Path, ease_lambda: float, report: EvalReport
+    dataset,
+    libraries: dict,
+    bundle_path: Path,
+    ease_lambda: float,
+    report: EvalReport,
+    orders: int = REAL_READER_ORDERS,
 ) -> EASE:
     """Real Goodreads readers (never in goodbooks-10k) against models fit on all of it: the
     bundle the app runs on, EASE on every rating, and Goodreads-wide popularity. Returns
@@ -209,11 +217,10 @@ def run_real_readers(
         "ours (shipped bundle)": ours,
     }
     with timed(report.timings, "real readers: scoring"):
-        report.real_readers = evaluate_real_readers(methods, libraries, ks=(5, 10))
-    report.settings["real_readers"] = {
-        "bundle": str(bundle_path),
-        "libraries": {name: len(rows) for name, (rows, _) in libraries.items()},
-    }
+        report.real_readers = evaluate_real_readers(
+            methods, libraries, ks=(5, 10), repetitions=orders
+        )
+    report.settings["real_readers"] = {"bundle": str(bundle_path)}
     return ease
 
 
@@ -262,15 +269,16 @@ def run_lists(
         orders = [
             (rows[o], stars[o])
             for rows, stars in libraries.values()
-            for o in (np.random.default_rng(rep).permutation(len(rows)) for rep in range(5))
+            for o in reveal_orders(len(rows), LISTS_REAL_READER_ORDERS)
         ]
         real = {
             "ours (shipped bundle)": (shipped.rank_scores, shipped.predict_stars),
             f"EASE (lambda={DEFAULT_EASE_LAMBDA:g})": ease_all.rank_scores,
         }
+        population = f"real readers ({len(libraries)} exports x {LISTS_REAL_READER_ORDERS} orders"
         with timed(report.timings, "lists: real readers"):
-            report.lists[f"real readers ({len(libraries)} exports x 5 orders, k=10)"] = (
-                evaluate_lists(real, orders, assembler, star_blend=STAR_BLEND)
+            report.lists[f"{population}, k=10)"] = evaluate_lists(
+                real, orders, assembler, star_blend=STAR_BLEND
             )
 
 
@@ -339,7 +347,7 @@ def run_evaluation(config: EvaluationConfig) -> int:
             )
         lam = report.settings.get("ease_lambda", DEFAULT_EASE_LAMBDA)
         bundle = default_bundle_path(config.model_dir)
-        ease_all = run_real_readers(dataset, libraries, bundle, lam, report)
+        ease_all = run_real_readers(dataset, libraries, bundle, lam, report, config.orders)
     if "onboarding" in protocols:
         run_onboarding(dataset, readers.shelves(config.min_rated), config, report)
     if "lists" in protocols:
