@@ -101,6 +101,10 @@ def test_a_full_run_writes_every_protocols_table_and_report(eval_world, tmp_path
     rmse = report["tutorial_protocol"]
     assert set(rmse) == {"global mean", "tutorial model", "ours (fold-in of train ratings)"}
     assert all(0 < v < 4 for v in rmse.values())
+    # The tutorial split's readers ranked too: taste beats most-read-first in this world.
+    ranking = report["tutorial_ranking"]
+    assert set(ranking) == {"popularity", "ours"} and ranking["ours"]["readers"] > 100
+    assert ranking["ours"]["ndcg@10"] > ranking["popularity"]["ndcg@10"]
     cold = report["cold_start"]
     assert set(cold) == {
         "popularity",
@@ -118,6 +122,7 @@ def test_a_full_run_writes_every_protocols_table_and_report(eval_world, tmp_path
     printed = capsys.readouterr().out
     assert "Tutorial protocol (80/20 random split, seed 42): test RMSE" in printed
     assert f"{rmse['tutorial model']:.4f}" in printed
+    assert f"Tutorial split, ranking ({ranking['ours']['readers']} sampled readers" in printed
     assert "Cold-start protocol" in printed
 
 

@@ -85,6 +85,32 @@ def cold_start_split(
     )
 
 
+def _ranking_metrics(method: Scorer, rev_rows, rev_stars, hid_rows, hid_stars):
+    """(Recall@20, NDCG@10) of ranking every book but the revealed ones, relevant = the
+    hidden books rated >= 4; None when none is."""
+    relevant = {int(i) for i in hid_rows[hid_stars >= 4]}
+    if not relevant:
+        return None
+    ranked = top_n(method.rank_scores(rev_rows, rev_stars), rev_rows, 20)
+    return recall_at(ranked, relevant, 20), ndcg_at(ranked, relevant, 10)
+
+
+def evaluate_known_readers(methods: dict[str, Scorer], readers) -> dict:
+    """Readers whose training ratings are all revealed and whose held-out ratings are
+    hidden (the tutorial protocol's split): Recall@20 and NDCG@10, relevant = held-out books
+    rated >= 4, means over the readers that have one. ``readers``: (revealed rows, stars,
+    hidden rows, stars) each."""
+    results = {}
+    for name, method in methods.items():
+        scored = [m for r in readers if (m := _ranking_metrics(method, *r)) is not None]
+        results[name] = {
+            "recall@20": float(np.mean([m[0] for m in scored])),
+            "ndcg@10": float(np.mean([m[1] for m in scored])),
+            "readers": len(scored),
+        }
+    return results
+
+
 def evaluate_cold_start(
     methods: dict[str, Scorer], heldout, ks=(1, 3, 5, 10), each: bool = False
 ) -> dict:
@@ -100,12 +126,11 @@ def evaluate_cold_start(
             for rows, stars in heldout:
                 rev_rows, rev_stars = rows[:k], stars[:k]
                 hid_rows, hid_stars = rows[k:], stars[k:]
-                relevant = {int(i) for i in hid_rows[hid_stars >= 4]}
+                ranking = _ranking_metrics(method, rev_rows, rev_stars, hid_rows, hid_stars)
                 ndcg_each.append(None)
-                if relevant:
-                    ranked = top_n(method.rank_scores(rev_rows, rev_stars), rev_rows, 20)
-                    recalls.append(recall_at(ranked, relevant, 20))
-                    ndcgs.append(ndcg_at(ranked, relevant, 10))
+                if ranking is not None:
+                    recalls.append(ranking[0])
+                    ndcgs.append(ranking[1])
                     ndcg_each[-1] = ndcgs[-1]
                 pred = method.predict_stars(rev_rows, rev_stars, hid_rows)
                 if pred is not None:
@@ -331,6 +356,7 @@ def machine_info() -> dict:
 @dataclass
 class EvalReport:
     tutorial_protocol: dict = field(default_factory=dict)
+    tutorial_ranking: dict = field(default_factory=dict)  # a sample of its readers
     cold_start: dict = field(default_factory=dict)
     real_readers: dict = field(default_factory=dict)
     onboarding: dict = field(default_factory=dict)
@@ -342,6 +368,7 @@ class EvalReport:
         return json.dumps(
             {
                 "tutorial_protocol": self.tutorial_protocol,
+                "tutorial_ranking": self.tutorial_ranking,
                 "cold_start": self.cold_start,
                 "real_readers": self.real_readers,
                 "onboarding": self.onboarding,
@@ -359,6 +386,15 @@ class EvalReport:
             lines.append("Tutorial protocol (80/20 random split, seed 42): test RMSE")
             for name, rmse in self.tutorial_protocol.items():
                 lines.append(f"  {name:<26} {rmse:.4f}")
+        if self.tutorial_ranking:
+            first = next(iter(self.tutorial_ranking.values()))
+            lines.append(
+                f"Tutorial split, ranking ({first['readers']} sampled readers: all their "
+                "training ratings revealed, their test ratings hidden)"
+            )
+            lines.append(f"  {'method':<26} R@20   N@10")
+            for name, m in self.tutorial_ranking.items():
+                lines.append(f"  {name:<26} {m['recall@20']:.3f}  {m['ndcg@10']:.3f}")
         if self.cold_start:
             lines.append("Cold-start protocol (held-out readers, k revealed ratings)")
             lines += _metric_rows(self.cold_start)

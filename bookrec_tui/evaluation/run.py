@@ -16,6 +16,7 @@ from bookrec_tui.evaluation.protocols import (
     RealReaders,
     cold_start_split,
     evaluate_cold_start,
+    evaluate_known_readers,
     evaluate_onboarding,
     evaluate_real_readers,
     onboarding_askers,
@@ -44,6 +45,8 @@ DEFAULT_EASE_LAMBDA = 1000.0  # what the cold-start protocol's validation reader
 assert DEFAULT_EASE_LAMBDA in EASE_LAMBDAS  # the cold-start protocol fits it for the lists
 #: The lists protocol's real readers keep 5 orders each (its list assembly is the slow part).
 LISTS_REAL_READER_ORDERS = 5
+#: Readers of the tutorial split whose held-out ratings are also ranked (a seeded sample).
+TUTORIAL_RANKING_READERS = 2000
 
 
 OursConfig = TrainConfig | EmbeddingModelConfig
@@ -137,6 +140,15 @@ def run_tutorial_protocol(dataset, cfg: OursConfig, report: EvalReport) -> None:
             pred[sel] = scorer.predict_stars(rows, stars, test_rows[sel])
     rmse["ours (fold-in of train ratings)"] = float(np.sqrt(np.mean((pred - test_stars) ** 2)))
     report.tutorial_protocol = rmse
+    sample = np.random.default_rng(0).permutation(items.n_users)[:TUTORIAL_RANKING_READERS]
+    readers = []
+    for u in np.sort(sample):
+        sel = order[bounds[u] : bounds[u + 1]]
+        rows, stars = items.user(u)
+        readers.append((rows, stars, test_rows[sel], test.stars[sel].astype(np.int64)))
+    methods = {"popularity": Popularity(items, n_books), "ours": scorer}
+    with timed(report.timings, "tutorial protocol: ranking"):
+        report.tutorial_ranking = evaluate_known_readers(methods, readers)
 
 
 def run_cold_start(dataset, cfg: OursConfig, n_users: int, report: EvalReport) -> HeldOut:
