@@ -15,10 +15,10 @@ PROTOCOLS = ("tutorial", "cold-start", "real-readers", "onboarding", "lists")
 PROTOCOL_ALIASES = {"seed": "tutorial"}
 #: Protocols that read real Goodreads library exports.
 ON_EXPORTS = ("real-readers", "onboarding")
-#: Seeded reveal orders per real reader: enough that the order noise of a paired difference
-#: is well below its spread over readers (docs/benchmarks.md, "The real-reader protocol's
-#: uncertainty").
-REAL_READER_ORDERS = 30
+#: Seeded reveal orders per real reader. At 5 the orders were most of the noise in a paired
+#: difference of two models; at 30 still as much as the readers; at 100 about half of it
+#: (docs/benchmarks.md, "How sure the real-reader protocol is").
+REAL_READER_ORDERS = 100
 
 
 def protocol_name(name: str) -> str:

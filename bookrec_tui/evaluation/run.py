@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -77,17 +78,29 @@ def _train_ours(items: UserItems, n_books: int, cfg: OursConfig, label: str) -> 
     return FoldInScorer(bundle)
 
 
-class EmbeddingsAlone:
-    """Our embedding model's ranking without its links (the book-vector part alone)."""
+class RankingPart:
+    """One part of our embedding model's ranking alone: its book vectors
+    (``FoldInScorer.embedding_scores``) or its links (``link_scores``)."""
 
-    def __init__(self, scorer: FoldInScorer) -> None:
-        self.scorer = scorer
+    def __init__(self, part: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
+        self.part = part
 
     def rank_scores(self, rows, stars) -> np.ndarray:
-        return self.scorer.embedding_scores(rows, stars)
+        return self.part(rows, stars)
 
     def predict_stars(self, rows, stars, targets):
         return None  # the same stars as ours: counted once
+
+
+def ranking_parts(scorer: FoldInScorer) -> dict[str, RankingPart]:
+    """A model with learned book vectors and links: each part alone (none for the link
+    model, whose ranking is its links)."""
+    if scorer.bundle.learned_vectors() is None:
+        return {}
+    return {
+        "ours: embeddings alone": RankingPart(scorer.embedding_scores),
+        "ours: links alone": RankingPart(scorer.link_scores),
+    }
 
 
 def _tutorial_model(items: UserItems, n_books: int, label: str) -> np.ndarray:
@@ -182,7 +195,7 @@ def run_cold_start(dataset, cfg: OursConfig, n_users: int, report: EvalReport) -
     with timed(report.timings, "cold start: ours"):
         methods["ours"] = _train_ours(items, n_books, cfg, "cold-start split")
     if isinstance(cfg, EmbeddingModelConfig):
-        methods["ours: embeddings alone"] = EmbeddingsAlone(methods["ours"])
+        methods |= ranking_parts(methods["ours"])
     with timed(report.timings, "cold start: scoring"):
         report.cold_start = evaluate_cold_start(methods, split.test)
     return HeldOut(split, methods["ours"], default)
@@ -227,7 +240,7 @@ def run_real_readers(
         "popularity (Goodreads-wide)": CataloguePopularity(cat),
         f"EASE (lambda={ease_lambda:g})": ease,
         "ours (shipped bundle)": ours,
-    }
+    } | ranking_parts(ours)
     with timed(report.timings, "real readers: scoring"):
         report.real_readers = evaluate_real_readers(
             methods, libraries, ks=(5, 10), repetitions=orders
