@@ -143,6 +143,8 @@ def test_the_interval_is_over_readers_not_over_orders():
     )
     d = paired_difference(result, result, "ours", "other", k=10)
     assert d.difference == 0.0 and d.interval == (-0.5, 0.5)
+    # Student's t on 2 readers (1 degree of freedom: t = 12.706) is far wider.
+    assert d.t_interval == pytest.approx((-12.706 * 0.5, 12.706 * 0.5), abs=1e-3)
     assert d.a_higher == 1 and d.b_higher == 1 and d.order_se == 0.0
 
 
@@ -151,7 +153,7 @@ def test_a_difference_the_same_for_every_reader_is_certain_but_for_its_order_noi
     result = made_result({r: {"ours": each_a, "other": [0.3] * 4} for r in ("x", "y", "z")})
     d = paired_difference(result, result, "ours", "other", k=10)
     assert d.difference == pytest.approx(0.1)
-    assert d.interval == pytest.approx((0.1, 0.1))
+    assert d.interval == pytest.approx((0.1, 0.1)) and d.t_interval == pytest.approx((0.1, 0.1))
     assert d.relative_interval == pytest.approx((1 / 3, 1 / 3))
     # Each reader's mean of 4 orders has variance var(0, .2, 0, .2; ddof 1) / 4; three
     # independent readers, the mean of three.

@@ -33,6 +33,9 @@ class PairedDifference:
     mean_b: float
     difference: float  # mean over readers of a - b (= mean_a - mean_b)
     interval: tuple[float, float]  # bootstrap percentile interval over readers
+    #: Student's t interval over the same per-reader differences: with a dozen readers the
+    #: bootstrap's percentiles run narrow, so both are given.
+    t_interval: tuple[float, float]
     relative: float  # difference / mean_b
     relative_interval: tuple[float, float]  # the same resamples, ratio of means - 1
     level: float
@@ -68,6 +71,16 @@ def bootstrap_interval(
     tail = (1.0 - level) / 2 * 100
     low, high = np.percentile(stat, [tail, 100 - tail], method="inverted_cdf")
     return float(low), float(high)
+
+
+def t_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Student's t interval of the mean of ``values`` (independent readers)."""
+    from scipy import stats
+
+    values = np.asarray(values, dtype=np.float64)
+    half = stats.t.ppf(0.5 + level / 2, len(values) - 1) * values.std(ddof=1)
+    half /= np.sqrt(len(values))
+    return float(values.mean() - half), float(values.mean() + half)
 
 
 def _cell(result: Mapping, reader: str, method: str, k: int) -> Mapping:
@@ -145,6 +158,7 @@ def paired_difference(
         mean_b=float(vb.mean()),
         difference=float(diff.mean()),
         interval=bootstrap_interval(diff, samples, seed, level),
+        t_interval=t_interval(diff, level),
         relative=float(diff.mean() / vb.mean()),
         relative_interval=bootstrap_interval(va, samples, seed, level, baseline=vb),
         level=level,
