@@ -165,3 +165,20 @@ def test_a_blend_at_an_end_of_the_grid_says_so():
     assert chosen_blend({0.0: 0.30, 64.0: 0.33, 256.0: 0.32}) == (64.0, None)
     assert chosen_blend({0.0: 0.30, 64.0: 0.33, 256.0: 0.34}) == (256.0, "highest")
     assert chosen_blend({0.0: 0.35, 64.0: 0.33, 256.0: 0.34}) == (0.0, "lowest")
+
+
+def test_a_reader_with_no_ratings_gets_stars_when_the_rating_head_is_narrower():
+    """The embedding model's rating head (64-d) is narrower than its book vectors (1024-d):
+    stars for a reader with no ratings yet (the tutorial protocol's readers whose ratings all
+    fell in the test split) are the books' means, not a shape error."""
+    from bookrec_tui.core.scoring import FoldInScorer
+    from bookrec_tui.training.embedding_bundle import export_arrays
+
+    n, cfg = 12, EmbeddingModelConfig(rating=RatingHeadConfig(dim=3), neighbors=2)
+    vectors = np.random.default_rng(0).normal(size=(n, 6)).astype(np.float32)
+    links = (np.zeros((n + 1, 2), np.int32), np.zeros((n + 1, 2), np.float32))
+    scorer = FoldInScorer(export_arrays(vectors, links, 1.0, None, cfg, 3.5, np.arange(n)))
+    _, rating_vector, _ = scorer.user_vectors(np.array([], np.int64), np.array([], np.int64))
+    assert rating_vector.shape == (3,)
+    stars = scorer.predict_stars(np.array([], np.int64), np.array([], np.int64), np.arange(4))
+    assert np.allclose(stars, 3.5)

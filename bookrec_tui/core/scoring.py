@@ -69,8 +69,8 @@ class FoldInScorer:
         stars = np.asarray(stars, dtype=np.int64)
         n = len(rows)
         d = self.bundle.dim
-        if n == 0:
-            return np.zeros(d, np.float32), np.zeros(d, np.float32), 0.0
+        if n == 0:  # the rating vector has the rating head's width, not the ranking's
+            return np.zeros(d, np.float32), np.zeros(self.rate_emb.shape[1], np.float32), 0.0
         total, u_rank = self._folded(rows, stars)
         resid = stars - self.bundle.mu - self.item_bias[rows]
         b_u = float(resid.sum() / (n + self.bundle.user_bias_reg))
