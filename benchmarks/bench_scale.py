@@ -30,6 +30,9 @@ one process's own:
   fresh process the book-to-book links (training/links.py link_table) on all readers, and
   in another one epoch of the rating head (training/rating_head.py) on --head-readers
   readers, extrapolated to all from its median step.
+* full (--full; skips the rest): the whole `train --model embeddings` in one process (see
+  train_full), its peak RSS and each phase's (sampled every 0.25 s), wall and CPU time;
+  --epochs, --head-epochs and --max-steps cut it short for a loaded machine.
 
 Prints one JSON object per line: first the machine, then one per size. Milliseconds unless
 the name says otherwise; RSS is the process's peak resident memory (ru_maxrss).
@@ -603,6 +606,134 @@ def train_head(n: int, out: Path, readers: int) -> dict:
     }
 
 
+class RssTimeline:
+    """The process's resident memory sampled every ``every`` seconds in a thread, and the
+    moments a Keras progress callback reports each phase's steps: each phase's peak RSS
+    and its step times come from the two (a phase without steps, such as the links, is
+    what lies between the phases that have them)."""
+
+    def __init__(self, every: float = 0.25) -> None:
+        import threading
+
+        self.samples: list[tuple[float, float]] = []
+        self.steps: dict[str, list[float]] = {}
+        self.started = time.perf_counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _run(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self.samples.append((time.perf_counter(), _current_rss_mb()))
+
+    def progress(self, done, total, logs) -> None:
+        self.steps.setdefault(logs["phase"], []).append(time.perf_counter())
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def peak_between(self, t0: float, t1: float) -> float:
+        inside = [rss for t, rss in self.samples if t0 <= t <= t1]
+        return max(inside, default=0.0)
+
+
+def train_full(n: int, out: Path, args) -> dict:
+    """The whole of `train --model embeddings` (run.train_embedding_bundle: the links from the
+    training readers, the embedding epochs with their validation, the link blend, the links
+    from every reader, the rating head; then the bundle, the Keras models, the packed
+    catalogue and the opening question written as `train` writes them) on the synthetic
+    catalogue of ``n`` books, generated in this process (reading CSV files is the only part
+    of `train` left out). ``--epochs`` / ``--head-epochs`` override the defaults; with
+    ``--max-steps`` each embedding epoch sees that many batches of its readers (a share of
+    them, reshuffled), and its time for all readers is extrapolated from the median step."""
+    from functools import partial
+
+    from bookrec_tui.chat.opening import OPENING_NAME, write_opening
+    from bookrec_tui.core.recommender import Recommender
+    from bookrec_tui.store.synthetic import SyntheticConfig, make_dataset
+    from bookrec_tui.training.embedding_bundle import EmbeddingModelConfig
+    from bookrec_tui.training.embeddings import train_embeddings
+    from bookrec_tui.training.run import save_outputs, train_embedding_bundle
+
+    load_before = os.getloadavg()
+    wall, cpu = time.perf_counter(), time.process_time()
+    ds = make_dataset(SyntheticConfig(n))
+    generated = {"generate_s": _since(wall), "rss_after_generate_mb": _current_rss_mb()}
+    cfg = EmbeddingModelConfig()
+    if args.epochs:
+        cfg.embeddings.epochs = args.epochs
+    if args.head_epochs:
+        cfg.rating.epochs = args.head_epochs
+    trainer = train_embeddings
+    if args.max_steps:
+
+        def cut(items, users, *rest, **kw):
+            rng = np.random.default_rng(cfg.seed)
+            kept = users[rng.permutation(len(users))[: args.max_steps * cfg.embeddings.batch_size]]
+            cut.readers = (len(kept), len(users))
+            return train_embeddings(items, np.sort(kept), *rest, **kw)
+
+        trainer = cut
+    timeline = RssTimeline()
+    t_train = time.perf_counter()
+    bundle, models = train_embedding_bundle(ds, cfg, timeline.progress, partial(trainer))
+    t_trained = time.perf_counter()
+    save_outputs(bundle, models, out, ds.catalogue, "synthetic")
+    write_opening(Recommender(bundle, ds.catalogue), out / OPENING_NAME)
+    t_end = time.perf_counter()
+    timeline.stop()
+    history = bundle.meta["training"]["history"]
+    emb, head = timeline.steps.get("embeddings", []), timeline.steps.get("rating head", [])
+    links_end = t_train + next(r["seconds"] for r in history if r["phase"] == "links")
+    # Consecutive spans of the run, from its step times: each span's first Keras step
+    # (tracing) falls in the span before it.
+    phases = {
+        "links_training_readers": (t_train, links_end),
+        "embeddings_with_validation": (links_end, emb[-1]) if emb else None,
+        "blend_and_links_all_readers": (emb[-1], head[0]) if emb and head else None,
+        "rating_head": (head[0], t_trained) if head else None,
+        "export": (t_trained, t_end),
+    }
+    result = {
+        "books": n,
+        "readers": ds.ratings.n_users,
+        "ratings": len(ds.ratings),
+        **generated,
+        "dim": cfg.embeddings.dim,
+        "embedding_epochs": cfg.embeddings.epochs,
+        "head_epochs": cfg.rating.epochs,
+        "history": history,
+        "phase_peak_rss_mb": {
+            k: timeline.peak_between(*v) for k, v in phases.items() if v is not None
+        },
+        "phase_wall_s": {k: round(v[1] - v[0], 1) for k, v in phases.items() if v is not None},
+        "train_wall_s": round(t_trained - t_train, 1),
+        "total_wall_s": _since(wall),
+        "total_cpu_s": round(time.process_time() - cpu, 1),
+        "peak_rss_mb": _rss_mb(),
+        "bundle_mb": round((out / "bookrec-bundle.npz").stat().st_size / 2**20, 1),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
+    }
+    for name, ends in (("embeddings", emb), ("rating head", head)):
+        if len(ends) > 2:
+            result[f"{name.replace(' ', '_')}_step_s_median"] = round(
+                float(np.median(np.diff(ends))), 3
+            )
+            result[f"{name.replace(' ', '_')}_steps_measured"] = len(ends)
+    if emb:  # the embedding phase's peak so far at each of its steps: flat = step-independent
+        result["embedding_peak_rss_by_step_mb"] = [
+            timeline.peak_between(links_end, end) for end in emb
+        ]
+    if args.max_steps:
+        result["embedding_readers_per_epoch"] = {"trained": cut.readers[0], "all": cut.readers[1]}
+        result["embedding_steps_per_epoch_all_readers"] = -(
+            -cut.readers[1] // cfg.embeddings.batch_size
+        )
+    return result
+
+
 def _since(t: float) -> float:
     return round(time.perf_counter() - t, 1)
 
@@ -671,7 +802,7 @@ def main() -> int:
     )
     parser.add_argument(
         "--stage",
-        choices=("build", "serve", "rows", "train", "links", "head"),
+        choices=("build", "serve", "rows", "train", "links", "head", "full"),
         help=argparse.SUPPRESS,
     )
     parser.add_argument(
@@ -687,6 +818,14 @@ def main() -> int:
     parser.add_argument(
         "--head-readers", type=int, default=0, help="readers for the rating head's epoch (0: all)"
     )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="only run the whole `train --model embeddings` with its defaults (see train_full; "
+        "--epochs, --head-epochs and --max-steps cut it)",
+    )
+    parser.add_argument("--epochs", type=int, default=0, help="with --full: embedding epochs")
+    parser.add_argument("--head-epochs", type=int, default=0, help="with --full: head epochs")
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -708,6 +847,9 @@ def main() -> int:
     if args.stage == "head":
         print(json.dumps(train_head(args.n, args.out, args.head_readers)))
         return 0
+    if args.stage == "full":
+        print(json.dumps(train_full(args.n, args.out, args)))
+        return 0
     print(
         json.dumps(
             {
@@ -727,7 +869,7 @@ def main() -> int:
         base = args.keep or Path(tempfile.mkdtemp(prefix="bench-scale-"))
         out = base / str(n)
         result: dict = {"books": n}
-        if not (args.only_embeddings or args.links):
+        if not (args.only_embeddings or args.links or args.full):
             result["build"] = _child(
                 "--stage",
                 "build",
@@ -753,6 +895,10 @@ def main() -> int:
             result["embeddings"] = _embeddings(n, out, args)
         if args.links:
             result["links"] = _links_and_head(n, out, args.head_readers, args.co_counts)
+        if args.full:
+            cuts = ["--epochs", str(args.epochs), "--head-epochs", str(args.head_epochs)]
+            cuts += ["--max-steps", str(args.max_steps)]
+            result["full"] = _child("--stage", "full", "--n", str(n), "--out", str(out), *cuts)
         print(json.dumps(result), flush=True)
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
