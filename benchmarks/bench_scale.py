@@ -685,13 +685,13 @@ def train_full(n: int, out: Path, args) -> dict:
     timeline.stop()
     history = bundle.meta["training"]["history"]
     emb, head = timeline.steps.get("embeddings", []), timeline.steps.get("rating head", [])
-    links_end = t_train + next(r["seconds"] for r in history if r["phase"] == "links")
-    # Consecutive spans of the run, from its step times: each span's first Keras step
+    # Consecutive spans of the run, from its step times (the links may run beside the
+    # embedding steps, in a thread: see the history rows): each span's first Keras step
     # (tracing) falls in the span before it.
     phases = {
-        "links_training_readers": (t_train, links_end),
-        "embeddings_with_validation": (links_end, emb[-1]) if emb else None,
-        "blend_and_links_all_readers": (emb[-1], head[0]) if emb and head else None,
+        "before_embedding_steps": (t_train, emb[0]) if emb else None,
+        "embedding_steps_and_validation": (emb[0], emb[-1]) if emb else None,
+        "blend_links_and_head_first_step": (emb[-1], head[0]) if emb and head else None,
         "rating_head": (head[0], t_trained) if head else None,
         "export": (t_trained, t_end),
     }
@@ -724,7 +724,7 @@ def train_full(n: int, out: Path, args) -> dict:
             result[f"{name.replace(' ', '_')}_steps_measured"] = len(ends)
     if emb:  # the embedding phase's peak so far at each of its steps: flat = step-independent
         result["embedding_peak_rss_by_step_mb"] = [
-            timeline.peak_between(links_end, end) for end in emb
+            timeline.peak_between(t_train, end) for end in emb
         ]
     if args.max_steps:
         result["embedding_readers_per_epoch"] = {"trained": cut.readers[0], "all": cut.readers[1]}
