@@ -9,7 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-#: Every protocol, in the order a full run takes them.
+#: Every protocol, in the order a full run takes them (but the lists protocol's held-out
+#: readers, ranked right after the cold-start protocol, while its models are at hand).
 PROTOCOLS = ("tutorial", "cold-start", "real-readers", "onboarding", "lists")
 #: Earlier names still accepted: the tutorial protocol was called "seed".
 PROTOCOL_ALIASES = {"seed": "tutorial"}

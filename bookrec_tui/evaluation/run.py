@@ -259,25 +259,13 @@ def run_onboarding(dataset, shelves: dict, config: EvaluationConfig, report: Eva
         report.onboarding = evaluate_onboarding(rec, onboarding_askers(rec), shelves)
 
 
-def run_lists(
-    dataset,
-    held_out: HeldOut,
-    libraries: dict | None,
-    bundle_path: Path,
-    report: EvalReport,
-    ease_all: EASE | None = None,
-) -> None:
-    """Series-aware protocol and trust audit: raw top 20 beside the app's final lists, for
-    our model and EASE, on the cold-start protocol's held-out readers (``held_out``: models
-    fit without them) and, when exports are there, real Goodreads readers (the shipped
-    bundle and EASE on all ratings, ``ease_all`` if already fit; 5 seeded orders each)."""
-    from bookrec_tui.core.bundle import Bundle
-    from bookrec_tui.core.listing import ListAssembler
-    from bookrec_tui.core.recommender import STAR_BLEND, Recommender
+def run_held_out_lists(dataset, held_out: HeldOut, report: EvalReport) -> None:
+    """Series-aware protocol and trust audit on the cold-start protocol's held-out readers:
+    raw top 20 beside the app's final lists, for our model and EASE (``held_out``: models fit
+    without those readers)."""
+    from bookrec_tui.core.recommender import STAR_BLEND
     from bookrec_tui.evaluation.list_audit import evaluate_lists
 
-    cat = dataset.catalogue
-    assembler = ListAssembler(cat.works, cat.first_authors)
     ours, ease = held_out.ours, held_out.ease
     methods = {
         "ours": (ours.rank_scores, ours.predict_stars),
@@ -285,26 +273,46 @@ def run_lists(
     }
     with timed(report.timings, "lists: held-out readers"):
         report.lists["held-out readers (k=10)"] = evaluate_lists(
-            methods, held_out.split.test, assembler, star_blend=STAR_BLEND
+            methods, held_out.split.test, _assembler(dataset), star_blend=STAR_BLEND
         )
-    if libraries:
-        shipped = Recommender(Bundle.load(bundle_path), cat).scorer
-        if ease_all is None or ease_all.lam != DEFAULT_EASE_LAMBDA:
-            ease_all = _ease_on_all_ratings(dataset, DEFAULT_EASE_LAMBDA)
-        orders = [
-            (rows[o], stars[o])
-            for rows, stars in libraries.values()
-            for o in reveal_orders(len(rows), LISTS_REAL_READER_ORDERS)
-        ]
-        real = {
-            "ours (shipped bundle)": (shipped.rank_scores, shipped.predict_stars),
-            f"EASE (lambda={DEFAULT_EASE_LAMBDA:g})": ease_all.rank_scores,
-        }
-        population = f"real readers ({len(libraries)} exports x {LISTS_REAL_READER_ORDERS} orders"
-        with timed(report.timings, "lists: real readers"):
-            report.lists[f"{population}, k=10)"] = evaluate_lists(
-                real, orders, assembler, star_blend=STAR_BLEND
-            )
+
+
+def run_real_reader_lists(
+    dataset,
+    libraries: dict,
+    bundle_path: Path,
+    report: EvalReport,
+    ease_all: EASE | None = None,
+) -> None:
+    """The same on real Goodreads readers (LISTS_REAL_READER_ORDERS seeded orders each):
+    the shipped bundle and EASE on all ratings (``ease_all`` if already fit at lambda 1000)."""
+    from bookrec_tui.core.bundle import Bundle
+    from bookrec_tui.core.recommender import STAR_BLEND, Recommender
+    from bookrec_tui.evaluation.list_audit import evaluate_lists
+
+    shipped = Recommender(Bundle.load(bundle_path), dataset.catalogue).scorer
+    if ease_all is None or ease_all.lam != DEFAULT_EASE_LAMBDA:
+        ease_all = _ease_on_all_ratings(dataset, DEFAULT_EASE_LAMBDA)
+    orders = [
+        (rows[o], stars[o])
+        for rows, stars in libraries.values()
+        for o in reveal_orders(len(rows), LISTS_REAL_READER_ORDERS)
+    ]
+    real = {
+        "ours (shipped bundle)": (shipped.rank_scores, shipped.predict_stars),
+        f"EASE (lambda={DEFAULT_EASE_LAMBDA:g})": ease_all.rank_scores,
+    }
+    population = f"real readers ({len(libraries)} exports x {LISTS_REAL_READER_ORDERS} orders"
+    with timed(report.timings, "lists: real readers"):
+        report.lists[f"{population}, k=10)"] = evaluate_lists(
+            real, orders, _assembler(dataset), star_blend=STAR_BLEND
+        )
+
+
+def _assembler(dataset):
+    from bookrec_tui.core.listing import ListAssembler
+
+    return ListAssembler(dataset.catalogue.works, dataset.catalogue.first_authors)
 
 
 def _exports_dir(config: EvaluationConfig) -> Path | None:
@@ -364,6 +372,13 @@ def run_evaluation(config: EvaluationConfig) -> int:
     if "cold-start" in protocols:
         held_out = run_cold_start(dataset, cfg, config.users, report)
         console.print(report.table())
+    if "lists" in protocols:
+        if held_out is None:
+            held_out = fit_held_out(dataset, cfg, config.users, report)
+        run_held_out_lists(dataset, held_out, report)
+    # The held-out readers' models (EASE at lambda 1000 alone is ~400 MB) are done with:
+    # released before the real-reader protocols fit EASE on all ratings.
+    held_out = None
     if "real-readers" in protocols:
         libraries = readers.libraries(config.min_rated)
         if not libraries:
@@ -375,12 +390,11 @@ def run_evaluation(config: EvaluationConfig) -> int:
         ease_all = run_real_readers(dataset, libraries, bundle, lam, report, config.orders)
     if "onboarding" in protocols:
         run_onboarding(dataset, readers.shelves(config.min_rated), config, report)
-    if "lists" in protocols:
-        if held_out is None:
-            held_out = fit_held_out(dataset, cfg, config.users, report)
-        libraries = readers.libraries(config.min_rated) if readers else None
-        bundle = default_bundle_path(config.model_dir)
-        run_lists(dataset, held_out, libraries, bundle, report, ease_all)
+    if "lists" in protocols and readers:
+        libraries = readers.libraries(config.min_rated)
+        if libraries:
+            bundle = default_bundle_path(config.model_dir)
+            run_real_reader_lists(dataset, libraries, bundle, report, ease_all)
     save_report(report, config.out)
     print(report.table())
     console.print(f"wrote {config.out}")
