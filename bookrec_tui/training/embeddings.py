@@ -333,6 +333,7 @@ def scoring_model(model, cfg: EmbeddingConfig):
         return model
     dense = model_class()(model.n_books, cfg.dim, cfg.batch_size, cfg.seed, cfg.matmul_dtype)
     dense.books.assign(model.books)
+    dense.built = True  # its one weight is made in __init__ (saving warns of an unbuilt model)
     return dense
 
 
