@@ -182,3 +182,36 @@ def test_a_reader_with_no_ratings_gets_stars_when_the_rating_head_is_narrower():
     assert rating_vector.shape == (3,)
     stars = scorer.predict_stars(np.array([], np.int64), np.array([], np.int64), np.arange(4))
     assert np.allclose(stars, 3.5)
+
+
+def test_a_big_catalogues_links_are_built_before_the_epochs_not_beside(tmp_path, monkeypatch):
+    """Past LINKS_BESIDE_MAX_CO_COUNTS the link tables are built before the embedding epochs
+    (so their memory does not stack on TensorFlow's at 100k books): the same tables, and the
+    training history says they were not built beside the embeddings."""
+    from conftest import write_books
+
+    from bookrec_tui.training import embedding_bundle
+    from bookrec_tui.training.interactions import UserItems
+
+    write_books(tmp_path / "books.csv", N_BOOKS)
+    r = planted_ratings(80, seed=5)
+    (tmp_path / "ratings.csv").write_text(
+        "user_id,book_id,rating\n" + "\n".join(f"{u},{b},{s}" for u, b, s in r) + "\n"
+    )
+    monkeypatch.setenv("BOOKREC_HOME", str(tmp_path / "home"))
+    dataset = load_dataset(tmp_path)
+    items = UserItems.build(dataset.ratings, dataset.catalogue)
+    cfg = small_config(epochs=2)
+
+    def links_phases(trained) -> list[dict]:
+        return [row for row in trained.history if str(row.get("phase", "")).startswith("links")]
+
+    beside = embedding_bundle.train_embedding_model(items, N_BOOKS, cfg)
+    monkeypatch.setattr(embedding_bundle, "LINKS_BESIDE_MAX_CO_COUNTS", 0)
+    before = embedding_bundle.train_embedding_model(items, N_BOOKS, cfg)
+
+    assert [row["phase"] for row in links_phases(before)] == ["links"]
+    assert [row.get("beside") for row in links_phases(beside)] == ["embeddings"]
+    assert not any("beside" in row for row in links_phases(before))
+    np.testing.assert_array_equal(before.links[0], beside.links[0])
+    assert before.links[0].any()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
@@ -84,6 +84,20 @@ class TrainedEmbeddings:
     links: tuple[np.ndarray, np.ndarray]  # (n_books + 1, M) ids and weights
     link_blend: float
     history: list[dict]
+
+
+#: The link tables are built in a thread beside the embedding epochs while the co-counts they
+#: read stay small (their bound, the sum of squared history lengths: 55 million on
+#: goodbooks-10k, 572 million on 100k synthetic books). Beyond it they are built before the
+#: epochs, so their ~2 GB (100k books) never stacks on TensorFlow's ~7 GB.
+LINKS_BESIDE_MAX_CO_COUNTS = 200_000_000
+
+
+def _now(fn, *args) -> Future:
+    """``fn(*args)`` run at once, as a finished future (the serial stand-in for a pool)."""
+    future: Future = Future()
+    future.set_result(fn(*args))
+    return future
 
 
 def chosen_blend(tried: dict[float, float]) -> tuple[float, str | None]:
@@ -170,12 +184,15 @@ def train_embedding_model(
             candidates=cfg.link_candidates,
         )
 
+    lengths = items.counts.astype(np.float64)
+    beside = float(lengths @ lengths) <= LINKS_BESIDE_MAX_CO_COUNTS
+
     def timed_links(readers: UserItems, phase: str) -> tuple[tuple, dict]:
         wall, cpu = time.perf_counter(), time.thread_time()  # this thread's CPU alone
         table = links_of(readers)
         seconds, cpu_seconds = time.perf_counter() - wall, time.thread_time() - cpu
         row = {"phase": phase, "seconds": round(seconds, 1), "cpu_seconds": round(cpu_seconds, 1)}
-        return table, {**row, "beside": "embeddings"}
+        return table, {**row, "beside": "embeddings"} if beside else row
 
     no_links = (np.zeros((n_books + 1, 0), np.int32), np.zeros((n_books + 1, 0), np.float32))
 
@@ -191,10 +208,12 @@ def train_embedding_model(
     # The links need no embeddings: both tables (from the training readers, to choose the
     # blend with, and from every reader, the one shipped, which also learns from the
     # validation readers once the blend is chosen) are built in a second thread while the
-    # embeddings train (the link solves run on one core; TensorFlow rarely keeps both busy).
+    # embeddings train (the link solves run on one core; TensorFlow rarely keeps both busy),
+    # or, for a big catalogue, before them (LINKS_BESIDE_MAX_CO_COUNTS).
     with ThreadPoolExecutor(1, thread_name_prefix="links") as pool:
-        train_links = pool.submit(timed_links, train_items, "links")
-        all_links = pool.submit(timed_links, items, "links (all readers)") if len(val) else None
+        submit = pool.submit if beside else _now
+        train_links = submit(timed_links, train_items, "links")
+        all_links = submit(timed_links, items, "links (all readers)") if len(val) else None
         model, emb_history = trainer(
             train_items, np.arange(train_items.n_users), n_books, cfg.embeddings, on_epoch, progress
         )
