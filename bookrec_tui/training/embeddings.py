@@ -8,9 +8,9 @@ normalised squared-error autoencoder loss of ELSA (Vančura et al., RecSys 2022)
 z = A u - x_in (the reader's own books, which always score high, taken out).
 
 Nothing of size books x books exists. The loss has two forms (``EmbeddingConfig.loss``):
-the dense one costs a few (batch, d) x (d, books) products a step, the Gramian one (the
-default; see "The same loss without (batch, books) rows" below) the d x d matrix A'A and
-per-rating products, whatever the batch. A batch is sparse on the way in (the flat ratings
+the dense one (the default) costs a few (batch, d) x (d, books) products a step, the
+Gramian one (see "The same loss without (batch, books) rows" below) the d x d matrix A'A
+and per-rating products, whatever the batch. A batch is sparse on the way in (the flat ratings
 of ``batch_size`` readers, see :func:`reader_batch`); dense (batch, books) rows exist only
 inside a dense step.
 
@@ -46,17 +46,15 @@ STAR_WEIGHTS = (0.0, 0.1, 0.3, 0.6, 1.0, 1.1)  # index = stars (0 = padding)
 @dataclass
 class EmbeddingConfig:
     dim: int = 1024
-    # 4 with the Gramian loss at 4,096 readers a step (13 steps an epoch on goodbooks-10k):
-    # the cold-start validation readers' NDCG@10 (k = 5 / 10) of the embeddings alone
-    # 0.2928 / 0.3174 after 4 epochs, 0.2898 / 0.3148 after 3, against the dense loss's
-    # 0.2950 / 0.3207 after 3 epochs of 1,024 readers, which cost 124 CPU s against 79
-    # (docs/benchmarks.md, "Training in under 2 minutes").
-    epochs: int = 4
-    # Readers per step. With the Gramian loss a step costs about the same whatever the
-    # batch (n x d^2, float32), so an epoch of large batches is cheap; 8,192 readers: 17
-    # CPU s an epoch against 21 at 4,096, but NDCG@10 0.2915 / 0.3166 after 3 epochs
-    # against 0.2972 / 0.3243 (all the split's training readers, benchmarks.md).
-    batch_size: int = 4096
+    # 3 epochs of 1,024 readers with the dense loss. The Gramian loss at 4,096 readers for 4
+    # epochs costs 79 against 124 CPU s under load (the whole `train` 2 min 20 s against
+    # 2 min 47 s wall on a quiet machine, one run each), but its embeddings alone fall below
+    # EASE on the cold-start test readers: NDCG@10 0.298 / 0.327 at k = 5 / 10 against
+    # EASE's 0.301 / 0.327 (docs/benchmarks.md, "Training in under 2 minutes"): quality
+    # first. With the Gramian loss (big catalogues, `loss` below) 4,096 readers a step and
+    # 4 epochs are the measured choice.
+    epochs: int = 3
+    batch_size: int = 1024  # readers per step
     learning_rate: float = 0.1  # Nadam
     # How much a rating counts by its stars (index 0 unused): in the reader vector (input)
     # and in the row the model must reconstruct (target).
@@ -69,7 +67,7 @@ class EmbeddingConfig:
     # "dense": scores for every book of every reader in a batch (cost ~ batch x n x d a
     # step, in ``matmul_dtype``); "gramian": the same loss from A'A (below, n x d^2 a step
     # whatever the batch, float32), which makes large batches cheap.
-    loss: str = "gramian"
+    loss: str = "dense"
     seed: int = 42
 
 
