@@ -44,7 +44,7 @@ def main() -> None:
 
     from bookrec_tui.core.scoring import FoldInScorer
     from bookrec_tui.evaluation.protocols import cold_start_split, evaluate_cold_start
-    from bookrec_tui.evaluation.run import EmbeddingsAlone
+    from bookrec_tui.evaluation.run import RankingPart
     from bookrec_tui.store.goodbooks import load_dataset
     from bookrec_tui.training.embedding_bundle import (
         EmbeddingModelConfig,
@@ -89,7 +89,9 @@ def main() -> None:
     load_after = os.getloadavg()
     scorer = FoldInScorer(export_bundle(trained, cfg, np.arange(n), {}))
     quality = evaluate_cold_start(
-        {"model": scorer, "embeddings": EmbeddingsAlone(scorer)}, split.validation, ks=(5, 10)
+        {"model": scorer, "embeddings": RankingPart(scorer.embedding_scores)},
+        split.validation,
+        ks=(5, 10),
     )
     stages: dict[str, dict] = {}
     for row in trained.history:
