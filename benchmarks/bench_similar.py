@@ -21,10 +21,21 @@ caps) and, for comparison, the 10 nearest by the cosine of the book vectors alon
 - ``series_kept_together``: for seeds in a series of >= 2 books, how often another book of
   the series is among the 10.
 
+And for the lists the reader sees (``similar(seed, 10)``: series, editions and the author
+cap applied), on the seeds among the ``MOST_RATED`` most-rated books and on the others
+apart (``lists``):
+
+- ``author_expected``: seeds whose first author has another book the list could show (not
+  implied read by the seed, e.g. an earlier entry of its series) averaging
+  >= ``WELL_RATED`` stars; ``author_kept``: the share of those whose 10 hold one;
+- ``seed_author_places``: how many lists hold 0, 1, 2, 3 books by the seed's author;
+  ``one_author_over_2``: the share of lists where one author (any) holds 3 places or more;
+- ``same_shelf`` and ``co_liked``: as above, for the 10 listed.
+
 Prints one JSON object.
 
     python benchmarks/bench_similar.py [--model-dir DIR] [--data-dir DIR] [--books 1000]
-        [--seeds report|tune]
+        [--seeds report|tune|most-rated]
 """
 
 from __future__ import annotations
@@ -42,6 +53,8 @@ import scipy.sparse as sp
 POPULAR = 400  # the most-rated books, split between tune (even ranks) and report (odd)
 TUNE_RANDOM = 300
 MIN_LIKERS = 20  # seeds with fewer readers who liked them are left out of co_liked
+MOST_RATED = 600  # --seeds most-rated
+WELL_RATED = 3.8  # an author's book a reader expects averages at least this many stars
 
 
 def seed_sets(known: np.ndarray, counts: np.ndarray, books: int) -> dict[str, np.ndarray]:
@@ -54,6 +67,8 @@ def seed_sets(known: np.ndarray, counts: np.ndarray, books: int) -> dict[str, np
     return {
         "tune": np.concatenate([tune_random, tune_popular[np.isin(tune_popular, known)]]),
         "report": np.concatenate([report_random, report_popular[np.isin(report_popular, known)]]),
+        # Where readers ask "more like this" most; overlaps the tune seeds: not for weights.
+        "most-rated": np.argsort(-counts, kind="stable")[:MOST_RATED],
     }
 
 
@@ -141,12 +156,48 @@ def heldout_shelf(rec, score: Callable[[int], np.ndarray], seeds: np.ndarray) ->
     return round(float(np.mean(shares)), 3)
 
 
+def listed_authors(rec, seeds: np.ndarray, genre: np.ndarray, likes) -> dict:
+    """The author measures of the lists the reader sees (see the module's docstring)."""
+    c = rec.catalogue
+    codes = c.first_author_codes
+    expected = kept = over = 0
+    places, same, co = [], [], []
+    for row in seeds:
+        row = int(row)
+        book_id = int(c.book_ids[row])
+        top = np.array([c.row(h.book_id) for h in rec.similar(book_id, 10)], dtype=np.int64)
+        mine = np.flatnonzero((codes == codes[row]) & (c.average_ratings >= WELL_RATED))
+        scores = np.full(len(mine), 1.0)
+        scores[mine == row] = -np.inf
+        reader = rec.reader_books({book_id: 5})
+        shown = rec.lists.assemble(scores, reader, 3, series_cap=2, author_cap=None, rows=mine)
+        if any(codes[b.row] == codes[row] for b in shown):
+            expected += 1
+            kept += bool((codes[top] == codes[row]).any())
+        places.append(int((codes[top] == codes[row]).sum()))
+        over += int(np.unique(codes[top], return_counts=True)[1].max() > 2)
+        same.append(float(np.mean(genre[top] == genre[row])))
+        likers = likes[:, row]
+        if likers.nnz >= MIN_LIKERS:
+            co.append(float(((likers.T @ likes[:, top]).toarray().ravel() / likers.nnz).mean()))
+    return {
+        "seeds": len(seeds),
+        "author_expected": expected,
+        "author_kept": round(kept / max(expected, 1), 4),
+        "author_missed": expected - kept,
+        "seed_author_places": np.bincount(places, minlength=4).tolist(),
+        "one_author_over_2": round(over / len(seeds), 3),
+        "same_shelf": round(float(np.mean(same)), 3),
+        "co_liked": round(float(np.mean(co)), 3),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir")
     parser.add_argument("--model-dir")
     parser.add_argument("--books", type=int, default=1000, help="random report seeds (seed 0)")
-    parser.add_argument("--seeds", choices=("report", "tune"), default="report")
+    parser.add_argument("--seeds", choices=("report", "tune", "most-rated"), default="report")
     args = parser.parse_args()
     os.environ["BOOKREC_HOME"] = tempfile.mkdtemp(prefix="bookrec-bench-similar-")
 
@@ -175,6 +226,13 @@ def main() -> int:
     ):
         out[name] = measure(rec, scores, seeds, genre, likes)
         out[name]["heldout_shelf"] = heldout_shelf(rec, scores, seeds)
+    popular = np.argsort(-rec.catalogue.ratings_counts, kind="stable")[:MOST_RATED]
+    most_rated = np.isin(seeds, popular)
+    out["lists"] = {
+        name: listed_authors(rec, part, genre, likes)
+        for name, part in (("others", seeds[~most_rated]), ("most_rated", seeds[most_rated]))
+        if len(part)
+    }
     out["same_shelf_by_chance"] = round(float((share**2).sum()), 3)
     print(json.dumps(out))
     return 0

@@ -57,6 +57,17 @@ SIMILAR_SHELF = 1.0
 SIMILAR_COSINE = 0.3
 SIMILAR_AUTHOR = 0.8
 SIMILAR_LINK_DEBIAS = 0.5
+#: A "more like this" list of at least this many books holds one of the seed author's other
+#: books among its first this-many places: when none scored its way in, the author's best
+#: scoring listable book rated at least SIMILAR_AUTHOR_STARS on average takes the last of
+#: them. "More like The Road" then holds Blood Meridian, whose western shelving lost it to
+#: the dystopias; one book, and only where none came in, so lists already holding the
+#: author's books are unchanged (docs/benchmarks.md "More like this": 8 of the 600
+#: most-rated seeds lacked one).
+SIMILAR_AUTHOR_PLACE = 10
+#: The lowest average rating of an author's book given that place (goodbooks-10k: about the
+#: catalogue's lowest fifth averages below it).
+SIMILAR_AUTHOR_STARS = 3.8
 #: In a catalogue of more than EXACT_UP_TO books, "more like this" scores only candidates:
 #: the books linked to the seed either way, the seed author's books, and this many books
 #: whose genre shelving and book vector come nearest the seed's, found through an inverted
@@ -423,6 +434,9 @@ class Recommender:
         (its series continues from it), at most two entries of one series (the next unread
         first) and three books by one author; nothing the reader rated, read or hid.
 
+        A list of SIMILAR_AUTHOR_PLACE books or more holds one of the seed author's other
+        books among its first SIMILAR_AUTHOR_PLACE (see :meth:`_author_place`).
+
         Past EXACT_UP_TO books only candidates are scored (:meth:`similar_candidates`);
         the list is the one scoring every book would give whenever the candidates hold the
         seed's nearest books by genre shelving and vector, which the inverted file finds
@@ -430,7 +444,7 @@ class Recommender:
         cannot vouch for the list, every book is scored."""
         row = self.catalogue.row(int(book_id))
         reader = self.reader_books({**(ratings or {}), int(book_id): 5}, read, hidden, series_order)
-        listed = None
+        listed, rows = None, None
         if self.similar_index is not None:
             rows, bound = self.similar_candidates(row)
             scores = self.similar_scores(row, rows)
@@ -440,8 +454,9 @@ class Recommender:
             if len(listed) < n or (listed and listed[-1].score <= bound):
                 listed = None
         if listed is None:
-            scores = self.similar_scores(row)
+            rows, scores = None, self.similar_scores(row)
             listed = self.lists.assemble(scores, reader, n, series_cap=2, author_cap=3)
+        listed = self._author_place(row, listed, scores, rows, reader)
         c = self.catalogue
         return [
             SimilarBook(
@@ -449,6 +464,36 @@ class Recommender:
             )
             for b in listed
         ]
+
+    def _author_place(
+        self,
+        row: int,
+        listed: list[ListedBook],
+        scores: np.ndarray,
+        rows: np.ndarray | None,
+        reader: ReaderBooks,
+    ) -> list[ListedBook]:
+        """``listed`` with one of the seed author's other books among its first
+        SIMILAR_AUTHOR_PLACE: unchanged when one is there already or none qualifies, else
+        the author's best scoring book the reader may be shown (series in order, no edition
+        of a book above) rated SIMILAR_AUTHOR_STARS or more takes the last of those places
+        and the books from there move down one (the list keeps its length). ``scores`` are
+        every book's, or those of the candidate ``rows``, which hold every book by the
+        seed's author: the same book either way."""
+        place = SIMILAR_AUTHOR_PLACE
+        codes = self.catalogue.first_author_codes
+        if len(listed) < place or any(codes[b.row] == codes[row] for b in listed[:place]):
+            return listed
+        mine = self._books_by_author(row)  # sorted rows, the seed among them
+        own = scores[mine] if rows is None else scores[np.searchsorted(rows, mine)]
+        own = np.where(self.catalogue.average_ratings[mine] >= SIMILAR_AUTHOR_STARS, own, -np.inf)
+        above = self.lists.works.read_closure(b.row for b in listed[: place - 1])
+        for book in self.lists.assemble(own, reader, 3, series_cap=2, author_cap=None, rows=mine):
+            # (A series entry by another hand, e.g. a graphic novel, may stand in: skip it.)
+            if codes[book.row] == codes[row] and not self.lists.works.overlaps(book.row, above):
+                rest = [b for b in listed[place - 1 :] if b.row != book.row]
+                return [*listed[: place - 1], book, *rest][: len(listed)]
+        return listed
 
     def similar_scores(self, row: int, rows: np.ndarray | None = None) -> np.ndarray:
         """Raw "more like this" scores for every book (or for the sorted, distinct
