@@ -297,15 +297,70 @@ def _similar_against_exact(rec, book_ids) -> dict | None:
     }
 
 
+def _similar_bestsellers(rec, seeds: int = 20, extra=(10_000, 50_000)) -> dict | None:
+    """ "More like this" of the ``seeds`` most-rated books, each given ``extra`` more incoming
+    links in memory (from random books, with weights drawn from the bundle's incoming
+    links), as a bestseller of a trained bundle has tens of thousands: CPU time per call,
+    and the top 10 against scoring every book (with the same links)."""
+    if rec.similar_index is None:
+        return None
+    from bookrec_tui.core.recommender import Recommender
+
+    c = rec.catalogue
+    rows = np.argsort(-c.ratings_counts, kind="stable")[:seeds]
+    weights = rec._links_in[2]
+    rng = np.random.default_rng(5)
+    added: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    incoming = Recommender._incoming
+
+    def more_incoming(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        source, weight = incoming(self, row)
+        if row not in added:
+            return source, weight
+        return np.concatenate([source, added[row][0]]), np.concatenate([weight, added[row][1]])
+
+    exact = Recommender(rec.bundle, c)
+    exact.__dict__["similar_index"] = None  # every book scored
+    out = {}
+    Recommender._incoming = more_incoming
+    try:
+        for size in extra:
+            for row in rows:
+                others = rng.choice(len(c) - 1, size, replace=False)
+                others = others + (others >= row)  # never the seed itself
+                added[int(row)] = (
+                    others.astype(np.int32),
+                    weights[rng.integers(0, len(weights), size)],
+                )
+            fell_back = _count_full_similar_passes(rec)
+            result = _timed(lambda r: rec.similar(int(c.book_ids[r]), 10), rows)
+            del rec.similar_scores  # the counter
+            same = sum(
+                [s.book_id for s in rec.similar(int(c.book_ids[r]), 10)]
+                == [s.book_id for s in exact.similar(int(c.book_ids[r]), 10)]
+                for r in rows
+            )
+            out[f"{size}_more_links"] = {
+                **result,
+                "identical_lists": same,
+                "scored_every_book": len(fell_back),
+            }
+    finally:
+        Recommender._incoming = incoming
+    out["seeds"] = len(rows)
+    out["every_book_cpu"] = _timed(lambda r: exact.similar(int(c.book_ids[r]), 10), rows)["cpu"]
+    return out
+
+
 def _count_full_similar_passes(rec) -> list[int]:
     """A list that grows by one each time ``rec`` scores every book for "more like this"."""
     passes: list[int] = []
     scores = rec.similar_scores
 
-    def counted(row, rows=None):
+    def counted(row, rows=None, *link):
         if rows is None:
             passes.append(row)
-        return scores(row, rows)
+        return scores(row, rows, *link)
 
     rec.similar_scores = counted
     return passes
@@ -359,6 +414,7 @@ def serve(out: Path, repeat: int) -> dict:
     result["similar_scored_every_book"] = len(fell_back)
     rec.__dict__.pop("similar_scores", None)
     result["similar_vs_exact"] = _similar_against_exact(rec, seeds[:200])
+    result["similar_bestsellers"] = _similar_bestsellers(rec)
     titles = [str(rec.catalogue.titles[i]) for i in rng.integers(0, len(ids), repeat)]
     queries = [_typo(title, rng) for title in titles]
     found = []

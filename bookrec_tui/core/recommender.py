@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -73,6 +74,19 @@ SIMILAR_AUTHOR_STARS = 3.8
 #: whose genre shelving and book vector come nearest the seed's, found through an inverted
 #: file (see :meth:`Recommender.similar`).
 SIMILAR_CANDIDATES = 1000
+#: ...and, of the books linked to the seed, at first only this many: those whose link part
+#: of the score is strongest. A bestseller can have tens of thousands of incoming links,
+#: and scoring them all costs as much as scoring every book; the rest are scored only where
+#: the bound says one could enter the list (see :meth:`Recommender.similar`).
+SIMILAR_LINKED = 2000
+
+
+class SimilarCandidates(NamedTuple):
+    """The books a large catalogue scores for "more like this" of one seed."""
+
+    rows: np.ndarray  # sorted catalogue rows
+    bound: float  # no book outside ``rows`` scores more (see Recommender.similar_candidates)
+    rest_bound: float  # ...nor more than this plus its link part (0 for a book not linked)
 
 
 @dataclass(frozen=True)
@@ -441,19 +455,13 @@ class Recommender:
         the list is the one scoring every book would give whenever the candidates hold the
         seed's nearest books by genre shelving and vector, which the inverted file finds
         for all but a few seeds in a thousand (docs/benchmarks.md). When the candidates
-        cannot vouch for the list, every book is scored."""
+        cannot vouch for the list, every book is scored (:meth:`_similar_from_candidates`)."""
         row = self.catalogue.row(int(book_id))
         reader = self.reader_books({**(ratings or {}), int(book_id): 5}, read, hidden, series_order)
-        listed, rows = None, None
+        listed, rows, scores = None, None, None
         if self.similar_index is not None:
-            rows, bound = self.similar_candidates(row)
-            scores = self.similar_scores(row, rows)
-            listed = self.lists.assemble(scores, reader, n, series_cap=2, author_cap=3, rows=rows)
-            # A book left out scores at most ``bound``: the list stands when every book it
-            # passed over (all scoring at least its last) beat that.
-            if len(listed) < n or (listed and listed[-1].score <= bound):
-                listed = None
-        if listed is None:
+            listed, rows, scores = self._similar_from_candidates(row, reader, n)
+        if listed is None or scores is None:
             rows, scores = None, self.similar_scores(row)
             listed = self.lists.assemble(scores, reader, n, series_cap=2, author_cap=3)
         listed = self._author_place(row, listed, scores, rows, reader)
@@ -464,6 +472,36 @@ class Recommender:
             )
             for b in listed
         ]
+
+    def _similar_from_candidates(
+        self, row: int, reader: ReaderBooks, n: int
+    ) -> tuple[list[ListedBook] | None, np.ndarray | None, np.ndarray | None]:
+        """A large catalogue's "more like this" list of ``row`` from candidates, with the
+        candidate rows and their scores; Nones when the candidates cannot vouch for it.
+
+        A book left out scores at most the candidates' bound: the list stands when every
+        book it passed over (all scoring at least its last) beat that. The first try scores
+        only the SIMILAR_LINKED most strongly linked books; when its last book does not
+        clear the bound, the second adds every linked book whose link part could lift it
+        past that last book (a left-out book's score is at most its link part plus
+        ``rest_bound``), so it is exact whenever the first would have been with every linked
+        book scored."""
+        link = self._link_part(row)
+        floor = None
+        for _ in range(2):
+            cands = self.similar_candidates(row, floor, link)
+            scores = self.similar_scores(row, cands.rows, link)
+            listed = self.lists.assemble(
+                scores, reader, n, series_cap=2, author_cap=3, rows=cands.rows
+            )
+            if len(listed) < n:
+                break  # the candidates ran out
+            if not listed or listed[-1].score > cands.bound:
+                return listed, cands.rows, scores
+            if cands.bound <= cands.rest_bound:
+                break  # no linked book was left out: only the full pass can do better
+            floor = listed[-1].score - cands.rest_bound
+        return None, None, None
 
     def _author_place(
         self,
@@ -495,51 +533,76 @@ class Recommender:
                 return [*listed[: place - 1], book, *rest][: len(listed)]
         return listed
 
-    def similar_scores(self, row: int, rows: np.ndarray | None = None) -> np.ndarray:
+    def similar_scores(
+        self,
+        row: int,
+        rows: np.ndarray | None = None,
+        link: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:
         """Raw "more like this" scores for every book (or for the sorted, distinct
-        ``rows`` only, which must hold every book linked to ``row``; their genre and vector
-        part then comes from :attr:`similar_index`). The score blends the model's learned
-        item-to-item links (taken both ways, each divided by the square root of the
-        target's incoming link mass, then normalised to 0..1), the cosine of the books'
-        genre shelvings (:attr:`shelf_vectors`), the cosine of the books' vectors, and a
-        bonus for the same author, so series, authors and genres stay together instead of
-        drifting to whatever everyone reads. Weights: the ``SIMILAR_*`` constants."""
-        authors, mass = self.catalogue.first_author_codes, self._incoming_mass
+        ``rows`` only: their genre and vector part then comes from :attr:`similar_index`).
+        The score blends the model's learned item-to-item links (:meth:`_link_part`: taken
+        both ways, each divided by the square root of the target's incoming link mass, then
+        normalised to 0..1 over every linked book), the cosine of the books' genre
+        shelvings (:attr:`shelf_vectors`), the cosine of the books' vectors, and a bonus
+        for the same author, so series, authors and genres stay together instead of
+        drifting to whatever everyone reads. Weights: the ``SIMILAR_*`` constants.
+        ``link``: :meth:`_link_part` of ``row``, when the caller has it."""
+        linked, part = self._link_part(row) if link is None else link
+        authors = self.catalogue.first_author_codes
         if rows is None:
             shelf = SIMILAR_SHELF * (self.shelf_vectors @ self.shelf_vectors[row])
             cosine = SIMILAR_COSINE * (self.unit_embeddings @ self.unit_embeddings[row])
+            links = np.zeros(len(self.catalogue))
+            links[linked] = part
         else:
-            authors, mass = authors[rows], mass[rows]
+            authors = authors[rows]
             shelf, cosine = self._similar_parts(row, rows)
-        link = np.maximum(self._link_strength(row, rows), 0.0)
-        link /= np.maximum(mass, 1e-12) ** SIMILAR_LINK_DEBIAS
-        if link.size and link.max() > 0:
-            link /= link.max()
+            links = np.zeros(len(rows))
+            if len(linked):
+                at = np.minimum(np.searchsorted(linked, rows), len(linked) - 1)
+                links = np.where(linked[at] == rows, part[at], 0.0)
         author = authors == self.catalogue.first_author_codes[row]
-        score = (link + shelf + cosine + SIMILAR_AUTHOR * author).astype(np.float64)
+        score = (links + shelf + cosine + SIMILAR_AUTHOR * author).astype(np.float64)
         if rows is None:
             score[row] = -np.inf
         else:
             score[rows == row] = -np.inf
         return score
 
-    def similar_candidates(self, row: int) -> tuple[np.ndarray, float]:
-        """The books worth scoring for "more like this" of ``row`` in a large catalogue
-        (sorted rows) and a bound on the score of any other book it probed: every book
-        linked to ``row`` either way, every book by its first author, and the
-        :data:`SIMILAR_CANDIDATES` best of the inverted file's probed books by the
-        blend's genre and vector part. A book outside these has neither link nor author
-        bonus, so it scores only that part, at most the lowest found (minus-infinity when
-        the probed books all came in)."""
+    def similar_candidates(
+        self,
+        row: int,
+        link_floor: float | None = None,
+        link: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> SimilarCandidates:
+        """The books worth scoring for "more like this" of ``row`` in a large catalogue and
+        a bound on the score of any other book it probed: every book by its first author,
+        the :data:`SIMILAR_CANDIDATES` best of the inverted file's probed books by the
+        blend's genre and vector part, and the books linked to ``row`` either way whose
+        link part (:meth:`_link_part`) is at least ``link_floor`` (None: the
+        :data:`SIMILAR_LINKED` strongest). A book outside these has no author bonus and
+        its genre and vector part is at most the lowest found (``rest_bound``;
+        minus-infinity when the probed books all came in), so it scores at most that plus
+        its link part: ``bound`` adds the strongest link part left out."""
         index = self.similar_index
         found = index.top(self._similar_row(row)[:-1], SIMILAR_CANDIDATES)
-        bound = -np.inf
+        rest = -np.inf
         if len(found) == SIMILAR_CANDIDATES:
-            bound = float(np.add(*self._similar_parts(row, found)).min()) + 1e-5
-        rows = np.union1d(
-            np.union1d(found, self.linked_rows(row)), self._books_by_author(row)
-        ).astype(np.int64)
-        return rows, bound
+            rest = float(np.add(*self._similar_parts(row, found)).min()) + 1e-5
+        linked, part = self._link_part(row) if link is None else link
+        if link_floor is None:
+            many = len(part) > SIMILAR_LINKED
+            link_floor = np.partition(part, -SIMILAR_LINKED)[-SIMILAR_LINKED] if many else 0.0
+        mine = self._books_by_author(row)
+        kept = (part >= link_floor) | np.isin(linked, np.concatenate([found, mine]))
+        bound = rest
+        if not kept.all():
+            # Without the probed books' bound (all came in) the part is at most its weights.
+            rest = rest if np.isfinite(rest) else SIMILAR_SHELF + SIMILAR_COSINE + 1e-5
+            bound = rest + float(part[~kept].max())
+        rows = np.union1d(np.union1d(found, linked[kept]), mine).astype(np.int64)
+        return SimilarCandidates(rows, bound, rest)
 
     @functools.cached_property
     def similar_index(self) -> IVFIndex | None:
@@ -654,20 +717,25 @@ class Recommender:
         ids = self.bundle.nbr_ids[row + 1]
         return np.union1d(ids[ids > 0] - 1, self._incoming(row)[0])
 
-    def _link_strength(self, row: int, rows: np.ndarray | None = None) -> np.ndarray:
-        """How strongly each book (or each of the sorted ``rows``, which must hold every
-        linked book) is linked to ``row``, both ways (its readers go on to it, and its
-        readers come from it): symmetric, so a bestseller that everyone goes on to does
-        not outrank the same series."""
+    def _link_part(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """The books linked to ``row`` either way (sorted rows) and the link part of their
+        "more like this" score: how strongly each is linked to ``row``, both ways (its
+        readers go on to it, and its readers come from it: symmetric, so a bestseller that
+        everyone goes on to does not outrank the same series), divided by the square root
+        of its incoming link mass, then by the largest (0..1). Every other book's is 0."""
         b = self.bundle
-        size = len(self.catalogue) if rows is None else len(rows)
-        place = (lambda r: r) if rows is None else (lambda r: np.searchsorted(rows, r))
-        strength = np.zeros(size, dtype=np.float64)
         ids, w = b.nbr_ids[row + 1], b.nbr_w[row + 1]
-        strength[place(ids[ids > 0] - 1)] += w[ids > 0]
         source, weight = self._incoming(row)
-        np.add.at(strength, place(source), weight)
-        return strength
+        # Its links first, then the links into it: each book's sum adds in that order.
+        ends = np.concatenate([ids[ids > 0] - 1, source]).astype(np.int64)
+        linked, at = np.unique(ends, return_inverse=True)
+        weights = np.concatenate([w[ids > 0], weight]).astype(np.float64)
+        strength = np.bincount(at, weights=weights, minlength=len(linked))
+        part = np.maximum(strength, 0.0)
+        part /= np.maximum(self._incoming_mass[linked], 1e-12) ** SIMILAR_LINK_DEBIAS
+        if part.size and part.max() > 0:
+            part /= part.max()
+        return linked, part
 
     def next_question(self, answers: Mapping[int, int | None]) -> int | None:
         """The book to ask a new reader about next, given their ``answers`` so far (book id
