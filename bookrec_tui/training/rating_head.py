@@ -115,20 +115,32 @@ def head_class():
             dot = ops.sum(self.rate_emb(out_ids) * u_rate[:, None, :], axis=-1)
             stars = self.mu + self.item_bias(out_ids)[..., 0] + b_u + dot
             if self.neighbors:
-                carried = self.nbr_rate(in_ids) * surprise[..., None]  # (B, L, M)
-                ids = ops.take(self.nbr_ids, in_ids, axis=0)
-                # Summed per (reader, linked book) into a (B, n_books + 1) grid, as one
-                # segment sum over the flat grid (TensorFlow's scatter_nd adds its 3M
-                # updates a step one at a time: 3x the CPU of the segment sum, forward and
-                # backward).
-                rows, width = ops.shape(ids)[0], self.n_books + 1
-                flat = ops.arange(rows, dtype="int32")[:, None, None] * width + ids
-                dense = ops.segment_sum(
-                    ops.reshape(carried, (-1,)), ops.reshape(flat, (-1,)), rows * width
-                )
-                dense = ops.reshape(dense, (rows, width))
-                stars = stars + ops.take_along_axis(dense, out_ids, axis=1)
+                stars = stars + self._carried(in_ids, out_ids, surprise)
             return stars
+
+        def _carried(self, in_ids, out_ids, surprise):
+            """Each target's share of the surprise carried along the rated books' links,
+            (batch, targets): sum over (rated book j, link m) with link m of j = the target
+            of nbr_rate[j, m] * surprise[j].
+
+            A (batch, books) int grid holds each target's position (0: not a target) and
+            every link slot looks its own up, so the sums land in batch x targets buckets:
+            the float work and its gradient stay on small arrays (summing into a float
+            (batch, books) grid and gathering the targets back cost twice the CPU a step).
+            A reader's targets are distinct books; padding targets (id 0) hold position 0.
+            """
+            in_ids, out_ids = ops.cast(in_ids, "int32"), ops.cast(out_ids, "int32")
+            rows, width = ops.shape(out_ids)[0], self.n_books + 1
+            n_out = ops.shape(out_ids)[1]
+            base = ops.arange(rows, dtype="int32")[:, None] * width
+            slot = ops.arange(rows * n_out, dtype="int32") + 1
+            slot = ops.where(ops.reshape(out_ids, (-1,)) > 0, slot, 0)
+            where = ops.scatter(ops.reshape(base + out_ids, (-1, 1)), slot, (rows * width,))
+            ids = ops.take(self.nbr_ids, in_ids, axis=0)  # (B, L, M)
+            at = ops.take(where, ops.reshape(base[..., None] + ids, (-1,)), axis=0)
+            carried = self.nbr_rate(in_ids) * surprise[..., None]  # (B, L, M)
+            sums = ops.segment_sum(ops.reshape(carried, (-1,)), at, rows * n_out + 1)
+            return ops.reshape(sums[1:], (rows, n_out))
 
         def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
             return masked_mse(y, y_pred)
