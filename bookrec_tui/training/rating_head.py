@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -172,9 +173,11 @@ def train_rating_head(
     link_ids: np.ndarray,
     cfg: RatingHeadConfig,
     progress: ProgressFn | None = None,
+    on_epoch: Callable[[int, object], dict] | None = None,
 ):
     """Train the head on ``users`` with the (n_books, d) ``vectors`` and (n_books + 1, M)
-    ``link_ids`` frozen. Returns (head, history)."""
+    ``link_ids`` frozen. Returns (head, history); ``on_epoch`` (epoch, head) may add
+    figures (validation RMSE) to each epoch's history row."""
     keras = keras_module()
     keras.utils.set_random_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -214,6 +217,8 @@ def train_rating_head(
                 "cpu_seconds": round(time.process_time() - cpu, 1),
             }
         )
+        if on_epoch:
+            history[-1].update(on_epoch(epoch, head))
     return head, history
 
 
