@@ -84,12 +84,12 @@ def main() -> None:
     n = len(dataset.catalogue)
     items = UserItems.build(split.train, dataset.catalogue)
     wall, cpu = time.perf_counter(), time.process_time()
-    trained = train_embedding_model(items, n, cfg)
+    trained = train_embedding_model(items, n, cfg, ratings_counts=dataset.catalogue.ratings_counts)
     train_wall, train_cpu = time.perf_counter() - wall, time.process_time() - cpu
     load_after = os.getloadavg()
     scorer = FoldInScorer(export_bundle(trained, cfg, np.arange(n), {}))
     quality = evaluate_cold_start(
-        {"model": scorer, "embeddings": RankingPart(scorer.embedding_scores)},
+        {"model": scorer, "embeddings": RankingPart(scorer.vector_scores)},
         split.validation,
         ks=(5, 10),
     )

@@ -157,6 +157,40 @@ def test_saved_models_and_bundle_load_back(trained):
     assert bundle.meta["model"] == "embeddings"
 
 
+def test_the_ranking_carries_a_goodreads_popularity_term(trained):
+    """Every book's ranking score gets popularity_weight x its centred log10 Goodreads ratings
+    count (books.csv's ratings_count: book 1 has the most here), outside the embeddings:
+    the embedding part stays book_vectors() @ reader_vector()."""
+    from bookrec_tui.training.embedding_bundle import popularity_term
+
+    rec, _, out, cfg = trained
+    assert cfg.popularity_weight > 0
+    term = Bundle.load(out / "bookrec-bundle.npz").out_bias[1:]
+    counts = rec.catalogue.ratings_counts
+    np.testing.assert_allclose(term, popularity_term(counts, cfg.popularity_weight), rtol=1e-6)
+    assert abs(float(term.mean())) < 1e-5 and term[0] > 0 > term[-1]  # book 1 the most rated
+    ratings = {4: 5, 15: 4}
+    rows = np.array([rec.catalogue.row(b) for b in ratings])
+    stars = np.array(list(ratings.values()))
+    vectors_alone = rec.book_vectors() @ rec.reader_vector(ratings)
+    np.testing.assert_allclose(
+        rec.scorer.rank_scores(rows, stars) - rec.scorer.link_scores(rows, stars),
+        vectors_alone + term,
+        rtol=1e-5,
+        atol=1e-5,
+    )
+
+
+def test_a_popularity_term_needs_counts():
+    """No Goodreads counts (a catalogue without them) or no weight: no term."""
+    from bookrec_tui.training.embedding_bundle import popularity_term
+
+    assert popularity_term(None, 0.5) is None
+    assert popularity_term(np.zeros(4), 0.5) is None
+    assert popularity_term(np.array([10, 100, 1000]), 0.0) is None
+    np.testing.assert_allclose(popularity_term(np.array([10, 100, 1000]), 0.5), [-0.5, 0, 0.5])
+
+
 def test_a_blend_at_an_end_of_the_grid_says_so():
     """The validation readers' best link blend, and whether a better one may lie past the
     grid tried (then `train` warns)."""

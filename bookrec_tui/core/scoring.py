@@ -98,8 +98,12 @@ class FoldInScorer:
 
     def embedding_scores(self, rows: np.ndarray, stars: np.ndarray) -> np.ndarray:
         """The embedding part of the ranking: book vectors @ reader vector (+ book bias)."""
-        u_rank, _, _ = self.user_vectors(rows, stars)
-        return self.out_emb @ u_rank + self.out_bias
+        return self.vector_scores(rows, stars) + self.out_bias
+
+    def vector_scores(self, rows: np.ndarray, stars: np.ndarray) -> np.ndarray:
+        """Book vectors @ reader vector alone: the embedding part without the per-book bias
+        (the embedding model's popularity term), what "the embeddings alone" rank by."""
+        return self.out_emb @ self.ranking_query(rows, stars)
 
     def link_scores(self, rows: np.ndarray, stars: np.ndarray) -> np.ndarray:
         """The item-to-item part of the ranking: the rated books' links, summed per book."""

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bookrec_tui.core.catalogue import Catalogue
 from bookrec_tui.core.scoring import FoldInScorer
 from bookrec_tui.errors import BookrecError
 from bookrec_tui.evaluation.config import ON_EXPORTS, REAL_READER_ORDERS, EvaluationConfig
@@ -63,14 +64,19 @@ class HeldOut:
     ease: EASE  # at DEFAULT_EASE_LAMBDA, whatever lambda the cold-start protocol reports
 
 
-def _train_ours(items: UserItems, n_books: int, cfg: OursConfig, label: str) -> FoldInScorer:
+def _train_ours(
+    items: UserItems, catalogue: Catalogue, cfg: OursConfig, label: str
+) -> FoldInScorer:
+    n_books = len(catalogue)
     with progress_bar(f"ours ({label})", None) as update:
 
         def progress(done, total, logs):
             update(done, total, f"{logs.get('phase', '')} epoch {logs['epoch']}")
 
         if isinstance(cfg, EmbeddingModelConfig):
-            trained = train_embedding_model(items, n_books, cfg, progress)
+            trained = train_embedding_model(
+                items, n_books, cfg, progress, ratings_counts=catalogue.ratings_counts
+            )
             bundle = export_embedding_bundle(trained, cfg, np.arange(n_books), {})
         else:
             model, _ = train_model(items, n_books, cfg, progress)
@@ -80,7 +86,8 @@ def _train_ours(items: UserItems, n_books: int, cfg: OursConfig, label: str) -> 
 
 class RankingPart:
     """One part of our embedding model's ranking alone: its book vectors
-    (``FoldInScorer.embedding_scores``) or its links (``link_scores``)."""
+    (``FoldInScorer.vector_scores``, without the popularity term) or its links
+    (``link_scores``)."""
 
     def __init__(self, part: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> None:
         self.part = part
@@ -98,7 +105,7 @@ def ranking_parts(scorer: FoldInScorer) -> dict[str, RankingPart]:
     if scorer.bundle.learned_vectors() is None:
         return {}
     return {
-        "ours: embeddings alone": RankingPart(scorer.embedding_scores),
+        "ours: embeddings alone": RankingPart(scorer.vector_scores),
         "ours: links alone": RankingPart(scorer.link_scores),
     }
 
@@ -140,7 +147,7 @@ def run_tutorial_protocol(dataset, cfg: OursConfig, report: EvalReport) -> None:
     )  # the tutorial model has no fold-in: an unseen reader gets the global mean
     rmse["tutorial model"] = float(np.sqrt(np.mean((np.clip(pred, 1, 5) - test_stars) ** 2)))
     with timed(report.timings, "tutorial protocol: ours"):
-        scorer = _train_ours(items, n_books, cfg, "tutorial split")
+        scorer = _train_ours(items, dataset.catalogue, cfg, "tutorial split")
     # A reader whose ratings all fell into the test split is folded in from no ratings.
     owner = np.where(known, user_pos, -1)
     pred = scorer.predict_stars(np.array([], np.int64), np.array([], np.int64), test_rows)
@@ -193,7 +200,7 @@ def run_cold_start(dataset, cfg: OursConfig, n_users: int, report: EvalReport) -
         _, book_emb = _tutorial_model(items, n_books, "cold-start split")
     methods["tutorial model (fold-in)"] = TutorialFoldIn(book_emb)
     with timed(report.timings, "cold start: ours"):
-        methods["ours"] = _train_ours(items, n_books, cfg, "cold-start split")
+        methods["ours"] = _train_ours(items, dataset.catalogue, cfg, "cold-start split")
     if isinstance(cfg, EmbeddingModelConfig):
         methods |= ranking_parts(methods["ours"])
     with timed(report.timings, "cold start: scoring"):
@@ -209,7 +216,7 @@ def fit_held_out(dataset, cfg: OursConfig, n_users: int, report: EvalReport) -> 
     with timed(report.timings, "lists: EASE (held-out split)"):
         ease = EASE(gram_matrix(items, len(cat)), DEFAULT_EASE_LAMBDA)
     with timed(report.timings, "lists: ours (held-out split)"):
-        ours = _train_ours(items, len(cat), cfg, "lists split")
+        ours = _train_ours(items, cat, cfg, "lists split")
     return HeldOut(split, ours, ease)
 
 

@@ -71,6 +71,13 @@ class EmbeddingModelConfig:
         LINKS_FIRST,
     )
     validation_readers: int = 1000  # held out of training to choose the blend (0: none)
+    # A fixed per-book term added to every book's ranking score (the bundle's ``out_bias``):
+    # this times (log10 of the book's Goodreads-wide ratings count, centred). Readers of the
+    # real world shelve famous books, which goodbooks-10k cannot show (every book there has
+    # about 100 ratings). Chosen on validation readers whose libraries are restricted to
+    # famous books (docs/benchmarks.md, "Why the book vectors cost on real readers"). It is
+    # not part of the embeddings: "embeddings alone" is the vectors' product without it.
+    popularity_weight: float = 0.5
     seed: int = 42
 
 
@@ -84,6 +91,7 @@ class TrainedEmbeddings:
     links: tuple[np.ndarray, np.ndarray]  # (n_books + 1, M) ids and weights
     link_blend: float
     history: list[dict]
+    popularity: np.ndarray | None = None  # (n_books,) the ranking's per-book term, or none
 
 
 #: The link tables are built in a thread beside the embedding epochs while the co-counts they
@@ -136,6 +144,17 @@ def blend_ndcg(
     return {b: total / len(parts) if parts else float("nan") for b, total in totals.items()}
 
 
+def popularity_term(ratings_counts: np.ndarray | None, weight: float) -> np.ndarray | None:
+    """``weight`` x (log10 ratings count - its mean over the catalogue), float32; None when
+    there are no counts or no weight (a catalogue without them: every count 0)."""
+    if ratings_counts is None or not weight:
+        return None
+    log_counts = np.log10(np.maximum(np.asarray(ratings_counts, np.float64), 1.0))
+    if not log_counts.any():
+        return None
+    return (weight * (log_counts - log_counts.mean())).astype(np.float32)
+
+
 @contextmanager
 def timed_phase(history: list[dict], phase: str) -> Iterator[dict]:
     """Appends ``{"phase": phase, ...}`` to ``history`` with the block's wall seconds and
@@ -155,11 +174,16 @@ def train_embedding_model(
     cfg: EmbeddingModelConfig,
     progress: ProgressFn | None = None,
     trainer=train_embeddings,
+    ratings_counts: np.ndarray | None = None,
 ) -> TrainedEmbeddings:
     """``trainer`` trains the book table (``train_embeddings``'s arguments and result; e.g.
     ``distribute.fit_embeddings`` under a tf.distribute strategy). ``history`` rows carry
-    each phase's wall and CPU seconds (CPU of the process, or of the links' own thread)."""
+    each phase's wall and CPU seconds (CPU of the process, or of the links' own thread).
+    ``ratings_counts``: each book's Goodreads-wide count (the catalogue's), for the
+    popularity term (``EmbeddingModelConfig.popularity_weight``); the link blend is chosen
+    with it in place."""
     history: list[dict] = []
+    popularity = popularity_term(ratings_counts, cfg.popularity_weight)
     val = (
         validation_readers(items, cfg.validation_readers, np.random.default_rng(cfg.seed))
         if cfg.validation_readers
@@ -196,8 +220,9 @@ def train_embedding_model(
 
     no_links = (np.zeros((n_books + 1, 0), np.int32), np.zeros((n_books + 1, 0), np.float32))
 
-    def scorer_for(vectors: np.ndarray, links=no_links) -> FoldInScorer:
-        return FoldInScorer(export_arrays(vectors, links, 1.0, None, cfg, 3.5, np.arange(n_books)))
+    def scorer_for(vectors: np.ndarray, links=no_links, popularity=None) -> FoldInScorer:
+        bundle = export_arrays(vectors, links, 1.0, None, cfg, 3.5, np.arange(n_books))
+        return FoldInScorer(with_popularity(bundle, popularity))
 
     def on_epoch(epoch: int, model) -> dict:
         if not heldout:
@@ -223,7 +248,8 @@ def train_embedding_model(
         blend = 0.0
         if heldout and cfg.neighbors:
             with timed_phase(history, "link blend") as row:
-                tried = blend_ndcg(scorer_for(vectors, links), heldout, cfg.link_blends)
+                scorer = scorer_for(vectors, links, popularity)
+                tried = blend_ndcg(scorer, heldout, cfg.link_blends)
                 blend, edge = chosen_blend(tried)
                 row.update(chosen=blend, edge=edge)
                 row["val_ndcg@10"] = {str(b): v for b, v in tried.items()}
@@ -240,7 +266,15 @@ def train_embedding_model(
         progress,
     )
     history += head_history
-    return TrainedEmbeddings(model, head, vectors, links, blend, history)
+    return TrainedEmbeddings(model, head, vectors, links, blend, history, popularity)
+
+
+def with_popularity(bundle: Bundle, popularity: np.ndarray | None) -> Bundle:
+    """``bundle`` with ``popularity`` (n_books,) as its per-book ranking term (``out_bias``,
+    which the runtime adds to every book's score)."""
+    if popularity is not None:
+        bundle.out_bias[1:] = popularity
+    return bundle
 
 
 def export_arrays(
@@ -291,7 +325,7 @@ def export_arrays(
 def export_bundle(
     trained: TrainedEmbeddings, cfg: EmbeddingModelConfig, book_ids: np.ndarray, meta: dict
 ) -> Bundle:
-    return export_arrays(
+    bundle = export_arrays(
         trained.vectors,
         trained.links,
         trained.link_blend,
@@ -301,3 +335,4 @@ def export_bundle(
         book_ids,
         {**meta, "link_blend": trained.link_blend},
     )
+    return with_popularity(bundle, trained.popularity)

@@ -58,7 +58,10 @@ def train_embedding_bundle(
     items = UserItems.build(dataset.ratings, dataset.catalogue)
     started = time.perf_counter()
     more = {"trainer": trainer} if trainer else {}
-    trained = train_embedding_model(items, len(dataset.catalogue), cfg, progress, **more)
+    counts = dataset.catalogue.ratings_counts
+    trained = train_embedding_model(
+        items, len(dataset.catalogue), cfg, progress, ratings_counts=counts, **more
+    )
     seconds = time.perf_counter() - started
     meta = {
         **fingerprint(dataset),
