@@ -180,8 +180,8 @@ class Recommender:
 
     def book_vectors(self) -> np.ndarray:
         """(n_books, d) float32 book vectors in catalogue order: the embedding part of the
-        ranking is ``book_vectors() @ reader_vector(ratings)`` (plus a per-book bias, zero
-        in the embedding model)."""
+        ranking is ``book_vectors() @ reader_vector(ratings)`` (plus a per-book bias: in the
+        embedding model its Goodreads-popularity term, outside the embeddings)."""
         return np.asarray(self.scorer.ranking_table()[0], dtype=np.float32)
 
     def reader_vector(self, ratings: Mapping[int, float]) -> np.ndarray:

@@ -13,7 +13,8 @@ head, exported as the runtime bundle the app already reads.
 The export fills the bundle's existing arrays, so the numpy runtime scores it unchanged: the
 book vectors are both ``in_emb`` and ``out_emb`` (stored once, see ``Bundle.save``), the input
 star weights are ``1 + star_mod`` and ``alpha`` is 0 (a reader is a plain weighted sum), the
-links carry the chosen blend in ``nbr_w``.
+links carry the chosen blend in ``nbr_w``, and ``out_bias`` the Goodreads-popularity term
+(``EmbeddingModelConfig.popularity_weight``).
 """
 
 from __future__ import annotations
