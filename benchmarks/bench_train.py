@@ -33,6 +33,7 @@ def main() -> None:
     p.add_argument("--lr", type=float, help="the embeddings' Nadam learning rate")
     p.add_argument("--loss", choices=("dense", "gramian"))
     p.add_argument("--matmul-dtype", choices=("bfloat16", "float32"))
+    p.add_argument("--popularity-weight", type=float, help="the Goodreads-popularity term")
     p.add_argument("--head-epochs", type=int)
     p.add_argument("--head-batch", type=int)
     p.add_argument("--head-lr", type=float)
@@ -69,6 +70,7 @@ def main() -> None:
         (args.lr, emb, "learning_rate"),
         (args.loss, emb, "loss"),
         (args.matmul_dtype, emb, "matmul_dtype"),
+        (args.popularity_weight, cfg, "popularity_weight"),
         (args.head_epochs, head, "epochs"),
         (args.head_batch, head, "batch_size"),
         (args.head_lr, head, "learning_rate"),

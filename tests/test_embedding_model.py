@@ -71,6 +71,7 @@ def trained(tmp_path_factory):
     os.environ.setdefault("BOOKREC_HOME", str(tmp_path_factory.mktemp("home")))
     dataset = load_dataset(d)
     cfg = small_config()
+    cfg.popularity_weight = 0.5  # the popularity term on (off by default), and still learned
     bundle, models = train_embedding_bundle(dataset, cfg)
     out = tmp_path_factory.mktemp("model")
     save_outputs(bundle, models, out)
@@ -158,9 +159,9 @@ def test_saved_models_and_bundle_load_back(trained):
 
 
 def test_the_ranking_carries_a_goodreads_popularity_term(trained):
-    """Every book's ranking score gets popularity_weight x its centred log10 Goodreads ratings
-    count (books.csv's ratings_count: book 1 has the most here), outside the embeddings:
-    the embedding part stays book_vectors() @ reader_vector()."""
+    """With a popularity weight, every book's ranking score gets it x its centred log10
+    Goodreads ratings count (books.csv's ratings_count: book 1 has the most here), outside
+    the embeddings: the embedding part stays book_vectors() @ reader_vector()."""
     from bookrec_tui.training.embedding_bundle import popularity_term
 
     rec, _, out, cfg = trained
