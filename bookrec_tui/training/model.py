@@ -258,10 +258,11 @@ def neighbor_table(
 
 
 def load_keras_model(path):
-    """Load a saved ``.keras`` model in Keras' safe mode (no arbitrary code)."""
+    """Load a saved ``.keras`` model in Keras' safe mode (no arbitrary code), uncompiled:
+    the files hold no optimizer state (:func:`bookrec_tui.training.run.save_without_optimizer`)."""
     keras, _tf = import_keras()
     model_class()
-    return keras.saving.load_model(path, safe_mode=True)
+    return keras.saving.load_model(path, safe_mode=True, compile=False)
 
 
 def train_model(
