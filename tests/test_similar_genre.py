@@ -33,3 +33,28 @@ def test_a_thrillers_similar_books_are_thrillers_not_what_everyone_reads(tmp_pat
     seed = rec.resolve("Gone Girl")
     listed = rec.similar(seed, 5)
     assert [GENRE[s.book_id] for s in listed] == ["mystery"] * 5, [s.title for s in listed]
+
+
+def test_a_cookbook_has_a_genre_of_its_own_not_true_crimes():
+    """ "More like In Cold Blood" listed The Joy of Cooking: with no food genre, a cookbook's
+    genre shelving was "non-fiction" and "classics" alone, as close to a true-crime classic
+    as another non-fiction classic. Its cooking shelves now name a genre."""
+    from bookrec_tui.core import genres
+
+    shelves = {  # book -> {shelf: readers}, as in book_tags.csv (Goodreads' own counts)
+        "The Joy of Cooking": {"cookbooks": 400, "cooking": 300, "food": 200, "non-fiction": 416},
+        "In Cold Blood": {"non-fiction": 7796, "crime": 2447, "classics": 3396, "history": 706},
+        "Cold Blood's neighbour": {"non-fiction": 900, "crime": 300, "history": 300},
+        "A fantasy": {"fantasy": 5000, "fiction": 900},
+        "Another fantasy": {"fantasy": 3000, "fiction": 700},
+    }
+    counts = np.zeros((len(shelves), len(genres.GENRE_NAMES)))
+    for row, tags in enumerate(shelves.values()):
+        columns = genres.tag_genre_columns(list(tags))
+        for column, readers in zip(columns, tags.values(), strict=True):
+            if column >= 0:
+                counts[row, column] += readers
+    unit = genres.shelf_vectors(counts)
+    cookbook, cold_blood, neighbour = unit[0], unit[1], unit[2]
+    assert cookbook @ cold_blood < 0.5 < neighbour @ cold_blood, cookbook @ cold_blood
+    assert genres.genre_membership(counts)[0, genres.GENRE_NAMES.index("food")]

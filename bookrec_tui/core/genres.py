@@ -65,6 +65,10 @@ GENRES: dict[str, tuple[str, ...]] = {
     "literary-fiction": ("literary-fiction", "literature", "literary"),
     "contemporary": ("contemporary", "contemporary-fiction", "realistic-fiction"),
     "chick-lit": ("chick-lit", "womens-fiction", "women-s-fiction"),
+    # Without these, cookbooks (29 goodbooks-10k books) and art books had no genre but
+    # "non-fiction" (+ "classics"): "more like In Cold Blood" listed The Joy of Cooking.
+    "food": ("food", "cooking", "cookbooks", "cookbook", "cook-books", "cookery", "baking"),
+    "art": ("art", "art-books", "drawing", "illustration", "art-instruction", "design"),
 }
 GENRE_NAMES: tuple[str, ...] = tuple(GENRES)
 #: Other spellings a reader may type for a genre.

@@ -32,7 +32,7 @@ from bookrec_tui.paths import DATA_ENV, default_download_dir
 from bookrec_tui.store.goodbooks import BOOKS_FILE, load_catalogue
 
 PACKED_NAME = "bookrec-catalogue.npz"
-PACKED_VERSION = 2  # 2: genre shelf counts (genres.py)
+PACKED_VERSION = 3  # 2: genre shelf counts (genres.py); 3: food and art genres
 _SEPARATOR = "\x00"  # never in a title, author or shelf name (books.csv is text)
 GOODBOOKS = "goodbooks-10k"
 MAPPED_FROM_BOOKS = 100_000
