@@ -257,7 +257,7 @@ def embedding_spec(cfg, loss: str = "auto") -> ModelSpec:
     runtime folds a reader's read-unrated books in with the same weight). ``loss``: the
     same loss computed without (batch, books) rows (its Gramian form), or densely."""
     from bookrec_tui.core.recommender import READ_STARS
-    from bookrec_tui.training.embeddings import build_gramian_model, build_model
+    from bookrec_tui.training.embeddings import build_model
 
     keras, _tf = import_keras()
 
@@ -267,10 +267,8 @@ def embedding_spec(cfg, loss: str = "auto") -> ModelSpec:
         return weights
 
     def build(n_books: int, per_replica: int):
-        per_replica_cfg = replace(cfg, batch_size=per_replica)
-        if loss_form(loss, n_books, cfg.dim, per_replica) == "gramian":
-            return build_gramian_model(n_books, per_replica_cfg)
-        return build_model(n_books, replace(per_replica_cfg, loss="dense"), compile=False)
+        form = loss_form(loss, n_books, cfg.dim, per_replica)
+        return build_model(n_books, replace(cfg, batch_size=per_replica, loss=form), compile=False)
 
     return ModelSpec(
         build=build,
