@@ -689,6 +689,20 @@ class RssTimeline:
         self._stop.set()
         self._thread.join()
 
+    def dump(self, t0: float, every: float = 2.0) -> dict:
+        """The samples from ``t0`` on, one per ``every`` seconds (the highest in each), and
+        each phase's first and last step and its epoch ends, as seconds since ``t0``."""
+        kept: dict[int, float] = {}
+        for t, rss in self.samples:
+            if t >= t0:
+                slot = int((t - t0) // every)
+                kept[slot] = max(kept.get(slot, 0.0), rss)
+        marks = {
+            phase: [round(times[0] - t0, 1), round(times[-1] - t0, 1)]
+            for phase, times in self.steps.items()
+        }
+        return {"every_s": every, "rss_mb": [kept[k] for k in sorted(kept)], "steps": marks}
+
     def peak_between(self, t0: float, t1: float) -> float:
         inside = [rss for t, rss in self.samples if t0 <= t <= t1]
         return max(inside, default=0.0)
@@ -782,6 +796,8 @@ def train_full(n: int, out: Path, args) -> dict:
         result["embedding_peak_rss_by_step_mb"] = [
             timeline.peak_between(t_train, end) for end in emb
         ]
+    if args.timeline:  # current (not peak) RSS through the run, for reading where it sits
+        args.timeline.write_text(json.dumps(timeline.dump(t_train)))
     if args.max_steps:
         result["embedding_readers_per_epoch"] = {"trained": cut.readers[0], "all": cut.readers[1]}
         result["embedding_steps_per_epoch_all_readers"] = -(
@@ -882,6 +898,9 @@ def main() -> int:
     )
     parser.add_argument("--epochs", type=int, default=0, help="with --full: embedding epochs")
     parser.add_argument("--head-epochs", type=int, default=0, help="with --full: head epochs")
+    parser.add_argument(
+        "--timeline", type=Path, help="with --stage full: write the current RSS through it here"
+    )
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
