@@ -260,3 +260,40 @@ def test_a_big_catalogues_links_are_built_before_the_epochs_not_beside(tmp_path,
     assert not any("beside" in row for row in links_phases(before))
     np.testing.assert_array_equal(before.links[0], beside.links[0])
     assert before.links[0].any()
+
+
+def test_training_hands_back_the_book_table_without_the_optimizers_state(trained):
+    """What training returns holds the trained table and nothing of the optimizer (whose two
+    slots per weight at 100,000 books x 1,024 are 0.8 GB the later phases would carry), and
+    it scores as the trained table does."""
+    _rec, models, _out, _cfg = trained
+    ranking = models["bookrec.keras"]
+    assert getattr(ranking, "optimizer", None) is None
+    assert [w.name for w in ranking.weights] == ["books"]
+
+
+def test_book_vectors_fill_the_bundles_padded_table_without_a_copy():
+    """book_vectors normalises the Keras table a chunk at a time into a buffer whose row 0
+    is the bundle's padding row, and the export uses that buffer as it is (at 100k books x
+    1,024 each copy is 0.4 GB); a plain array is still copied under a zero row."""
+    from bookrec_tui.training import embeddings
+    from bookrec_tui.training.embedding_bundle import export_arrays, with_padding_row
+
+    cfg = EmbeddingConfig(dim=6, batch_size=4, matmul_dtype="float32", seed=2)
+    model = embeddings.build_model(11, cfg, compile=False)
+    original = embeddings.VECTOR_CHUNK
+    embeddings.VECTOR_CHUNK = 4  # several chunks and a short last one
+    try:
+        vectors = embeddings.book_vectors(model)
+    finally:
+        embeddings.VECTOR_CHUNK = original
+    np.testing.assert_allclose(vectors, np.asarray(model.book_vectors()), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-6)
+    links = (np.zeros((12, 2), np.int32), np.zeros((12, 2), np.float32))
+    bundle = export_arrays(vectors, links, 1.0, None, EmbeddingModelConfig(), 3.5, np.arange(11))
+    assert np.shares_memory(bundle.in_emb, vectors)
+    assert not bundle.in_emb[0].any() and np.array_equal(bundle.in_emb[1:], vectors)
+    plain = np.ones((3, 2), np.float32)
+    padded = with_padding_row(plain)
+    assert not np.shares_memory(padded, plain)
+    assert padded.tolist() == [[0, 0], [1, 1], [1, 1], [1, 1]]

@@ -281,6 +281,24 @@ def with_popularity(bundle: Bundle, popularity: np.ndarray | None) -> Bundle:
     return bundle
 
 
+def with_padding_row(vectors: np.ndarray) -> np.ndarray:
+    """(n + 1, d) float32: a zero row (the bundle's padding row 0) above ``vectors``. When
+    ``vectors`` is the lower part of such a buffer (as :func:`embeddings.book_vectors`
+    returns them) that buffer itself, else a copy."""
+    base = vectors.base
+    if (
+        isinstance(base, np.ndarray)
+        and base.dtype == np.float32
+        and base.shape == (len(vectors) + 1, vectors.shape[1])
+        and base.flags.c_contiguous
+        and vectors.ctypes.data == base[1:].ctypes.data
+        and not base[0].any()
+    ):
+        return base
+    n, dim = vectors.shape
+    return np.vstack([np.zeros((1, dim), np.float32), vectors.astype(np.float32)])
+
+
 def export_arrays(
     vectors: np.ndarray,
     links: tuple[np.ndarray, np.ndarray],
@@ -294,7 +312,7 @@ def export_arrays(
     """The runtime :class:`Bundle` (see the module docstring for how the arrays map). With
     no ``head`` the rating arrays are zeros (predicted stars = ``mu``)."""
     n, dim = vectors.shape
-    padded = np.vstack([np.zeros((1, dim), np.float32), vectors.astype(np.float32)])
+    padded = with_padding_row(vectors)
     w_in = np.asarray(cfg.embeddings.input_star_weight, np.float32)
     r = cfg.rating.dim
     m = links[0].shape[1]
