@@ -277,7 +277,8 @@ def test_book_vectors_fill_the_bundles_padded_table_without_a_copy():
     is the bundle's padding row, and the export uses that buffer as it is (at 100k books x
     1,024 each copy is 0.4 GB); a plain array is still copied under a zero row."""
     from bookrec_tui.training import embeddings
-    from bookrec_tui.training.embedding_bundle import export_arrays, with_padding_row
+    from bookrec_tui.training.embedding_bundle import export_arrays
+    from bookrec_tui.training.embeddings import with_padding_row
 
     cfg = EmbeddingConfig(dim=6, batch_size=4, matmul_dtype="float32", seed=2)
     model = embeddings.build_model(11, cfg, compile=False)

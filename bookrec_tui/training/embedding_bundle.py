@@ -36,6 +36,7 @@ from bookrec_tui.training.embeddings import (
     EmbeddingConfig,
     book_vectors,
     train_embeddings,
+    with_padding_row,
 )
 from bookrec_tui.training.interactions import UserItems, validation_readers
 from bookrec_tui.training.links import link_table
@@ -279,24 +280,6 @@ def with_popularity(bundle: Bundle, popularity: np.ndarray | None) -> Bundle:
     if popularity is not None:
         bundle.out_bias[1:] = popularity
     return bundle
-
-
-def with_padding_row(vectors: np.ndarray) -> np.ndarray:
-    """(n + 1, d) float32: a zero row (the bundle's padding row 0) above ``vectors``. When
-    ``vectors`` is the lower part of such a buffer (as :func:`embeddings.book_vectors`
-    returns them) that buffer itself, else a copy."""
-    base = vectors.base
-    if (
-        isinstance(base, np.ndarray)
-        and base.dtype == np.float32
-        and base.shape == (len(vectors) + 1, vectors.shape[1])
-        and base.flags.c_contiguous
-        and vectors.ctypes.data == base[1:].ctypes.data
-        and not base[0].any()
-    ):
-        return base
-    n, dim = vectors.shape
-    return np.vstack([np.zeros((1, dim), np.float32), vectors.astype(np.float32)])
 
 
 def export_arrays(

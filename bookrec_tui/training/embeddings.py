@@ -348,7 +348,7 @@ def book_vectors(model) -> np.ndarray:
     """The trained (n_books, d) unit book vectors as float32 numpy, as
     ``model.book_vectors()`` computes them, a chunk of rows at a time: the result is a view
     of an (n_books + 1, d) buffer whose row 0 is zeros, the runtime bundle's padding row
-    (:func:`bookrec_tui.training.embedding_bundle.with_padding_row` uses it as it is), so
+    (:func:`with_padding_row` uses it as it is: the bundle's export and the rating head), so
     at 100,000 books x 1,024 neither a whole-table tensor nor a padded copy (0.4 GB each)
     is made beside it."""
     keras = keras_module()
@@ -360,3 +360,21 @@ def book_vectors(model) -> np.ndarray:
         norms = np.sqrt(np.maximum(np.einsum("ij,ij->i", a, a), np.float32(1e-12)))
         padded[1 + start : 1 + start + len(a)] = a / norms[:, None]
     return padded[1:]
+
+
+def with_padding_row(vectors: np.ndarray) -> np.ndarray:
+    """(n + 1, d) float32: a zero row (the bundle's padding row 0) above ``vectors``. When
+    ``vectors`` is the lower part of such a buffer (as :func:`book_vectors` returns
+    them) that buffer itself, else a copy."""
+    base = vectors.base
+    if (
+        isinstance(base, np.ndarray)
+        and base.dtype == np.float32
+        and base.shape == (len(vectors) + 1, vectors.shape[1])
+        and base.flags.c_contiguous
+        and vectors.ctypes.data == base[1:].ctypes.data
+        and not base[0].any()
+    ):
+        return base
+    n, dim = vectors.shape
+    return np.vstack([np.zeros((1, dim), np.float32), vectors.astype(np.float32)])

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bookrec_tui.progress import ProgressFn
+from bookrec_tui.training.embeddings import with_padding_row
 from bookrec_tui.training.interactions import UserItems, reveal_split, sample_reveal_counts
 from bookrec_tui.training.keras_backend import keras_module
 
@@ -185,7 +186,7 @@ def train_rating_head(
     neighbors = link_ids.shape[1]
     mu = float(items.stars.mean())
     head = head_class()(n_books, dim, cfg.dim, neighbors, cfg.user_bias_reg, mu)
-    head.books.assign(np.vstack([np.zeros((1, dim), np.float32), vectors]))
+    head.books.assign(with_padding_row(vectors))
     head.in_w.assign(np.asarray(in_star_weight, np.float32))
     if neighbors:
         head.nbr_ids.assign(link_ids.astype(np.int32))
