@@ -40,6 +40,7 @@ from bookrec_tui.training.embeddings import (
 )
 from bookrec_tui.training.interactions import UserItems, validation_readers
 from bookrec_tui.training.links import link_table
+from bookrec_tui.training.memory import release_freed_memory
 from bookrec_tui.training.rating_head import RatingHeadConfig, train_rating_head
 
 #: A link blend so large that the links alone rank (the embedding part of a score is a few
@@ -219,6 +220,7 @@ def train_embedding_model(
     def timed_links(readers: UserItems, phase: str) -> tuple[tuple, dict]:
         wall, cpu = time.perf_counter(), time.thread_time()  # this thread's CPU alone
         table = links_of(readers)
+        release_freed_memory()  # their build's co-counts: GBs at 100k books, kept by malloc
         seconds, cpu_seconds = time.perf_counter() - wall, time.thread_time() - cpu
         row = {"phase": phase, "seconds": round(seconds, 1), "cpu_seconds": round(cpu_seconds, 1)}
         return table, {**row, "beside": "embeddings"} if beside else row
@@ -233,6 +235,7 @@ def train_embedding_model(
         if not heldout:
             return {}
         tried = blend_ndcg(scorer_for(book_vectors(model)), heldout, (0.0,))
+        release_freed_memory()
         return {"val_ndcg@10_embeddings": tried[0.0]}
 
     # The links need no embeddings: both tables (from the training readers, to choose the

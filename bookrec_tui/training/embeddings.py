@@ -37,6 +37,7 @@ import numpy as np
 from bookrec_tui.progress import ProgressFn
 from bookrec_tui.training.interactions import UserItems
 from bookrec_tui.training.keras_backend import keras_module
+from bookrec_tui.training.memory import release_freed_memory
 
 #: A batch's flat rating arrays are padded to a multiple of this many ratings, so only a few
 #: input shapes are ever traced (padding entries have weight 0 and reader 0).
@@ -325,6 +326,7 @@ def train_embeddings(
     trained = scoring_model(model, cfg)
     model = data = None  # the trained model, its optimizer and its training step: freed
     gc.collect()  # (the fit's callbacks and the model reference each other)
+    release_freed_memory()
     return trained, history
 
 
