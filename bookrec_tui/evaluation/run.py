@@ -246,7 +246,7 @@ def run_real_readers(
     methods = {
         "popularity (Goodreads-wide)": CataloguePopularity(cat),
         f"EASE (lambda={ease_lambda:g})": ease,
-        "ours (shipped bundle)": ours,
+        ours_label(bundle_path): ours,
     } | ranking_parts(ours)
     with timed(report.timings, "real readers: scoring"):
         report.real_readers = evaluate_real_readers(
@@ -254,6 +254,16 @@ def run_real_readers(
         )
     report.settings["real_readers"] = {"bundle": str(bundle_path)}
     return ease
+
+
+def ours_label(bundle_path: Path) -> str:
+    """The name a report gives the bundle it scored: the shipped one, or the folder of
+    another (``evaluate --model-dir``), so a report of a candidate never reads as shipped."""
+    from bookrec_tui.core.recommender import shipped_bundle_path
+
+    if Path(bundle_path).resolve() == shipped_bundle_path().resolve():
+        return "ours (shipped bundle)"
+    return f"ours (bundle in {Path(bundle_path).resolve().parent.name})"
 
 
 def run_onboarding(dataset, shelves: dict, config: EvaluationConfig, report: EvalReport) -> None:
@@ -306,7 +316,7 @@ def run_real_reader_lists(
         for o in reveal_orders(len(rows), LISTS_REAL_READER_ORDERS)
     ]
     real = {
-        "ours (shipped bundle)": (shipped.rank_scores, shipped.predict_stars),
+        ours_label(bundle_path): (shipped.rank_scores, shipped.predict_stars),
         f"EASE (lambda={DEFAULT_EASE_LAMBDA:g})": ease_all.rank_scores,
     }
     population = f"real readers ({len(libraries)} exports x {LISTS_REAL_READER_ORDERS} orders"
