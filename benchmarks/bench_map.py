@@ -25,10 +25,10 @@ import argparse
 import json
 import os
 import platform
-import tempfile
 import time
 
 import numpy as np
+from scratch import scratch_home  # benchmarks/scratch.py (scripts run from this folder)
 from stats import percentiles  # benchmarks/stats.py (scripts run from this folder)
 
 
@@ -111,7 +111,7 @@ def main() -> int:
     parser.add_argument("--synthetic", type=int, help="books of a synthetic catalogue")
     parser.add_argument("--dim", type=int, default=256, help="with --synthetic")
     args = parser.parse_args()
-    os.environ["BOOKREC_HOME"] = tempfile.mkdtemp(prefix="bookrec-bench-map-")
+    scratch_home("bookrec-bench-map-")
     if args.synthetic:
         print(json.dumps(at_scale(args.synthetic, args.dim), indent=2))
         return 0

@@ -42,13 +42,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from scratch import scratch_home  # benchmarks/scratch.py (scripts run from this folder)
 
 POPULAR = 400  # the most-rated books, split between tune (even ranks) and report (odd)
 TUNE_RANDOM = 300
@@ -199,7 +198,7 @@ def main() -> int:
     parser.add_argument("--books", type=int, default=1000, help="random report seeds (seed 0)")
     parser.add_argument("--seeds", choices=("report", "tune", "most-rated"), default="report")
     args = parser.parse_args()
-    os.environ["BOOKREC_HOME"] = tempfile.mkdtemp(prefix="bookrec-bench-similar-")
+    scratch_home("bookrec-bench-similar-")
 
     from bookrec_tui.core.recommender import Recommender
     from bookrec_tui.map import regions
