@@ -34,6 +34,9 @@ def main() -> None:
     p.add_argument("--loss", choices=("dense", "gramian"))
     p.add_argument("--matmul-dtype", choices=("bfloat16", "float32"))
     p.add_argument("--popularity-weight", type=float, help="the Goodreads-popularity term")
+    p.add_argument(
+        "--popularity-lean-weight", type=float, help="the popularity term scaled by the reader"
+    )
     p.add_argument("--head-epochs", type=int)
     p.add_argument("--head-batch", type=int)
     p.add_argument("--head-lr", type=float)
@@ -71,6 +74,7 @@ def main() -> None:
         (args.loss, emb, "loss"),
         (args.matmul_dtype, emb, "matmul_dtype"),
         (args.popularity_weight, cfg, "popularity_weight"),
+        (args.popularity_lean_weight, cfg, "popularity_lean_weight"),
         (args.head_epochs, head, "epochs"),
         (args.head_batch, head, "batch_size"),
         (args.head_lr, head, "learning_rate"),

@@ -74,6 +74,7 @@ def trained(tmp_path_factory):
     dataset = load_dataset(d)
     cfg = small_config()
     cfg.popularity_weight = 0.5  # the popularity term on (off by default), and still learned
+    cfg.popularity_lean_weight = 0.3  # and the lean (off by default)
     bundle, models = train_embedding_bundle(dataset, cfg)
     out = tmp_path_factory.mktemp("model")
     save_outputs(bundle, models, out)
@@ -184,9 +185,14 @@ def test_the_ranking_carries_a_goodreads_popularity_term(trained):
     rows = np.array([rec.catalogue.row(b) for b in ratings])
     stars = np.array(list(ratings.values()))
     vectors_alone = rec.book_vectors() @ rec.reader_vector(ratings)
+    # the lean: the same counts on an axis, times the reader's place on it
+    axis = Bundle.load(out / "bookrec-bundle.npz").pop_axis[1:]
+    np.testing.assert_allclose(axis**2, term**2 * cfg.popularity_lean_weight / 0.25, rtol=1e-5)
+    lean = rec.scorer.popularity_lean(rows, stars)
+    assert lean != 0
     np.testing.assert_allclose(
         rec.scorer.rank_scores(rows, stars) - rec.scorer.link_scores(rows, stars),
-        vectors_alone + term,
+        vectors_alone + term + lean * axis,
         rtol=1e-5,
         atol=1e-5,
     )

@@ -53,7 +53,11 @@ SHAPES: dict[str, tuple[str, ...]] = {
     "nbr_w": ("N+1", "M"),
     "star_nbr": ("6",),
     "nbr_rate": ("N+1", "M"),
+    "pop_axis": ("N+1",),
 }
+#: Arrays a bundle may leave out (older bundles, and any model that does not use them): they
+#: are saved only when they hold something, and read as None when absent.
+OPTIONAL = ("pop_axis",)
 #: Meta key: true when in_emb is not stored because it equals out_emb.
 TIED = "in_emb_is_out_emb"
 #: Integer arrays holding model rows (1..N, 0 = none): their values must stay in range.
@@ -79,6 +83,11 @@ class Bundle:
     alpha: float  # ranking user vector = sum / n**alpha
     user_bias_reg: float  # shrinkage of the user's star bias
     meta: dict = field(default_factory=dict)  # fingerprint, training config and metrics
+    # (N+1,) each book's place on a popularity axis, or None: a reader's place on it is
+    # their rated books' places, star-weighted, summed and divided by the square root of
+    # their summed weights, and a book's score gains the product of the two places (see
+    # FoldInScorer.popularity_lean). None or zeros: no such term.
+    pop_axis: np.ndarray | None = None
 
     @property
     def dim(self) -> int:
@@ -101,6 +110,7 @@ class Bundle:
         meta = {**self.meta, "format_version": FORMAT_VERSION, "dim": self.dim}
         meta[TIED] = tied
         names = [n for n in ARRAYS if not (tied and n == "in_emb")]
+        names += [n for n in OPTIONAL if getattr(self, n) is not None and np.any(getattr(self, n))]
         with atomic_writer(Path(path)) as handle:
             np.savez(  # uncompressed: memory-mapped at load (npz.MappedNpz)
                 handle,
@@ -135,7 +145,7 @@ class Bundle:
                         f"(this version reads format {FORMAT_VERSION}). Retrain with "
                         "`bookrec-tui train`."
                     )
-                arrays = {name: z[name] for name in stored}
+                arrays = {name: z[name] for name in (*stored, *OPTIONAL) if name in names}
                 arrays.setdefault("in_emb", arrays["out_emb"])
                 scalars = np.asarray(z["scalars"], dtype=np.float64).ravel()
         except ModelError:

@@ -56,6 +56,12 @@ class FoldInScorer:
         self.rate_emb = np.ascontiguousarray(bundle.rate_emb[1:], dtype=np.float32)
         self.item_bias = np.ascontiguousarray(bundle.item_bias[1:], dtype=np.float32)
         self.n_books = self.out_emb.shape[0]
+        axis = bundle.pop_axis
+        self.pop_axis = (
+            None
+            if axis is None or not np.any(axis)
+            else np.ascontiguousarray(axis[1:], dtype=np.float32)
+        )
 
     def _inputs(self, rows: np.ndarray, stars: np.ndarray) -> np.ndarray:
         """Per-rating input vectors v_j = in_emb[row+1] * (1 + star_mod[stars])."""
@@ -97,8 +103,28 @@ class FoldInScorer:
         return self.bundle.nbr_ids[rows + 1], w / max(len(rows), 1) ** self.bundle.alpha
 
     def embedding_scores(self, rows: np.ndarray, stars: np.ndarray) -> np.ndarray:
-        """The embedding part of the ranking: book vectors @ reader vector (+ book bias)."""
-        return self.vector_scores(rows, stars) + self.out_bias
+        """The embedding part of the ranking: book vectors @ reader vector (+ book bias and
+        the reader's popularity lean)."""
+        scores = self.vector_scores(rows, stars) + self.out_bias
+        if self.pop_axis is not None:
+            scores += np.float32(self.popularity_lean(rows, stars)) * self.pop_axis
+        return scores
+
+    def popularity_lean(self, rows: np.ndarray, stars: np.ndarray) -> float:
+        """The reader's place on the bundle's popularity axis (0 without one): their rated
+        books' places weighted by the input star weights (``1 + star_mod``), summed and
+        divided by the square root of the summed weights. Every book's score gains its own
+        place times this, so a reader of famous books gets famous books lifted and a reader
+        of little-known ones gets those, and the term grows with the revealed books as
+        sqrt(n) (one book cannot swamp the vectors; a fixed per-book bias would)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.pop_axis is None or len(rows) == 0:
+            return 0.0
+        weights = 1.0 + self.bundle.star_mod[np.asarray(stars, dtype=np.int64)].mean(axis=1)
+        total = float(weights.sum())
+        if total <= 0:
+            return 0.0
+        return float(weights @ self.pop_axis[rows]) / np.sqrt(total)
 
     def vector_scores(self, rows: np.ndarray, stars: np.ndarray) -> np.ndarray:
         """Book vectors @ reader vector alone: the embedding part without the per-book bias
@@ -118,7 +144,10 @@ class FoldInScorer:
     # ---- scoring a subset of books (large catalogues; see core/vector_index.py)
     def ranking_table(self) -> tuple[np.ndarray, np.ndarray]:
         """(book vectors, bias): :meth:`rank_scores` is ``vectors @ ranking_query + bias``
-        plus the item-to-item links of the rated books (:meth:`linked_rows`)."""
+        plus the item-to-item links of the rated books (:meth:`linked_rows`) and the
+        reader's :meth:`popularity_lean` times :attr:`pop_axis` (when the bundle has one:
+        a vector index over this table does not see that term; the exact scores of its
+        candidates do)."""
         return self.out_emb, self.out_bias
 
     def ranking_query(self, rows: np.ndarray, stars: np.ndarray) -> np.ndarray:
@@ -146,6 +175,8 @@ class FoldInScorer:
         targets = np.asarray(targets, dtype=np.int64)
         u_rank = self.ranking_query(rows, stars) if query is None else query
         scores = self.out_emb[targets] @ u_rank + self.out_bias[targets]
+        if self.pop_axis is not None:
+            scores += np.float32(self.popularity_lean(rows, stars)) * self.pop_axis[targets]
         if self.bundle.nbr_ids.shape[1] and len(rows):
             ids, w = self.neighbor_weights(rows, stars)
             scores += _sums_at(ids.ravel() - 1, w.ravel(), targets).astype(np.float32)
@@ -175,8 +206,9 @@ class FoldInScorer:
 
     def contributions(self, rows: np.ndarray, stars: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """(n ratings, t targets): how much each rating adds to each target's ranking score
-        (the user-tower term plus the item-to-item links; the scores' other parts do not
-        depend on the ratings)."""
+        (the user-tower term plus the item-to-item links; the scores' other parts, the
+        per-book bias and the popularity lean, are about the books' fame, not about what
+        one rated book shares with a target)."""
         rows = np.asarray(rows, dtype=np.int64)
         targets = np.asarray(targets, dtype=np.int64)
         if len(rows) == 0:

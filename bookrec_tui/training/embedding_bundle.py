@@ -13,8 +13,9 @@ head, exported as the runtime bundle the app already reads.
 The export fills the bundle's existing arrays, so the numpy runtime scores it unchanged: the
 book vectors are both ``in_emb`` and ``out_emb`` (stored once, see ``Bundle.save``), the input
 star weights are ``1 + star_mod`` and ``alpha`` is 0 (a reader is a plain weighted sum), the
-links carry the chosen blend in ``nbr_w``, and ``out_bias`` the Goodreads-popularity term
-(``EmbeddingModelConfig.popularity_weight``).
+links carry the chosen blend in ``nbr_w``, ``out_bias`` the Goodreads-popularity term
+(``EmbeddingModelConfig.popularity_weight``) and ``pop_axis`` the same counts as an axis
+the reader has a place on (``popularity_lean_weight``, see ``FoldInScorer.popularity_lean``).
 """
 
 from __future__ import annotations
@@ -84,6 +85,12 @@ class EmbeddingModelConfig:
     # below the shipped bundle at k = 10, and on the cold-start test readers it costs at
     # k = 1 (0.187 against EASE's 0.190: a fixed term outweighs one book's vector). Off.
     popularity_weight: float = 0.0
+    # The popularity term scaled by the reader (the bundle's ``pop_axis``, see
+    # FoldInScorer.popularity_lean): a book's score gains this x its centred log10 Goodreads
+    # count x the reader's own star-weighted sum of those over the square root of the summed
+    # weights. It lifts famous books for readers of famous books only, and grows with the
+    # revealed books instead of outweighing one. 0 = off.
+    popularity_lean_weight: float = 0.0
     seed: int = 42
 
 
@@ -98,6 +105,7 @@ class TrainedEmbeddings:
     link_blend: float
     history: list[dict]
     popularity: np.ndarray | None = None  # (n_books,) the ranking's per-book term, or none
+    pop_axis: np.ndarray | None = None  # (n_books,) the popularity axis (popularity_lean_weight)
 
 
 #: The link tables are built in a thread beside the embedding epochs while the co-counts they
@@ -143,6 +151,9 @@ def blend_ndcg(
         group = parts[start : start + chunk]
         queries = np.stack([scorer.ranking_query(shown, s) for shown, s, _ in group])
         scores = queries @ vectors.T + bias
+        if scorer.pop_axis is not None:
+            leans = [scorer.popularity_lean(shown, s) for shown, s, _ in group]
+            scores += np.float32(leans)[:, None] * scorer.pop_axis
         for emb, (shown, shown_stars, relevant) in zip(scores, group, strict=True):
             links = scorer.link_scores(shown, shown_stars) if any(blends) else 0.0
             for blend in totals:
@@ -190,6 +201,9 @@ def train_embedding_model(
     with it in place."""
     history: list[dict] = []
     popularity = popularity_term(ratings_counts, cfg.popularity_weight)
+    # the axis's places are sqrt(weight) x the same centred counts: the score gains their
+    # product, weight x (book's) x (reader's)
+    pop_axis = popularity_term(ratings_counts, float(np.sqrt(max(cfg.popularity_lean_weight, 0))))
     val = (
         validation_readers(items, cfg.validation_readers, np.random.default_rng(cfg.seed))
         if cfg.validation_readers
@@ -227,9 +241,11 @@ def train_embedding_model(
 
     no_links = (np.zeros((n_books + 1, 0), np.int32), np.zeros((n_books + 1, 0), np.float32))
 
-    def scorer_for(vectors: np.ndarray, links=no_links, popularity=None) -> FoldInScorer:
+    def scorer_for(
+        vectors: np.ndarray, links=no_links, popularity=None, pop_axis=None
+    ) -> FoldInScorer:
         bundle = export_arrays(vectors, links, 1.0, None, cfg, 3.5, np.arange(n_books))
-        return FoldInScorer(with_popularity(bundle, popularity))
+        return FoldInScorer(with_popularity(bundle, popularity, pop_axis))
 
     def on_epoch(epoch: int, model) -> dict:
         if not heldout:
@@ -256,7 +272,7 @@ def train_embedding_model(
         blend = 0.0
         if heldout and cfg.neighbors:
             with timed_phase(history, "link blend") as row:
-                scorer = scorer_for(vectors, links, popularity)
+                scorer = scorer_for(vectors, links, popularity, pop_axis)
                 tried = blend_ndcg(scorer, heldout, cfg.link_blends)
                 blend, edge = chosen_blend(tried)
                 row.update(chosen=blend, edge=edge)
@@ -274,14 +290,19 @@ def train_embedding_model(
         progress,
     )
     history += head_history
-    return TrainedEmbeddings(model, head, vectors, links, blend, history, popularity)
+    return TrainedEmbeddings(model, head, vectors, links, blend, history, popularity, pop_axis)
 
 
-def with_popularity(bundle: Bundle, popularity: np.ndarray | None) -> Bundle:
+def with_popularity(
+    bundle: Bundle, popularity: np.ndarray | None, pop_axis: np.ndarray | None = None
+) -> Bundle:
     """``bundle`` with ``popularity`` (n_books,) as its per-book ranking term (``out_bias``,
-    which the runtime adds to every book's score)."""
+    which the runtime adds to every book's score) and ``pop_axis`` (n_books,) as its
+    popularity axis (``Bundle.pop_axis``, the term scaled by the reader)."""
     if popularity is not None:
         bundle.out_bias[1:] = popularity
+    if pop_axis is not None:
+        bundle.pop_axis = np.concatenate([[0.0], pop_axis]).astype(np.float32)
     return bundle
 
 
@@ -343,4 +364,4 @@ def export_bundle(
         book_ids,
         {**meta, "link_blend": trained.link_blend},
     )
-    return with_popularity(bundle, trained.popularity)
+    return with_popularity(bundle, trained.popularity, trained.pop_axis)
