@@ -28,3 +28,64 @@ def test_memory_a_phase_freed_on_the_heap_goes_back_to_the_system():
     assert release_freed_memory()
     assert resident_mb() < held - 300
     assert len(kept) == 60
+
+
+def test_the_rating_heads_epochs_keep_no_earlier_epochs_reveal_split(monkeypatch):
+    """Each epoch draws a new reveal split of every reader (at 100k books ~150 MB); once the
+    head has trained, no earlier epoch's split may still be held (a fit per epoch on a new
+    batches object left every one resident: TensorFlow keeps each fit's input pipeline)."""
+    import gc
+    import weakref
+
+    from bookrec_tui.training import rating_head
+    from bookrec_tui.training.interactions import UserItems
+
+    drawn = []
+    real_split = rating_head.reveal_split
+
+    def recorded_split(*args, **kwargs):
+        arrays = real_split(*args, **kwargs)
+        drawn.append([weakref.ref(a) for a in arrays])
+        return arrays
+
+    monkeypatch.setattr(rating_head, "reveal_split", recorded_split)
+    rng = np.random.default_rng(0)
+    counts = rng.integers(3, 20, 200)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    items = UserItems(
+        indptr,
+        rng.integers(0, 50, indptr[-1]).astype(np.int32),
+        rng.integers(1, 6, indptr[-1]).astype(np.int8),
+        np.arange(200),
+    )
+    vectors = rng.normal(size=(50, 8)).astype(np.float32)
+    cfg = rating_head.RatingHeadConfig(dim=4, epochs=3, batch_size=32)
+    weights = np.array([0, 0.1, 0.3, 0.6, 1, 1.1], np.float32)
+    head, history = rating_head.train_rating_head(
+        items, np.arange(200), vectors, weights, np.zeros((51, 0), np.int32), cfg
+    )
+    gc.collect()
+    assert len(drawn) == 3 and len(history) == 3
+    assert all(ref() is None for refs in drawn[:-1] for ref in refs)
+
+
+def test_keras_files_are_saved_with_their_weights_through_disk(tmp_path):
+    """Inside weights_through_disk Keras writes a model's weights to a file beside the
+    target, not into memory first (the 100k-book export's peak), and its switch is restored
+    after; the file loads back."""
+    from keras.src.saving import saving_lib
+
+    from bookrec_tui.training.embeddings import EmbeddingConfig, build_model
+    from bookrec_tui.training.run import save_without_optimizer, weights_through_disk
+
+    model = build_model(12, EmbeddingConfig(dim=4, batch_size=4, seed=0), compile=False)
+    before = saving_lib._MEMORY_UPPER_BOUND
+    assert saving_lib.is_memory_sufficient(model)  # Keras's default: through memory
+    with weights_through_disk():
+        assert not saving_lib.is_memory_sufficient(model)
+    assert before == saving_lib._MEMORY_UPPER_BOUND
+    save_without_optimizer(model, tmp_path / "m.keras")
+    import keras
+
+    again = keras.saving.load_model(tmp_path / "m.keras", compile=False)
+    np.testing.assert_array_equal(np.asarray(again.books), np.asarray(model.books))
