@@ -67,25 +67,3 @@ def test_the_rating_heads_epochs_keep_no_earlier_epochs_reveal_split(monkeypatch
     gc.collect()
     assert len(drawn) == 3 and len(history) == 3
     assert all(ref() is None for refs in drawn[:-1] for ref in refs)
-
-
-def test_keras_files_are_saved_with_their_weights_through_disk(tmp_path):
-    """Inside weights_through_disk Keras writes a model's weights to a file beside the
-    target, not into memory first (the 100k-book export's peak), and its switch is restored
-    after; the file loads back."""
-    from keras.src.saving import saving_lib
-
-    from bookrec_tui.training.embeddings import EmbeddingConfig, build_model
-    from bookrec_tui.training.run import save_without_optimizer, weights_through_disk
-
-    model = build_model(12, EmbeddingConfig(dim=4, batch_size=4, seed=0), compile=False)
-    before = saving_lib._MEMORY_UPPER_BOUND
-    assert saving_lib.is_memory_sufficient(model)  # Keras's default: through memory
-    with weights_through_disk():
-        assert not saving_lib.is_memory_sufficient(model)
-    assert before == saving_lib._MEMORY_UPPER_BOUND
-    save_without_optimizer(model, tmp_path / "m.keras")
-    import keras
-
-    again = keras.saving.load_model(tmp_path / "m.keras", compile=False)
-    np.testing.assert_array_equal(np.asarray(again.books), np.asarray(model.books))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -110,27 +109,9 @@ def save_without_optimizer(keras_model, path: Path) -> None:
     optimizer = getattr(keras_model, "optimizer", None)
     keras_model.optimizer = None
     try:
-        with weights_through_disk():
-            keras_model.save(path)
+        keras_model.save(path)
     finally:
         keras_model.optimizer = optimizer
-
-
-@contextmanager
-def weights_through_disk() -> Iterator[None]:
-    """Keras 3 saving writes a ``.keras`` file's weights into memory first whenever they
-    take less than half the free memory, then zips them: at 100,000 books x 1,024 the two
-    models' 0.4 GB tables each came on top of everything training held, and the export
-    was the whole run's peak (8.6 GB against 7.8 GB before it). Inside this block Keras
-    takes its other path, an h5 file in the target's folder zipped in at the end."""
-    from keras.src.saving import saving_lib  # Keras's own switch: no public setting
-
-    bound = saving_lib._MEMORY_UPPER_BOUND
-    saving_lib._MEMORY_UPPER_BOUND = 0.0
-    try:
-        yield
-    finally:
-        saving_lib._MEMORY_UPPER_BOUND = bound
 
 
 def _np_default(value):
