@@ -333,9 +333,11 @@ def train_embeddings(
 def scoring_model(model, cfg: EmbeddingConfig):
     """The dense model holding ``model``'s trained book table and nothing else: for the
     Gramian form (whose output is only what its loss needs) it is the model that scores
-    books; for both, dropping the trained model frees the optimizer's two slots per weight
-    and the compiled training step (1.2 GB and more at 100,000 books x 1,024, which the link
-    blend, the rating head and the export would otherwise carry on top of their own)."""
+    books; for both, dropping the trained model releases the optimizer's two slots per
+    weight and the compiled training step (1.2 GB and more at 100,000 books x 1,024) into
+    TensorFlow's memory pool, which the rating head then reuses. The process's RSS does not
+    fall (TensorFlow with oneDNN keeps its pool: docs/benchmarks.md, "The whole training at
+    100k books: where the memory sits")."""
     dense = model_class()(model.n_books, cfg.dim, cfg.batch_size, cfg.seed, cfg.matmul_dtype)
     dense.books.assign(model.books)
     dense.built = True  # its one weight is made in __init__ (saving warns of an unbuilt model)
@@ -378,5 +380,4 @@ def with_padding_row(vectors: np.ndarray) -> np.ndarray:
         and not base[0].any()
     ):
         return base
-    n, dim = vectors.shape
-    return np.vstack([np.zeros((1, dim), np.float32), vectors.astype(np.float32)])
+    return np.vstack([np.zeros((1, vectors.shape[1]), np.float32), vectors.astype(np.float32)])

@@ -206,8 +206,8 @@ def train_rating_head(
 
     # One batches object for every epoch, given each epoch's reveal split in turn: a fit's
     # tf.data pipeline (``from_generator``) stays registered with TensorFlow after the fit,
-    # holding what it reads, so a new object a fit kept every epoch's split resident
-    # (+150 MB an epoch at 100k books, 0.7 GB over six).
+    # holding what it reads: with a new object for each fit, every epoch's split stayed
+    # resident (+150 MB an epoch at 100k books, 0.7 GB over six).
     data = _epoch_batches(keras, cfg.batch_size)
     for epoch in range(cfg.epochs):
         k = sample_reveal_counts(items.counts, cfg.small_reveal_max, cfg.small_reveal_prob, rng)
