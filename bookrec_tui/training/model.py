@@ -259,7 +259,8 @@ def neighbor_table(
 
 def load_keras_model(path):
     """Load a saved ``.keras`` model in Keras' safe mode (no arbitrary code), uncompiled:
-    the files hold no optimizer state (:func:`bookrec_tui.training.run.save_without_optimizer`)."""
+    the files hold no optimizer state
+    (:func:`bookrec_tui.training.keras_files.save_keras_model`)."""
     keras, _tf = import_keras()
     model_class()
     return keras.saving.load_model(path, safe_mode=True, compile=False)

@@ -18,6 +18,7 @@ from bookrec_tui.training.embedding_bundle import (
 )
 from bookrec_tui.training.embedding_bundle import export_bundle as export_embeddings
 from bookrec_tui.training.interactions import UserItems
+from bookrec_tui.training.keras_files import save_keras_model
 from bookrec_tui.training.model import TrainConfig, export_bundle, train_model
 
 KERAS_NAME = "bookrec.keras"
@@ -89,29 +90,12 @@ def save_outputs(
     for name, keras_model in models.items():
         paths[name] = out_dir / name
         tmp = out_dir / f".{name}.tmp.keras"
-        save_without_optimizer(keras_model, tmp)
+        save_keras_model(keras_model, tmp)
         tmp.replace(paths[name])
     paths["metrics"].write_text(json.dumps(bundle.meta, indent=2, default=_np_default))
     if catalogue is not None:
         paths["catalogue"] = pack_catalogue(catalogue, out_dir / PACKED_NAME, source)
     return paths
-
-
-def save_without_optimizer(keras_model, path: Path) -> None:
-    """Save ``keras_model`` as a ``.keras`` file without its optimizer's state.
-
-    The files are the trained model, not a checkpoint to resume: Nadam's two slots per
-    weight made the ranking model's file three times its weights (goodbooks-10k: 123 MB for
-    a 41 MB table), and Keras writes a file's weights through memory first when it thinks
-    they fit, so at 100,000 synthetic books saving both models raised training's peak RSS
-    from 7.5 GB to 8.55 GB (docs/benchmarks.md, "The whole training at 100k books").
-    Load with ``compile=False`` (:func:`bookrec_tui.training.model.load_keras_model`)."""
-    optimizer = getattr(keras_model, "optimizer", None)
-    keras_model.optimizer = None
-    try:
-        keras_model.save(path)
-    finally:
-        keras_model.optimizer = optimizer
 
 
 def _np_default(value):
