@@ -21,7 +21,7 @@ BOOKS = [
     ("Alpha: The Graphic Novel", "Fa F", 7_600_000, "eng", 0),  # an adaptation: never asked
     ("Le Livre", "Gi G", 7_500_000, "fre", 0),  # French: only once French is shown
     ("Echo", "Ann A", 7_400_000, "eng", 0),  # Alpha's author: not twice
-    ("Foxtrot", "Hu H", 1_000_000, "eng", 0),
+    ("Foxtrot", "Hu H", 8_000_000, "eng", 0),  # as widely read as Bravo
     ("Golf", "Io I", 1_000_000, "eng", 1),
     ("Hotel", "Jo J", 900_000, "eng", 0),
     ("Un Autre", "Ka K", 800_000, "fre", 1),
@@ -29,19 +29,20 @@ BOOKS = [
 
 
 class TasteScorer:
-    """Reading a book lifts every book of its taste group by 40 (log-odds)."""
+    """Reading a book lifts every book of its taste group by ``lift``."""
 
-    def __init__(self, groups: np.ndarray) -> None:
+    def __init__(self, groups: np.ndarray, lift: float = 40.0) -> None:
         self.groups = groups
+        self.lift = lift
 
     def rank_scores(self, rows: np.ndarray, stars: np.ndarray) -> np.ndarray:
         scores = np.zeros(len(self.groups))
         for row in np.asarray(rows, dtype=np.int64):
-            scores[self.groups == self.groups[row]] += 40.0
+            scores[self.groups == self.groups[row]] += self.lift
         return scores
 
 
-def stub_recommender() -> SimpleNamespace:
+def stub_recommender(lift: float = 40.0) -> SimpleNamespace:
     n = len(BOOKS)
     title, author, count, language, group = (np.array(col) for col in zip(*BOOKS, strict=True))
     catalogue = Catalogue(
@@ -61,7 +62,7 @@ def stub_recommender() -> SimpleNamespace:
         shelf_counts=np.zeros((n, 8), np.int32),
         genre_counts=np.zeros((n, len(GENRE_NAMES)), np.int32),
     )
-    return SimpleNamespace(catalogue=catalogue, scorer=TasteScorer(group.astype(np.int64)))
+    return SimpleNamespace(catalogue=catalogue, scorer=TasteScorer(group.astype(np.int64), lift))
 
 
 def ids(*titles: str) -> list[int]:
@@ -96,7 +97,7 @@ def test_never_asks_sequels_box_sets_guides_adaptations_or_an_author_twice(picke
 
 def test_what_the_reader_has_read_steers_the_next_question(picker):
     alpha = ids("Alpha")[0]
-    # Read Alpha: the next is from Alpha's taste group (Foxtrot) over the more popular Bravo.
+    # Read Alpha: the next is from Alpha's taste group (Foxtrot) over Bravo, as widely read.
     assert picker.next_question({alpha: 4}) == ids("Foxtrot")[0]
     assert picker.next_question({alpha: 0}) == ids("Foxtrot")[0]  # read, no opinion
     # Not read Alpha: the other group's Bravo.
@@ -117,3 +118,16 @@ def test_a_language_is_asked_once_the_reader_has_shown_it(picker):
 def test_nothing_left_to_ask_is_none(picker):
     everything = {int(b): None for b in picker.rec.catalogue.book_ids}
     assert picker.next_question(everything) is None
+
+
+@pytest.mark.parametrize("lift", [0.04, 40.0, 4000.0])
+def test_the_questions_do_not_depend_on_the_scale_of_the_models_scores(lift):
+    """Models score on different scales (the embedding model's scores move ~6x as far as
+    the link model's): the model's pull on the questions is counted in units of its own
+    spread, so the same answers bring the same questions."""
+    picker = QuestionPicker(stub_recommender(lift))
+    alpha, bravo = ids("Alpha", "Bravo")
+    reference = QuestionPicker(stub_recommender())
+    for answers in ({alpha: 4}, {alpha: None}, {alpha: 5, bravo: None}, {alpha: None, bravo: 2}):
+        np.testing.assert_allclose(picker.read_logits(answers), reference.read_logits(answers))
+        assert picker.next_question(answers) == reference.next_question(answers)

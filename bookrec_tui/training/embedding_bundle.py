@@ -92,7 +92,10 @@ class EmbeddingModelConfig:
     # revealed books instead of outweighing one. 0.6 was the validation choice
     # (docs/benchmarks.md, "The popularity lean"): real readers +0.020 / +0.010 NDCG@10 at
     # k = 5 / 10 over three seeds, level with the shipped bundle at k = 10 (+0.0004), the
-    # cold-start test readers level. 0 = off (the default until the model ships with it).
+    # cold-start test readers level. Off (0): the metric rewards ranking the famous books a
+    # library already holds, and in the lists a reader sees it puts famous books above the
+    # next book of a series the reader loved (docs/benchmarks.md, "Shipping the embedding
+    # model? A reader's audit").
     popularity_lean_weight: float = 0.0
     seed: int = 42
 
