@@ -216,3 +216,36 @@ def test_blending_stars_into_the_order_keeps_three_by_an_author_in_ten(lists):
     top10 = [listed[i].row for i in order[:10]]
     assert sum(r in (9, 10, 12, 13) for r in top10) == 3
     assert [listed[i].row for i in order[:3]] == [9, 10, 12]  # the stars did move them up
+
+
+def test_a_loved_series_continues_first_whatever_the_model_ranks(lists):
+    """Fellowship loved: The Two Towers leads the list, though the model puts two
+    standalones above it; the Septimus Heap reader's next book comes second."""
+    scores = scores_for(14, 15, 21, 2)
+    reader = ReaderBooks.of(known=[20, 0], stars={20: 5, 0: 4})
+    listed = lists.assemble(scores, reader, 4)
+    assert shown(listed) == [21, 1, 14, 15]
+    assert [b.note for b in listed[:2]] == [NEXT, NEXT]
+    # The model's own order: without the stars nothing is lifted.
+    plain = lists.assemble(scores, ReaderBooks.of(known=[20, 0]), 4)
+    assert shown(plain)[:2] == [14, 15]
+
+
+def test_only_loved_series_read_in_order_continue(lists):
+    scores = scores_for(14, 15, 16, 17)
+    # Liked (3 stars), or loved then disliked a later entry: no lift.
+    for stars in ({20: 3}, {0: 5, 1: 2}):
+        reader = ReaderBooks.of(known=list(stars), stars=stars)
+        assert shown(lists.assemble(scores, reader, 2)) == [14, 15], stars
+    # Discworld is read in any order: nothing to continue.
+    assert shown(lists.assemble(scores, ReaderBooks.of(known=[7], stars={7: 5}), 2)) == [14, 15]
+
+
+def test_no_more_loved_series_lead_than_the_cap(lists, monkeypatch):
+    import bookrec_tui.core.listing as listing
+
+    monkeypatch.setattr(listing, "CONTINUE_MAX", 1)
+    # Two loved series: only the one whose next entry the model scores higher leads.
+    reader = ReaderBooks.of(known=[0, 1, 20], stars={0: 5, 1: 5, 20: 5})
+    assert shown(lists.assemble(scores_for(14, 15, 2, 21), reader, 3)) == [2, 14, 15]
+    assert shown(lists.assemble(scores_for(14, 15, 21, 2), reader, 3)) == [21, 14, 15]

@@ -163,3 +163,20 @@ def test_a_shorter_list_is_the_start_of_a_longer_one(rec):
         longest = [r.book_id for r in rec.recommend(ratings, n=45)]
         for n in (5, 10, 20, 30):
             assert [r.book_id for r in rec.recommend(ratings, n=n)] == longest[:n]
+
+
+def test_a_loved_series_continues_at_the_top_of_the_recommendations(rec):
+    """5 stars for The Hobbit and The Fellowship of the Ring: The Two Towers leads (the
+    model alone put it 7th, under Harry Potter, 1984 and Jane Eyre); "more like The
+    Fellowship" is not a recommendation and keeps its own order."""
+    ratings = {
+        book(rec, "The Hobbit"): 5,
+        book(rec, "The Fellowship of the Ring (The Lord of the Rings, #1)"): 5,
+        book(rec, "Pride and Prejudice"): 4,
+        book(rec, "Gone Girl"): 4,
+    }
+    top = rec.recommend(ratings, n=10)[0]
+    assert top.title.startswith("The Two Towers") and top.note == "next in the series"
+    # Given 2 stars, the series is not continued first.
+    disliked = {**ratings, book(rec, "The Fellowship of the Ring (The Lord of the Rings, #1)"): 2}
+    assert not rec.recommend(disliked, n=10)[0].title.startswith("The Two Towers")

@@ -12,14 +12,20 @@ Whatever model made the scores, the list:
 * holds at most ``series_cap`` entries of one series (the next unread first);
 * never holds an edition, omnibus or box set that shares a book with one read or already
   listed; a partial edition ("#5, Part 1") collapses onto the main one;
-* holds at most ``author_cap`` books by one first author in each ten slots.
+* holds at most ``author_cap`` books by one first author in each ten slots;
+* continues the series a reader loved: the next unread entry of a series read in order of
+  which they rated a book LOVED_STARS or more (and none DISLIKED_STARS or less) is listed
+  first, up to CONTINUE_MAX such series (those the model scores highest). Models rank a
+  famous book's sequel under other famous books (goodbooks-10k readers of famous books read
+  much the same famous books): The Two Towers came 7th (link model) and 25th (learned
+  embeddings) for a reader who gave The Hobbit and The Fellowship of the Ring 5 stars.
 
 numpy only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +34,10 @@ from bookrec_tui.core.works import Works
 
 START = "start of a series"
 NEXT = "next in the series"
+
+LOVED_STARS = 4
+DISLIKED_STARS = 2
+CONTINUE_MAX = 2
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,10 @@ class ReaderBooks:
     known: frozenset[int] = frozenset()  # rated or read: count as read, set series progress
     blocked: frozenset[int] = frozenset()  # hidden or excluded: never listed
     overrides: tuple[tuple[str, bool], ...] = ()  # series key -> read in order?
+    # Rated >= LOVED_STARS / <= DISLIKED_STARS: which series to continue (empty for "more
+    # like this", which continues no series of the reader's).
+    loved: frozenset[int] = frozenset()
+    disliked: frozenset[int] = frozenset()
 
     @classmethod
     def of(
@@ -52,11 +66,16 @@ class ReaderBooks:
         known: Iterable[int] = (),
         blocked: Iterable[int] = (),
         overrides: dict[str, bool] | None = None,
+        stars: Mapping[int, float] | None = None,
     ) -> ReaderBooks:
+        """``stars``: the reader's ratings by row, when their loved series are continued."""
+        stars = stars or {}
         return cls(
             frozenset(int(r) for r in known),
             frozenset(int(r) for r in blocked),
             tuple(sorted((overrides or {}).items())),
+            frozenset(int(r) for r, s in stars.items() if s >= LOVED_STARS),
+            frozenset(int(r) for r, s in stars.items() if 0 < s <= DISLIKED_STARS),
         )
 
 
@@ -102,6 +121,7 @@ class ListAssembler:
         else:
             rows = np.asarray(rows, dtype=np.int64)
             scores[np.isin(rows, never)] = -np.inf
+        self._continue_loved_series(scores, rows, reader, read, progress, overrides)
         listed: list[ListedBook] = []
         per_series: dict[int, int] = {}
         last_listed: dict[int, float] = {}
@@ -141,6 +161,57 @@ class ListAssembler:
             seen = len(order)
             pool = min(len(scores), pool * 4)
         return listed
+
+    def continuations(
+        self,
+        reader: ReaderBooks,
+        read: set[int],
+        progress: dict[int, float],
+        overrides: dict[str, bool],
+    ) -> list[int]:
+        """The next unread entry of each series read in order that the reader loved."""
+        w = self.works
+
+        def series(rows: Iterable[int]) -> set[int]:
+            return {int(w.series[int(w.main[r])]) for r in rows} - {-1}
+
+        out = []
+        for sid in sorted(series(reader.loved) - series(reader.disliked)):
+            if not w.is_ordered(sid, overrides):
+                continue
+            nxt = w.next_entry(sid, progress.get(sid, 0.0), read)
+            if nxt is not None and nxt[1] not in reader.blocked:
+                out.append(nxt[1])
+        return out
+
+    def _continue_loved_series(
+        self,
+        scores: np.ndarray,
+        rows: np.ndarray | None,
+        reader: ReaderBooks,
+        read: set[int],
+        progress: dict[int, float],
+        overrides: dict[str, bool],
+    ) -> None:
+        """Lift (in place) the CONTINUE_MAX best-scored :meth:`continuations` just above the
+        best score, keeping their order: listed first, and on the score's scale for the
+        star blend. A book another rule left out (-inf) stays out."""
+        if not reader.loved:
+            return
+        nexts = self.continuations(reader, read, progress, overrides)
+        if rows is None:
+            at = nexts
+        else:
+            where = {int(r): i for i, r in enumerate(rows)}
+            at = [where[r] for r in nexts if r in where]
+        at = [i for i in at if np.isfinite(scores[i])]
+        if not at:
+            return
+        top = float(scores[np.isfinite(scores)].max())
+        step = 1e-6 * max(1.0, abs(top))
+        chosen = sorted(at, key=lambda i: -scores[i])[:CONTINUE_MAX]
+        for place, i in enumerate(chosen):
+            scores[i] = top + step * (len(chosen) - place)
 
     def reorder(
         self, listed: list[ListedBook], stars: np.ndarray, weight: float, author_cap: int | None = 3

@@ -279,11 +279,19 @@ class Recommender:
         read: Iterable[int] = (),
         hidden: Iterable[int] = (),
         series_order: dict[str, bool] | None = None,
+        continue_series: bool = False,
     ) -> ReaderBooks:
+        """``continue_series``: the list continues the series the reader loved (see
+        :mod:`.listing`): recommendations do, "more like this" does not."""
         c = self.catalogue
         known = [c.row(int(b)) for b in (*ratings, *read) if int(b) in c]
         blocked = [c.row(int(b)) for b in hidden if int(b) in c]
-        return ReaderBooks.of(known, blocked, series_order)
+        stars = (
+            {c.row(int(b)): float(s) for b, s in ratings.items() if int(b) in c}
+            if continue_series
+            else None
+        )
+        return ReaderBooks.of(known, blocked, series_order, stars)
 
     # ------------------------------------------------------------------ API
     def recommend(
@@ -307,7 +315,7 @@ class Recommender:
         """
         read = [int(b) for b in read]
         rows, stars = self.reader_arrays(ratings, read)
-        reader = self.reader_books(ratings, read, exclude, series_order)
+        reader = self.reader_books(ratings, read, exclude, series_order, continue_series=True)
         # Whole pages are listed and ordered, then cut to n: recommend(n=10) is the start of
         # recommend(n=20), whatever the star blend does within a page.
         pages = -(-n // BLEND_PAGE) * BLEND_PAGE

@@ -123,7 +123,9 @@ def evaluate_lists(
         rev, rev_stars = rows[:k], stars[:k]
         hid, hid_stars = rows[k:], stars[k:]
         relevant = series_relevant(works, rev, hid, hid_stars)
-        reader = ReaderBooks.of(known=rev.tolist())
+        reader = ReaderBooks.of(
+            known=rev.tolist(), stars=dict(zip(rev.tolist(), rev_stars.tolist(), strict=True))
+        )
         for name, method in methods.items():
             score, stars_fn = method if isinstance(method, tuple) else (method, None)
             scores = np.asarray(score(rev, rev_stars), dtype=np.float64)
