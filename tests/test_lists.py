@@ -249,3 +249,14 @@ def test_no_more_loved_series_lead_than_the_cap(lists, monkeypatch):
     reader = ReaderBooks.of(known=[0, 1, 20], stars={0: 5, 1: 5, 20: 5})
     assert shown(lists.assemble(scores_for(14, 15, 2, 21), reader, 3)) == [2, 14, 15]
     assert shown(lists.assemble(scores_for(14, 15, 21, 2), reader, 3)) == [21, 14, 15]
+
+
+def test_the_star_blend_keeps_a_continued_series_first(lists):
+    """New Moon after a 5-star Twilight is predicted fewer stars than the books below it;
+    the blend still leaves it first (its note says why), and orders the rest by stars."""
+    reader = ReaderBooks.of(known=[20], stars={20: 5})
+    listed = lists.assemble(scores_for(14, 15, 16, 21), reader, 4)
+    assert shown(listed)[0] == 21 and listed[0].continues
+    stars = np.array([3.0, 3.5, 4.5, 4.0])  # for 21, 14, 15, 16 as listed
+    order = lists.reorder(listed, stars, weight=10.0)
+    assert [listed[i].row for i in order] == [21, 15, 16, 14]

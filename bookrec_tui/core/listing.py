@@ -15,7 +15,8 @@ Whatever model made the scores, the list:
 * holds at most ``author_cap`` books by one first author in each ten slots;
 * continues the series a reader loved: the next unread entry of a series read in order of
   which they rated a book LOVED_STARS or more (and none DISLIKED_STARS or less) is listed
-  first, up to CONTINUE_MAX such series (those the model scores highest). Models rank a
+  first, up to CONTINUE_MAX such series (those the model scores highest), whatever stars
+  are predicted for it (the note says why it is there). Models rank a
   famous book's sequel under other famous books (goodbooks-10k readers of famous books read
   much the same famous books): The Two Towers came 7th (link model) and 25th (learned
   embeddings) for a reader who gave The Hobbit and The Fellowship of the Ring 5 stars.
@@ -46,6 +47,7 @@ class ListedBook:
     scored_row: int  # the row the model scored (differs when a series entry stood in)
     score: float  # the model's score of ``scored_row``: the list's order
     note: str = ""  # START, NEXT or ""
+    continues: bool = False  # a loved series' next entry: kept first by the star blend
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ class ListAssembler:
         else:
             rows = np.asarray(rows, dtype=np.int64)
             scores[np.isin(rows, never)] = -np.inf
-        self._continue_loved_series(scores, rows, reader, read, progress, overrides)
+        lifted = self._continue_loved_series(scores, rows, reader, read, progress, overrides)
         listed: list[ListedBook] = []
         per_series: dict[int, int] = {}
         last_listed: dict[int, float] = {}
@@ -149,7 +151,7 @@ class ListAssembler:
                     len(listed) // 10 + 1
                 ):
                     continue
-                listed.append(ListedBook(shown, int(r), score, note))
+                listed.append(ListedBook(shown, int(r), score, note, int(i) in lifted))
                 covered |= w.read_closure([shown])
                 per_author[author] = per_author.get(author, 0) + 1
                 if sid >= 0:
@@ -192,12 +194,12 @@ class ListAssembler:
         read: set[int],
         progress: dict[int, float],
         overrides: dict[str, bool],
-    ) -> None:
+    ) -> set[int]:
         """Lift (in place) the CONTINUE_MAX best-scored :meth:`continuations` just above the
-        best score, keeping their order: listed first, and on the score's scale for the
-        star blend. A book another rule left out (-inf) stays out."""
+        best score, keeping their order, so they are listed first; the indices into
+        ``scores`` lifted. A book another rule left out (-inf) stays out."""
         if not reader.loved:
-            return
+            return set()
         nexts = self.continuations(reader, read, progress, overrides)
         if rows is None:
             at = nexts
@@ -206,35 +208,45 @@ class ListAssembler:
             at = [where[r] for r in nexts if r in where]
         at = [i for i in at if np.isfinite(scores[i])]
         if not at:
-            return
+            return set()
         top = float(scores[np.isfinite(scores)].max())
         step = 1e-6 * max(1.0, abs(top))
         chosen = sorted(at, key=lambda i: -scores[i])[:CONTINUE_MAX]
         for place, i in enumerate(chosen):
             scores[i] = top + step * (len(chosen) - place)
+        return set(chosen)
 
     def reorder(
         self, listed: list[ListedBook], stars: np.ndarray, weight: float, author_cap: int | None = 3
     ) -> np.ndarray:
-        """Indices into ``listed``: :func:`blend_order` within each page of
-        :data:`BLEND_PAGE` books, then the author limit kept for each ten slots (a book that
-        would be the fourth by one author in a ten waits for the next ten).
+        """Indices into ``listed``: the continued series first, then :func:`blend_order`
+        within each page of :data:`BLEND_PAGE` books, then the author limit kept for each
+        ten slots (a book that would be the fourth by one author in a ten waits for the next
+        ten).
 
         Blending page by page keeps a longer list's start equal to a shorter one's (the side
         panel's 20 and the chat's 10 agree), as long as the caller lists whole pages."""
         scores = np.array([b.score for b in listed])
-        order = np.concatenate(
-            [
-                start
-                + blend_order(
-                    scores[start : start + BLEND_PAGE], stars[start : start + BLEND_PAGE], weight
-                )
-                for start in range(0, len(listed), BLEND_PAGE)
-            ]
-            or [np.zeros(0, dtype=np.int64)]
-        ).astype(np.int64)
+        pinned = [i for i, b in enumerate(listed) if b.continues]
+        pages = []
+        for start in range(0, len(listed), BLEND_PAGE):
+            page = np.array(
+                [
+                    i
+                    for i in range(start, min(start + BLEND_PAGE, len(listed)))
+                    if not listed[i].continues
+                ],
+                dtype=np.int64,
+            )
+            pages.append(page[blend_order(scores[page], stars[page], weight)])
+        order = np.concatenate([np.array(pinned, dtype=np.int64), *pages]).astype(np.int64)
         if author_cap is None:
             return order
+        return self._author_cap(listed, order, author_cap)
+
+    def _author_cap(
+        self, listed: list[ListedBook], order: np.ndarray, author_cap: int
+    ) -> np.ndarray:
         out: list[int] = []
         waiting = list(order)
         while waiting:
