@@ -123,7 +123,7 @@ class ListAssembler:
         else:
             rows = np.asarray(rows, dtype=np.int64)
             scores[np.isin(rows, never)] = -np.inf
-        lifted = self._continue_loved_series(scores, rows, reader, read, progress, overrides)
+        lifted = self._continue_loved_series(scores, rows, reader)
         listed: list[ListedBook] = []
         per_series: dict[int, int] = {}
         last_listed: dict[int, float] = {}
@@ -164,15 +164,15 @@ class ListAssembler:
             pool = min(len(scores), pool * 4)
         return listed
 
-    def continuations(
-        self,
-        reader: ReaderBooks,
-        read: set[int],
-        progress: dict[int, float],
-        overrides: dict[str, bool],
-    ) -> list[int]:
-        """The next unread entry of each series read in order that the reader loved."""
+    def continuations(self, reader: ReaderBooks) -> list[int]:
+        """The next unread entry of each series read in order that the reader loved (rows
+        a candidate set must hold for :meth:`assemble` to list them)."""
+        if not reader.loved:
+            return []
         w = self.works
+        overrides = dict(reader.overrides)
+        read = w.implied_read(reader.known, overrides)
+        progress = w.progress(reader.known)
 
         def series(rows: Iterable[int]) -> set[int]:
             return {int(w.series[int(w.main[r])]) for r in rows} - {-1}
@@ -187,20 +187,12 @@ class ListAssembler:
         return out
 
     def _continue_loved_series(
-        self,
-        scores: np.ndarray,
-        rows: np.ndarray | None,
-        reader: ReaderBooks,
-        read: set[int],
-        progress: dict[int, float],
-        overrides: dict[str, bool],
+        self, scores: np.ndarray, rows: np.ndarray | None, reader: ReaderBooks
     ) -> set[int]:
         """Lift (in place) the CONTINUE_MAX best-scored :meth:`continuations` just above the
         best score, keeping their order, so they are listed first; the indices into
         ``scores`` lifted. A book another rule left out (-inf) stays out."""
-        if not reader.loved:
-            return set()
-        nexts = self.continuations(reader, read, progress, overrides)
+        nexts = self.continuations(reader)
         if rows is None:
             at = nexts
         else:

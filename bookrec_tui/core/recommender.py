@@ -361,14 +361,15 @@ class Recommender:
         self, rows: np.ndarray, stars: np.ndarray, reader: ReaderBooks, pages: int
     ) -> list[ListedBook] | None:
         """A large catalogue's list from candidates instead of every book: the vector
-        index's best books for this reader, plus every book the rated books link to, scored
-        exactly (for a reader with no ratings: the most popular books). None when the
-        candidates run out before ``pages`` books are listed (the caller then scores every
-        book)."""
+        index's best books for this reader, plus every book the rated books link to and the
+        next entries of the series they loved, scored exactly (for a reader with no ratings:
+        the most popular books). None when the candidates run out before ``pages`` books are
+        listed (the caller then scores every book)."""
         if len(rows):
             query = self.scorer.ranking_query(rows, stars)
             found = self.vector_index.top(query, CANDIDATES)
-            candidates = np.union1d(found, self.scorer.linked_rows(rows))
+            linked = np.union1d(self.scorer.linked_rows(rows), self.lists.continuations(reader))
+            candidates = np.union1d(found, linked)
             scores = self.scorer.rank_scores_at(rows, stars, candidates, query)
         else:
             candidates = self._popular_rows
