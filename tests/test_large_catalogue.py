@@ -176,7 +176,8 @@ def test_large_catalogue_lists_from_candidates_equal_lists_from_every_book(small
         return original(self, scores, reader, n, *args, rows=rows, **kwargs)
 
     monkeypatch.setattr(ListAssembler, "assemble", spy)
-    for ratings in [{}, *_profiles(len(catalogue))]:
+    liked_only = {b: 3 for b in range(1, 8)}  # no loved series: nothing to continue
+    for ratings in [{}, liked_only, *_profiles(len(catalogue))]:
         took.clear()
         got = fast.recommend(ratings, n=20)
         assert took == [True]  # candidates only, no fallback

@@ -16,10 +16,10 @@ Whatever model made the scores, the list:
 * continues the series a reader loved: the next unread entry of a series read in order of
   which they rated a book LOVED_STARS or more (and none DISLIKED_STARS or less) is listed
   first, up to CONTINUE_MAX such series (those the model scores highest), whatever stars
-  are predicted for it (the note says why it is there). Models rank a
-  famous book's sequel under other famous books (goodbooks-10k readers of famous books read
-  much the same famous books): The Two Towers came 7th (link model) and 25th (learned
-  embeddings) for a reader who gave The Hobbit and The Fellowship of the Ring 5 stars.
+  are predicted for it (the note says why it is there). Models rank a famous book's sequel
+  under other famous books (goodbooks-10k readers of famous books read much the same
+  famous books): The Two Towers came 7th (link model) and 25th (learned embeddings) for a
+  reader who gave The Hobbit and The Fellowship of the Ring 5 stars.
 
 numpy only.
 """

@@ -368,7 +368,8 @@ class Recommender:
         if len(rows):
             query = self.scorer.ranking_query(rows, stars)
             found = self.vector_index.top(query, CANDIDATES)
-            linked = np.union1d(self.scorer.linked_rows(rows), self.lists.continuations(reader))
+            loved_next = np.array(self.lists.continuations(reader), dtype=np.int64)
+            linked = np.union1d(self.scorer.linked_rows(rows), loved_next)
             candidates = np.union1d(found, linked)
             scores = self.scorer.rank_scores_at(rows, stars, candidates, query)
         else:
