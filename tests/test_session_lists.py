@@ -58,8 +58,29 @@ def test_series_order_can_be_overridden_by_the_reader(session, tmp_path):
 def test_reasons_say_similar_readers_when_no_single_book_drives_it(session):
     text = session.handle("recs 20").text
     assert "because you" in text or "readers with similar taste" in text
+    reasons = ("because you", "readers with similar taste", "loved by readers of", "series")
     for line in text.splitlines()[1:]:
-        assert "because you" in line or "readers with similar taste" in line or "series" in line
+        assert any(reason in line for reason in reasons), line
+
+
+def test_a_driver_in_none_of_the_books_genres_is_named_as_its_readers(rec, tmp_path):
+    """Harry Potter drives To Kill a Mockingbird through the readers both share, not as a
+    book like it: "loved by readers of", while The Hunger Games (young adult, like Harry
+    Potter) is "because you loved" it."""
+    s = ReaderSession(rec, Profile.open("g", tmp_path))
+    for line in (
+        "loved harry potter and the sorcerer's stone",
+        "loved the hobbit",
+        "liked gone girl",
+    ):
+        assert s.handle(line).changed
+    lines = {
+        line.split(" — ")[0].split(". ", 1)[-1]: line
+        for line in s.handle("recs 12").text.splitlines()
+    }
+    assert "loved by readers of Harry Potter" in lines["To Kill a Mockingbird"]
+    hunger = next(v for k, v in lines.items() if k.startswith("The Hunger Games"))
+    assert "because you loved Harry Potter" in hunger
 
 
 def test_it_means_the_book_just_discussed(session, tmp_path):

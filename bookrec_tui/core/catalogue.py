@@ -264,6 +264,11 @@ class Catalogue:
         """(n, len(genres.GENRE_NAMES)) bool: which genres each book is in (shelf shares)."""
         return genres.genre_membership(self.genre_counts)
 
+    def share_a_genre(self, a: int, b: int) -> bool | None:
+        """Are books ``a`` and ``b`` (book ids) shelved in a common genre, fiction and
+        non-fiction aside? None when either has no other genre to tell."""
+        return genres.share_a_genre(self.genre_members, self.row(a), self.row(b))
+
     def genre_rows(self, name: str) -> np.ndarray:
         """Rows of the books in genre ``name`` (any spelling a reader types: "sci fi");
         raises genres.UnknownGenreError, listing the known genres, for an unknown one."""

@@ -146,6 +146,21 @@ def genre_membership(counts: np.ndarray) -> np.ndarray:
     return member
 
 
+#: Genres nearly every novel or every other book is in: sharing one says nothing.
+BROAD_GENRES = ("fiction", "non-fiction")
+
+
+def share_a_genre(members: np.ndarray, a: int, b: int) -> bool | None:
+    """Do rows ``a`` and ``b`` of :func:`genre_membership` share a genre other than the
+    broad ones? None when either has no such genre to judge by."""
+    specific = np.ones(members.shape[1], dtype=bool)
+    specific[[GENRE_NAMES.index(g) for g in BROAD_GENRES]] = False
+    ga, gb = members[a] & specific, members[b] & specific
+    if not ga.any() or not gb.any():
+        return None
+    return bool((ga & gb).any())
+
+
 def shelf_vectors(counts: np.ndarray) -> np.ndarray:
     """(n_books, n_genres) float32 unit rows from genre shelf counts, each genre weighted by
     how rare it is (TF-IDF: log(n / books shelved so)): two fantasy books are close, and
