@@ -11,7 +11,9 @@ Per bundle and reader group, averaged over readers:
   rated books (0: the list is as famous as the shelf);
 * next@5 / next@10: of the readers who rated a book of a series read in order >= 4 stars
   and have not read its next entry (in the catalogue), the share whose top 5 / 10 holds
-  that next entry.
+  that next entry;
+* named / other genre: slots whose reason names a driving rated book, and the share of
+  those where that book is in none of the listed book's genres ("loved by readers of X").
 
 Readers: the real Goodreads exports (every matched book, rated or read-unrated, as after
 `import`), and goodbooks readers (seeded sample with >= 20 ratings, 10 ratings revealed;
@@ -72,8 +74,13 @@ def audit(rec, readers: list[tuple[dict[int, int], list[int]]]) -> dict:
     counts = np.log10(np.maximum(rec.catalogue.ratings_counts, 1).astype(np.float64))
     famous = set(rec.catalogue.book_ids[np.argsort(-counts)[:FAMOUS_TOP]].tolist())
     shares, lifts, hit5, hit10 = [], [], [], []
+    named = other_genre = 0
     for rated, unrated in readers:
-        recs = [r.book_id for r in rec.recommend(rated, n=TOP, read=unrated)]
+        listed = rec.recommend(rated, n=TOP, read=unrated)
+        drivers = [(r.book_id, r.because) for r in listed if r.because is not None]
+        named += len(drivers)
+        other_genre += sum(rec.catalogue.share_a_genre(b, d) is False for b, d in drivers)
+        recs = [r.book_id for r in listed]
         if not recs:
             continue
         shares.append(sum(b in famous for b in recs) / len(recs))
@@ -90,6 +97,8 @@ def audit(rec, readers: list[tuple[dict[int, int], list[int]]]) -> dict:
         "series_readers": len(hit10),
         "next@5": round(float(np.mean(hit5)), 4) if hit5 else None,
         "next@10": round(float(np.mean(hit10)), 4) if hit10 else None,
+        "named": named,
+        "other genre": round(other_genre / named, 4) if named else None,
     }
 
 
