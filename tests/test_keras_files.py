@@ -100,3 +100,24 @@ def test_saving_makes_no_whole_copy_of_a_large_table(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < table_bytes / 4, peak
+
+
+def test_a_keras_whose_saving_internals_moved_still_saves(tmp_path, monkeypatch):
+    """If a Keras upgrade moves the private code the block writer drives, `train` still
+    writes a model that loads (through Keras's own save), and says so."""
+    import bookrec_tui.training.keras_files as keras_files
+    from bookrec_tui.training.keras_backend import keras_module
+
+    keras = keras_module()
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+
+    def moved(*args):
+        raise AttributeError("module 'keras.src.saving.saving_lib' has no attribute 'x'")
+
+    monkeypatch.setattr(keras_files, "_write_archive", moved)
+    path = tmp_path / "m.keras"
+    with pytest.warns(UserWarning, match="Keras's own save"):
+        keras_files.save_keras_model(model, path)
+    loaded = keras.saving.load_model(path, safe_mode=True, compile=False)
+    for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -17,6 +17,7 @@ one step that writes a variable's values; the tests compare the file with Keras'
 from __future__ import annotations
 
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -40,6 +41,11 @@ def save_keras_model(keras_model, path: Path, chunk_rows: int = CHUNK_ROWS) -> N
     keras_model.optimizer = None
     try:
         _write_archive(keras_model, Path(path), chunk_rows)
+    except (ImportError, AttributeError) as moved:
+        # A Keras whose private saving code moved: its own save writes the same file, with
+        # the whole-copy peak (tests/test_keras_files.py fails loudly on such a Keras).
+        warnings.warn(f"saving {Path(path).name} with Keras's own save: {moved}", stacklevel=2)
+        keras_model.save(path)
     finally:
         keras_model.optimizer = optimizer
 
