@@ -13,7 +13,8 @@ Per bundle and reader group, averaged over readers:
   and have not read its next entry (in the catalogue), the share whose top 5 / 10 holds
   that next entry;
 * named / other genre: slots whose reason names a driving rated book, and the share of
-  those where that book is in none of the listed book's genres ("loved by readers of X").
+  those where that book is by another author and in none of the listed book's genres
+  ("loved by readers of X").
 
 Readers: the real Goodreads exports (every matched book, rated or read-unrated, as after
 `import`), and goodbooks readers (seeded sample with >= 20 ratings, 10 ratings revealed;
@@ -79,7 +80,7 @@ def audit(rec, readers: list[tuple[dict[int, int], list[int]]]) -> dict:
         listed = rec.recommend(rated, n=TOP, read=unrated)
         drivers = [(r.book_id, r.because) for r in listed if r.because is not None]
         named += len(drivers)
-        other_genre += sum(rec.catalogue.share_a_genre(b, d) is False for b, d in drivers)
+        other_genre += sum(rec.catalogue.alike(b, d) is False for b, d in drivers)
         recs = [r.book_id for r in listed]
         if not recs:
             continue

@@ -83,6 +83,14 @@ def test_a_driver_in_none_of_the_books_genres_is_named_as_its_readers(rec, tmp_p
     assert "because you loved Harry Potter" in hunger
 
 
+def test_a_driver_by_the_same_author_is_a_reason_whatever_the_shelves_say(rec):
+    """Sense and Sensibility is not shelved "classics" as Pride and Prejudice is: no genre
+    in common, but one author."""
+    pride, sense = (rec.lookup(t).book_id for t in ("pride and prejudice", "sense and sensibility"))
+    assert rec.catalogue.share_a_genre(sense, pride) is False
+    assert rec.catalogue.alike(sense, pride) is True
+
+
 def test_it_means_the_book_just_discussed(session, tmp_path):
     book = session.handle("details the name of the wind").books[0]
     assert session.handle("read it").changed

@@ -92,10 +92,11 @@ def suggestion_line(catalogue: Catalogue, book_id: int) -> str:
 
 def reason(r: Recommendation, ratings: Mapping[int, int], catalogue: Catalogue) -> str:
     """Why a book is listed: its place in a series, and the rated book that drives it (named
-    only when one does: see Recommender.drivers). A driver shelved in none of the book's
-    genres drives it through the readers both share, and is named so: "To Kill a
-    Mockingbird, because you loved Harry Potter" reads as a claim about the books."""
-    if r.because is not None and catalogue.share_a_genre(r.book_id, r.because) is False:
+    only when one does: see Recommender.drivers). A driver by another author and shelved in
+    none of the book's genres drives it through the readers both share, and is named so:
+    "To Kill a Mockingbird, because you loved Harry Potter" reads as a claim about the
+    books."""
+    if r.because is not None and catalogue.alike(r.book_id, r.because) is False:
         why = f"loved by readers of {catalogue.short_title(r.because)}"
     elif r.because is not None:
         why = (

@@ -271,6 +271,14 @@ class Catalogue:
         pair = genres.genre_membership(self.genre_counts[[self.row(a), self.row(b)]])
         return genres.share_a_genre(pair, 0, 1)
 
+    def alike(self, a: int, b: int) -> bool | None:
+        """Books ``a`` and ``b`` by one first author, or in a common genre (see
+        :meth:`share_a_genre`; shelvings miss: Sense and Sensibility is not shelved
+        "classics", Pride and Prejudice is)."""
+        if self.first_author(a) == self.first_author(b):
+            return True
+        return self.share_a_genre(a, b)
+
     def genre_rows(self, name: str) -> np.ndarray:
         """Rows of the books in genre ``name`` (any spelling a reader types: "sci fi");
         raises genres.UnknownGenreError, listing the known genres, for an unknown one."""
