@@ -42,11 +42,14 @@ TOP = 10
 
 
 def loved_series_next(rec, rated: dict[int, int], read: set[int]) -> set[int]:
-    """Next unread entries of ordered series whose book the reader rated >= 4."""
+    """Next unread entries of ordered series whose book the reader rated >= 4. Written
+    apart from ``ListAssembler.continuations`` on purpose: the audit does not measure the
+    list rule with the rule (no cap, no disliked-entry exception here)."""
     works = rec.lists.works
     cat = rec.catalogue
     read_rows = {cat.row(b) for b in read}
     implied = works.implied_read(read_rows)
+    progress = works.progress(read_rows)
     out = set()
     for book_id, stars in rated.items():
         row = cat.row(book_id)
@@ -54,7 +57,7 @@ def loved_series_next(rec, rated: dict[int, int], read: set[int]) -> set[int]:
         pos = works.position[row]
         if stars < 4 or sid < 0 or np.isnan(pos) or not works.is_ordered(sid):
             continue
-        nxt = works.next_entry(sid, float(works.progress(read_rows).get(sid, pos)), implied)
+        nxt = works.next_entry(sid, float(progress.get(sid, pos)), implied)
         if nxt is not None:
             out.add(int(cat.book_ids[nxt[1]]))
     return out

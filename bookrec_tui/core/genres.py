@@ -148,14 +148,13 @@ def genre_membership(counts: np.ndarray) -> np.ndarray:
 
 #: Genres nearly every novel or every other book is in: sharing one says nothing.
 BROAD_GENRES = ("fiction", "non-fiction")
+_SPECIFIC = np.array([g not in BROAD_GENRES for g in GENRE_NAMES])
 
 
 def share_a_genre(members: np.ndarray, a: int, b: int) -> bool | None:
     """Do rows ``a`` and ``b`` of :func:`genre_membership` share a genre other than the
     broad ones? None when either has no such genre to judge by."""
-    specific = np.ones(members.shape[1], dtype=bool)
-    specific[[GENRE_NAMES.index(g) for g in BROAD_GENRES]] = False
-    ga, gb = members[a] & specific, members[b] & specific
+    ga, gb = members[a] & _SPECIFIC, members[b] & _SPECIFIC
     if not ga.any() or not gb.any():
         return None
     return bool((ga & gb).any())

@@ -123,7 +123,7 @@ class ListAssembler:
         else:
             rows = np.asarray(rows, dtype=np.int64)
             scores[np.isin(rows, never)] = -np.inf
-        lifted = self._continue_loved_series(scores, rows, reader)
+        lifted = self._continue_loved_series(scores, rows, reader, read, progress)
         listed: list[ListedBook] = []
         per_series: dict[int, int] = {}
         last_listed: dict[int, float] = {}
@@ -164,15 +164,23 @@ class ListAssembler:
             pool = min(len(scores), pool * 4)
         return listed
 
-    def continuations(self, reader: ReaderBooks) -> list[int]:
+    def continuations(
+        self,
+        reader: ReaderBooks,
+        read: set[int] | None = None,
+        progress: dict[int, float] | None = None,
+    ) -> list[int]:
         """The next unread entry of each series read in order that the reader loved (rows
-        a candidate set must hold for :meth:`assemble` to list them)."""
+        a candidate set must hold for :meth:`assemble` to list them). ``read`` and
+        ``progress``: the reader's, when the caller has them (:meth:`assemble` does)."""
         if not reader.loved:
             return []
         w = self.works
         overrides = dict(reader.overrides)
-        read = w.implied_read(reader.known, overrides)
-        progress = w.progress(reader.known)
+        if read is None:
+            read = w.implied_read(reader.known, overrides)
+        if progress is None:
+            progress = w.progress(reader.known)
 
         def series(rows: Iterable[int]) -> set[int]:
             return {int(w.series[int(w.main[r])]) for r in rows} - {-1}
@@ -187,17 +195,18 @@ class ListAssembler:
         return out
 
     def _continue_loved_series(
-        self, scores: np.ndarray, rows: np.ndarray | None, reader: ReaderBooks
+        self,
+        scores: np.ndarray,
+        rows: np.ndarray | None,
+        reader: ReaderBooks,
+        read: set[int],
+        progress: dict[int, float],
     ) -> set[int]:
         """Lift (in place) the CONTINUE_MAX best-scored :meth:`continuations` just above the
         best score, keeping their order, so they are listed first; the indices into
         ``scores`` lifted. A book another rule left out (-inf) stays out."""
-        nexts = self.continuations(reader)
-        if rows is None:
-            at = nexts
-        else:
-            where = {int(r): i for i, r in enumerate(rows)}
-            at = [where[r] for r in nexts if r in where]
+        nexts = self.continuations(reader, read, progress)
+        at = nexts if rows is None else np.flatnonzero(np.isin(rows, nexts)).tolist()
         at = [i for i in at if np.isfinite(scores[i])]
         if not at:
             return set()
