@@ -251,6 +251,17 @@ def test_no_more_loved_series_lead_than_the_cap(lists, monkeypatch):
     assert shown(lists.assemble(scores_for(14, 15, 21, 2), reader, 3)) == [21, 14, 15]
 
 
+def test_the_series_given_more_stars_continues_first(lists, monkeypatch):
+    """A 5-star series' next book leads a 4-star one's, whichever the model scores higher;
+    with room for one, only the 5-star series continues."""
+    import bookrec_tui.core.listing as listing
+
+    reader = ReaderBooks.of(known=[0, 1, 20], stars={0: 4, 1: 4, 20: 5})
+    assert shown(lists.assemble(scores_for(14, 15, 2, 21), reader, 4)) == [21, 2, 14, 15]
+    monkeypatch.setattr(listing, "CONTINUE_MAX", 1)
+    assert shown(lists.assemble(scores_for(14, 15, 2, 21), reader, 3)) == [21, 14, 15]
+
+
 def test_the_star_blend_keeps_a_continued_series_first(lists):
     """New Moon after a 5-star Twilight is predicted fewer stars than the books below it;
     the blend still leaves it first (its note says why), and orders the rest by stars."""

@@ -15,8 +15,9 @@ Whatever model made the scores, the list:
 * holds at most ``author_cap`` books by one first author in each ten slots;
 * continues the series a reader loved: the next unread entry of a series read in order of
   which they rated a book LOVED_STARS or more (and none DISLIKED_STARS or less) is listed
-  first, up to CONTINUE_MAX such series (those the model scores highest), whatever stars
-  are predicted for it (the note says why it is there). Models rank a famous book's sequel
+  first, up to CONTINUE_MAX such series (those the reader gave the most stars, then those
+  the model scores highest), whatever stars are predicted for it (the note says why it is
+  there). Models rank a famous book's sequel
   under other famous books (goodbooks-10k readers of famous books read much the same
   famous books): The Two Towers came 7th (link model) and 25th (learned embeddings) for a
   reader who gave The Hobbit and The Fellowship of the Ring 5 stars.
@@ -57,9 +58,9 @@ class ReaderBooks:
     known: frozenset[int] = frozenset()  # rated or read: count as read, set series progress
     blocked: frozenset[int] = frozenset()  # hidden or excluded: never listed
     overrides: tuple[tuple[str, bool], ...] = ()  # series key -> read in order?
-    # Rated >= LOVED_STARS / <= DISLIKED_STARS: which series to continue (empty for "more
-    # like this", which continues no series of the reader's).
-    loved: frozenset[int] = frozenset()
+    # Rated >= LOVED_STARS (row, stars) / <= DISLIKED_STARS (rows): which series to continue
+    # (empty for "more like this", which continues no series of the reader's).
+    loved: tuple[tuple[int, float], ...] = ()
     disliked: frozenset[int] = frozenset()
 
     @classmethod
@@ -76,7 +77,7 @@ class ReaderBooks:
             frozenset(int(r) for r in known),
             frozenset(int(r) for r in blocked),
             tuple(sorted((overrides or {}).items())),
-            frozenset(int(r) for r, s in stars.items() if s >= LOVED_STARS),
+            tuple(sorted((int(r), float(s)) for r, s in stars.items() if s >= LOVED_STARS)),
             frozenset(int(r) for r, s in stars.items() if 0 < s <= DISLIKED_STARS),
         )
 
@@ -171,10 +172,21 @@ class ListAssembler:
         progress: dict[int, float] | None = None,
     ) -> list[int]:
         """The next unread entry of each series read in order that the reader loved (rows
-        a candidate set must hold for :meth:`assemble` to list them). ``read`` and
-        ``progress``: the reader's, when the caller has them (:meth:`assemble` does)."""
+        a candidate set must hold for :meth:`assemble` to list them), the series given the
+        most stars first. ``read`` and ``progress``: the reader's, when the caller has them
+        (:meth:`assemble` does)."""
+        return list(self._loved_next(reader, read, progress))
+
+    def _loved_next(
+        self,
+        reader: ReaderBooks,
+        read: set[int] | None = None,
+        progress: dict[int, float] | None = None,
+    ) -> dict[int, float]:
+        """:meth:`continuations` with the most stars the reader gave a book of each one's
+        series."""
         if not reader.loved:
-            return []
+            return {}
         w = self.works
         overrides = dict(reader.overrides)
         if read is None:
@@ -182,16 +194,22 @@ class ListAssembler:
         if progress is None:
             progress = w.progress(reader.known)
 
-        def series(rows: Iterable[int]) -> set[int]:
-            return {int(w.series[int(w.main[r])]) for r in rows} - {-1}
+        def series(row: int) -> int:
+            return int(w.series[int(w.main[row])])
 
-        out = []
-        for sid in sorted(series(reader.loved) - series(reader.disliked)):
+        love: dict[int, float] = {}
+        for row, stars in reader.loved:
+            sid = series(row)
+            love[sid] = max(love.get(sid, 0.0), stars)
+        for sid in {series(r) for r in reader.disliked} | {-1}:
+            love.pop(sid, None)
+        out = {}
+        for sid in sorted(love, key=lambda sid: (-love[sid], sid)):
             if not w.is_ordered(sid, overrides):
                 continue
             nxt = w.next_entry(sid, progress.get(sid, 0.0), read)
             if nxt is not None and nxt[1] not in reader.blocked:
-                out.append(nxt[1])
+                out[nxt[1]] = love[sid]
         return out
 
     def _continue_loved_series(
@@ -202,17 +220,19 @@ class ListAssembler:
         read: set[int],
         progress: dict[int, float],
     ) -> set[int]:
-        """Lift (in place) the CONTINUE_MAX best-scored :meth:`continuations` just above the
-        best score, keeping their order, so they are listed first; the indices into
+        """Lift (in place) CONTINUE_MAX :meth:`continuations` just above the best score,
+        those of the series given the most stars first (a 5-star series before a 4-star
+        one), then the best-scored, so they are listed first in that order; the indices into
         ``scores`` lifted. A book another rule left out (-inf) stays out."""
-        nexts = self.continuations(reader, read, progress)
-        at = nexts if rows is None else np.flatnonzero(np.isin(rows, nexts)).tolist()
+        nexts = self._loved_next(reader, read, progress)
+        at = list(nexts) if rows is None else np.flatnonzero(np.isin(rows, list(nexts))).tolist()
         at = [i for i in at if np.isfinite(scores[i])]
         if not at:
             return set()
         top = float(scores[np.isfinite(scores)].max())
         step = 1e-6 * max(1.0, abs(top))
-        chosen = sorted(at, key=lambda i: -scores[i])[:CONTINUE_MAX]
+        love = nexts if rows is None else {i: nexts[int(rows[i])] for i in at}
+        chosen = sorted(at, key=lambda i: (-love[i], -scores[i]))[:CONTINUE_MAX]
         for place, i in enumerate(chosen):
             scores[i] = top + step * (len(chosen) - place)
         return set(chosen)
