@@ -834,6 +834,7 @@ def cmd_data(args) -> int:
                 "readers": ds.ratings.n_users,
                 "schema": ds.ratings.schema,
                 "duplicates_dropped": ds.ratings.duplicates_dropped,
+                "to_read": 0 if ds.to_read is None else len(ds.to_read[0]),
             },
             indent=2,
         )

@@ -93,3 +93,43 @@ def test_the_older_kaggle_books_header_reads_the_same(tiny_data, tmp_path):
     assert old.book_ids.tolist() == new.book_ids.tolist()
     assert old.goodreads_ids.tolist() == new.goodreads_ids.tolist()
     assert old.title(3) == new.title(3)
+
+
+def test_to_read_shelvings_load_beside_the_ratings(tiny_data):
+    """to_read.csv is optional; loaded, it keeps only pairs a model can learn from: not a
+    book the reader rated, not a book outside the catalogue, not a reader with no ratings,
+    each pair once."""
+    assert load_dataset(tiny_data).to_read is None
+    ratings = load_dataset(tiny_data).ratings
+    rated_book = int(ratings.book_ids[ratings.user_ids == 1][0])
+    unrated = sorted(set(range(1, 21)) - set(ratings.book_ids[ratings.user_ids == 1].tolist()))
+    (tiny_data / "to_read.csv").write_text(
+        "user_id,book_id\n"
+        f"1,{unrated[0]}\n1,{unrated[0]}\n1,{unrated[1]}\n"  # a repeat
+        f"1,{rated_book}\n"  # rated by that reader
+        "2,999\n"  # not in the catalogue
+        f"5000,{unrated[0]}\n"  # a reader with no ratings
+    )
+    users, books = load_dataset(tiny_data).to_read
+    pairs = sorted(zip(users.tolist(), books.tolist(), strict=True))
+    assert pairs == [(1, unrated[0]), (1, unrated[1])]
+    (tiny_data / "to_read.csv").write_text("reader,title\n1,Dune\n")
+    with pytest.raises(DataError, match="user_id,book_id"):
+        load_dataset(tiny_data)
+
+
+def test_shelved_books_join_each_readers_row_once():
+    from bookrec_tui.training.interactions import UserItems
+
+    items = UserItems(
+        np.array([0, 2, 3]),
+        np.array([0, 1, 2], np.int32),
+        np.array([5, 4, 3], np.int8),
+        np.array([10, 20]),
+    )
+    shelved = items.with_shelved(np.array([20, 20, 10, 10, 99]), np.array([5, 5, 1, 6, 7]), 6)
+    assert shelved.user_ids.tolist() == [10, 20]
+    assert [(r.tolist(), s.tolist()) for r, s in map(shelved.user, range(2))] == [
+        ([0, 1, 6], [5, 4, 6]),  # book 1 was rated: not added again
+        ([2, 5], [3, 6]),  # the repeat once; reader 99 is not here
+    ]

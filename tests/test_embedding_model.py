@@ -304,3 +304,40 @@ def test_book_vectors_fill_the_bundles_padded_table_without_a_copy():
     padded = with_padding_row(plain)
     assert not np.shares_memory(padded, plain)
     assert padded.tolist() == [[0, 0], [1, 1], [1, 1], [1, 1]]
+
+
+def test_books_shelved_to_read_are_learned_as_targets_only():
+    """Readers of the first camp (books 1-10) shelve book 20, of the other camp, to read:
+    trained with those shelvings as targets, a first-camp reader's vector puts book 20 above
+    the rest of the other camp's books; trained without, it does not. A to-read book is never
+    part of the reader vector (its input weight is 0)."""
+    from conftest import make_ratings
+
+    from bookrec_tui.core.catalogue import Ratings
+    from bookrec_tui.training.embeddings import TO_READ, book_vectors, train_embeddings
+    from bookrec_tui.training.interactions import UserItems
+
+    r = make_ratings(120, N_BOOKS, seed=5)
+    r = r[r[:, 1] != 20]  # nobody rates book 20: only the shelvings speak for it
+    ratings = Ratings(r[:, 0].astype(np.int32), r[:, 1].astype(np.int32), r[:, 2].astype(np.int8))
+
+    class Rows:  # a catalogue whose book ids 1..20 are rows 0..19
+        def rows(self, ids):
+            return np.asarray(ids) - 1
+
+    items = UserItems.build(ratings, Rows())
+    camp = np.arange(2, 121, 2)
+    shelved = items.with_shelved(camp, np.full(len(camp), 19), TO_READ)
+    batch = reader_batch(shelved, np.arange(4), small_config().embeddings, None)
+    assert set(batch["w_in"][batch["ids"] == 19]) == {0.0}
+    assert np.allclose(batch["w_out"][batch["ids"] == 19], 0.3)
+
+    def other_camp_rank(data: UserItems) -> int:
+        cfg = small_config().embeddings
+        model, _ = train_embeddings(data, np.arange(data.n_users), N_BOOKS, cfg)
+        a = book_vectors(model)
+        scores = a[10:] @ a[[3, 4, 5]].sum(axis=0)  # a fan of books 4-6; books 11-20
+        return int((scores > scores[-1]).sum())  # other-camp books above book 20
+
+    assert other_camp_rank(shelved) == 0
+    assert other_camp_rank(items) > 0

@@ -351,3 +351,13 @@ class Dataset:
     catalogue: Catalogue
     ratings: Ratings
     ratings_path: Path
+    # Books readers shelved to read (goodbooks' to_read.csv beside the ratings), as (user
+    # ids, book ids), none of them rated by that reader; None where there is no such file.
+    to_read: tuple[np.ndarray, np.ndarray] | None = None
+
+    def to_read_rows(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The to-read shelvings as (user ids, catalogue rows), or None."""
+        if self.to_read is None:
+            return None
+        users, books = self.to_read
+        return users, self.catalogue.rows(books)

@@ -65,8 +65,14 @@ class HeldOut:
 
 
 def _train_ours(
-    items: UserItems, catalogue: Catalogue, cfg: OursConfig, label: str
+    items: UserItems,
+    catalogue: Catalogue,
+    cfg: OursConfig,
+    label: str,
+    to_read: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> FoldInScorer:
+    """``to_read``: the dataset's to-read shelvings (reader ids, rows) for the embedding
+    model; only those of readers in ``items`` (the training readers) are used."""
     n_books = len(catalogue)
     with progress_bar(f"ours ({label})", None) as update:
 
@@ -75,7 +81,12 @@ def _train_ours(
 
         if isinstance(cfg, EmbeddingModelConfig):
             trained = train_embedding_model(
-                items, n_books, cfg, progress, ratings_counts=catalogue.ratings_counts
+                items,
+                n_books,
+                cfg,
+                progress,
+                ratings_counts=catalogue.ratings_counts,
+                to_read=to_read,
             )
             bundle = export_embedding_bundle(trained, cfg, np.arange(n_books), {})
         else:
@@ -147,7 +158,9 @@ def run_tutorial_protocol(dataset, cfg: OursConfig, report: EvalReport) -> None:
     )  # the tutorial model has no fold-in: an unseen reader gets the global mean
     rmse["tutorial model"] = float(np.sqrt(np.mean((np.clip(pred, 1, 5) - test_stars) ** 2)))
     with timed(report.timings, "tutorial protocol: ours"):
-        scorer = _train_ours(items, dataset.catalogue, cfg, "tutorial split")
+        scorer = _train_ours(
+            items, dataset.catalogue, cfg, "tutorial split", dataset.to_read_rows()
+        )
     # A reader whose ratings all fell into the test split is folded in from no ratings.
     owner = np.where(known, user_pos, -1)
     pred = scorer.predict_stars(np.array([], np.int64), np.array([], np.int64), test_rows)
@@ -200,7 +213,9 @@ def run_cold_start(dataset, cfg: OursConfig, n_users: int, report: EvalReport) -
         _, book_emb = _tutorial_model(items, n_books, "cold-start split")
     methods["tutorial model (fold-in)"] = TutorialFoldIn(book_emb)
     with timed(report.timings, "cold start: ours"):
-        methods["ours"] = _train_ours(items, dataset.catalogue, cfg, "cold-start split")
+        methods["ours"] = _train_ours(
+            items, dataset.catalogue, cfg, "cold-start split", dataset.to_read_rows()
+        )
     if isinstance(cfg, EmbeddingModelConfig):
         methods |= ranking_parts(methods["ours"])
     with timed(report.timings, "cold start: scoring"):
@@ -216,7 +231,7 @@ def fit_held_out(dataset, cfg: OursConfig, n_users: int, report: EvalReport) -> 
     with timed(report.timings, "lists: EASE (held-out split)"):
         ease = EASE(gram_matrix(items, len(cat)), DEFAULT_EASE_LAMBDA)
     with timed(report.timings, "lists: ours (held-out split)"):
-        ours = _train_ours(items, cat, cfg, "lists split")
+        ours = _train_ours(items, cat, cfg, "lists split", dataset.to_read_rows())
     return HeldOut(split, ours, ease)
 
 

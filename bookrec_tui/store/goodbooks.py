@@ -1,4 +1,5 @@
-"""goodbooks-10k loading: ratings (v1 and v2 schemas), the book catalogue and shelves.
+"""goodbooks-10k loading: ratings (v1 and v2 schemas), the book catalogue and shelves, and
+the books readers shelved to read (to_read.csv, optional).
 
 Parsing uses pandas once; the result is cached as a compact ``.npz`` keyed by the source
 files' SHA-256, so warm starts read plain numpy arrays. Bad input raises
@@ -30,6 +31,7 @@ RATINGS_FILE = "ratings.csv"
 BOOKS_FILE = "books.csv"
 TAGS_FILE = "tags.csv"
 BOOK_TAGS_FILE = "book_tags.csv"
+TO_READ_FILE = "to_read.csv"
 
 #: ratings.csv header layouts: v1 (Kaggle, 981,756 rows) and v2 (GitHub, 5,976,479 rows).
 RATINGS_SCHEMAS = {
@@ -377,6 +379,37 @@ def check_coverage(ratings: Ratings, catalogue: Catalogue, ratings_path: Path) -
         )
 
 
+def load_to_read(
+    path: Path, ratings: Ratings, catalogue: Catalogue
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """goodbooks' ``to_read.csv`` (``user_id,book_id``: books readers shelved to read) as
+    (user ids, book ids), int64; pairs the reader rated, readers with no rating, books not in
+    the catalogue and repeats left out. None when there is no such file: it is optional."""
+    if not path.is_file():
+        return None
+    header = _read_header(path)
+    if not {"user_id", "book_id"} <= set(header):
+        raise DataError(
+            f"{path}: expected the columns user_id,book_id, found {','.join(header)}. "
+            "Use goodbooks-10k's to_read.csv, or remove the file (training works without it)."
+        )
+    frame = _read_csv(path, "to_read.csv", usecols=["user_id", "book_id"])
+    for column in ("user_id", "book_id"):
+        _check_integer_column(frame, column, path)
+    users = frame["user_id"].to_numpy(np.int64)
+    books = frame["book_id"].to_numpy(np.int64)
+    span = int(max(books.max(initial=0), ratings.book_ids.max(initial=0))) + 1
+    rated = ratings.user_ids.astype(np.int64) * span + ratings.book_ids
+    pairs = users * span + books
+    keep = (
+        np.isin(books, catalogue.book_ids)
+        & np.isin(users, ratings.user_ids)
+        & ~np.isin(pairs, rated)
+    )
+    pairs = np.unique(pairs[keep])
+    return pairs // span, pairs % span
+
+
 def load_dataset(
     data_dir: Path | None = None,
     ratings_path: Path | None = None,
@@ -394,4 +427,5 @@ def load_dataset(
     catalogue = load_catalogue(Path(books_dir) if books_dir else base, use_cache)
     ratings = load_ratings(ratings_path, use_cache)
     check_coverage(ratings, catalogue, ratings_path)
-    return Dataset(catalogue, ratings, ratings_path)
+    to_read = load_to_read(ratings_path.parent / TO_READ_FILE, ratings, catalogue)
+    return Dataset(catalogue, ratings, ratings_path, to_read)

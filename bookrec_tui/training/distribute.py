@@ -257,7 +257,7 @@ def embedding_spec(cfg, loss: str = "auto") -> ModelSpec:
     runtime folds a reader's read-unrated books in with the same weight). ``loss``: the
     same loss computed without (batch, books) rows (its Gramian form), or densely."""
     from bookrec_tui.core.recommender import READ_STARS
-    from bookrec_tui.training.embeddings import build_model
+    from bookrec_tui.training.embeddings import build_model, star_weight_tables
 
     keras, _tf = import_keras()
 
@@ -274,8 +274,13 @@ def embedding_spec(cfg, loss: str = "auto") -> ModelSpec:
         build=build,
         optimizer=lambda: keras.optimizers.Nadam(cfg.learning_rate),
         features=star_weights(
-            with_reads(cfg.input_star_weight),
-            with_reads(cfg.target_star_weight),
+            *star_weight_tables(
+                replace(
+                    cfg,
+                    input_star_weight=with_reads(cfg.input_star_weight),
+                    target_star_weight=with_reads(cfg.target_star_weight),
+                )
+            ),
             cfg.input_dropout,
         ),
     )

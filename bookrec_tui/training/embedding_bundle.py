@@ -3,7 +3,8 @@ head, exported as the runtime bundle the app already reads.
 
 1. Book-to-book links from sparse co-counts (:mod:`.links`, a ridge solve per book over its
    most co-read books; no books x books matrix), from the training readers.
-2. The book embedding table (:mod:`.embeddings`, ELSA on whole reader rows).
+2. The book embedding table (:mod:`.embeddings`, ELSA on whole reader rows; the books a
+   training reader shelved to read, where the data has them, are targets too).
 3. The weight of the links next to the embeddings, chosen on validation readers held out of
    training (NDCG@10 with 5 and with 10 revealed ratings, averaged).
 4. The links again, from every reader (the validation readers too, as the link model's
@@ -34,6 +35,7 @@ from bookrec_tui.core.scoring import FoldInScorer
 from bookrec_tui.progress import ProgressFn
 from bookrec_tui.training.embeddings import (
     STAR_WEIGHTS,
+    TO_READ,
     EmbeddingConfig,
     book_vectors,
     train_embeddings,
@@ -198,13 +200,16 @@ def train_embedding_model(
     progress: ProgressFn | None = None,
     trainer=train_embeddings,
     ratings_counts: np.ndarray | None = None,
+    to_read: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> TrainedEmbeddings:
     """``trainer`` trains the book table (``train_embeddings``'s arguments and result; e.g.
     ``distribute.fit_embeddings`` under a tf.distribute strategy). ``history`` rows carry
     each phase's wall and CPU seconds (CPU of the process, or of the links' own thread).
     ``ratings_counts``: each book's Goodreads-wide count (the catalogue's), for the
     popularity term (``EmbeddingModelConfig.popularity_weight``); the link blend is chosen
-    with it in place."""
+    with it in place. ``to_read``: (reader ids, catalogue rows) of books shelved to read,
+    targets of the embedding table only (``EmbeddingConfig.to_read_weight``; those of the
+    validation readers, and of readers not in ``items``, are left out)."""
     history: list[dict] = []
     popularity = popularity_term(ratings_counts, cfg.popularity_weight)
     # the axis's places are sqrt(weight) x the same centred counts: the score gains their
@@ -223,6 +228,12 @@ def train_embedding_model(
         order = shuffle.permutation(len(rows))
         heldout.append((rows[order].astype(np.int64), stars[order].astype(np.int64)))
     train_items = items.select(train_users)
+    table_items = train_items
+    if to_read is not None and cfg.embeddings.to_read_weight:
+        table_items = train_items.with_shelved(*to_read, TO_READ)
+        history.append(
+            {"phase": "to-read targets", "books": len(table_items.rows) - len(train_items.rows)}
+        )
 
     def links_of(readers: UserItems) -> tuple[np.ndarray, np.ndarray]:
         return link_table(
@@ -270,7 +281,7 @@ def train_embedding_model(
         train_links = submit(timed_links, train_items, "links")
         all_links = submit(timed_links, items, "links (all readers)") if len(val) else None
         model, emb_history = trainer(
-            train_items, np.arange(train_items.n_users), n_books, cfg.embeddings, on_epoch, progress
+            table_items, np.arange(table_items.n_users), n_books, cfg.embeddings, on_epoch, progress
         )
         links, links_row = train_links.result()
         history += [links_row, *emb_history]

@@ -43,6 +43,9 @@ from bookrec_tui.training.memory import release_freed_memory
 #: input shapes are ever traced (padding entries have weight 0 and reader 0).
 PAD_RATINGS = 4096
 STAR_WEIGHTS = (0.0, 0.1, 0.3, 0.6, 1.0, 1.1)  # index = stars (0 = padding)
+#: The stars code of a book the reader shelved to read (not read, not rated) in a training
+#: row: a target only (``EmbeddingConfig.to_read_weight``), never in the reader vector.
+TO_READ = 6
 
 
 @dataclass
@@ -63,6 +66,12 @@ class EmbeddingConfig:
     input_star_weight: tuple[float, ...] = STAR_WEIGHTS
     target_star_weight: tuple[float, ...] = STAR_WEIGHTS
     input_dropout: float = 0.0  # share of a reader's ratings hidden from the input each step
+    # The target weight of a book the reader shelved to read (TO_READ; goodbooks'
+    # to_read.csv). goodbooks-10k caps every book near 100 ratings, so the ratings cannot
+    # say which books readers flock to; to-read shelvings are not capped (median 42 a book,
+    # up to 2,772). 0.3 lifted the vectors alone on real Goodreads libraries by +0.034 /
+    # +0.059 NDCG@10 at k = 5 / 10 (docs/benchmarks.md, "To-read shelvings as targets").
+    to_read_weight: float = 0.3
     # The dense loss's (batch, d) x (d, books) products run in this type; the weights and
     # the loss stay float32. bfloat16 is ~2.5x faster on CPUs with AVX-512 BF16 and on GPUs.
     matmul_dtype: str = "bfloat16"
@@ -237,15 +246,26 @@ def build_gramian_model(n_books: int, cfg):
     return gramian_model_class()(n_books, cfg.dim, cfg.batch_size, cfg.seed, "float32")
 
 
+def star_weight_tables(cfg: EmbeddingConfig) -> tuple[np.ndarray, np.ndarray]:
+    """A rating's input and target weight by its stars code: 0-5 stars as configured
+    (index 0: padding, or read without a rating where a pipeline says so), :data:`TO_READ`
+    a target only."""
+    w_in = np.asarray([*cfg.input_star_weight, 0.0], np.float32)
+    w_out = np.asarray([*cfg.target_star_weight, cfg.to_read_weight], np.float32)
+    return w_in, w_out
+
+
 def reader_batch(
     items: UserItems, readers: np.ndarray, cfg: EmbeddingConfig, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
     """One sparse batch: the ratings of ``readers`` (at most ``batch_size``) as flat arrays,
     padded to a multiple of :data:`PAD_RATINGS`; a random ``input_dropout`` share of the
-    ratings is hidden from the input (kept as targets)."""
+    ratings is hidden from the input (kept as targets). Books shelved to read
+    (:data:`TO_READ`) are targets only."""
     chosen = items.select(readers)
     stars = chosen.stars.astype(np.int64)
-    w_in = np.asarray(cfg.input_star_weight, np.float32)[stars]
+    input_weight, target_weight = star_weight_tables(cfg)
+    w_in = input_weight[stars]
     if cfg.input_dropout:
         w_in = w_in * (rng.random(len(stars)) >= cfg.input_dropout)
     pad = -len(stars) % PAD_RATINGS
@@ -257,7 +277,7 @@ def reader_batch(
         "ids": padded(chosen.rows, np.int32),
         "readers": padded(np.repeat(np.arange(len(readers)), chosen.counts), np.int32),
         "w_in": padded(w_in, np.float32),
-        "w_out": padded(np.asarray(cfg.target_star_weight, np.float32)[stars], np.float32),
+        "w_out": padded(target_weight[stars], np.float32),
     }
 
 

@@ -53,6 +53,27 @@ class UserItems:
         )
         return sparse.csr_matrix((values, (owner, self.rows)), shape=(self.n_users, n_books))
 
+    def with_shelved(self, user_ids: np.ndarray, rows: np.ndarray, code: int) -> UserItems:
+        """These readers with more books appended to their rows as stars ``code`` (a book read
+        without a rating, or shelved to read): (reader ids, catalogue rows) pairs of readers
+        not here, books already in the reader's row and repeats are dropped; readers keep
+        their positions."""
+        user_ids, rows = np.asarray(user_ids, np.int64), np.asarray(rows, np.int64)
+        order = np.argsort(self.user_ids, kind="stable")
+        where = np.minimum(np.searchsorted(self.user_ids, user_ids, sorter=order), len(order) - 1)
+        known = self.user_ids[order[where]] == user_ids
+        owner, rows = order[where[known]], rows[known]
+        span = max(int(rows.max(initial=0)), int(self.rows.max(initial=0))) + 1
+        held = np.repeat(np.arange(self.n_users), self.counts) * span + self.rows
+        pairs = np.unique(owner * span + rows)
+        pairs = pairs[~np.isin(pairs, held)]
+        owner = np.concatenate([np.repeat(np.arange(self.n_users), self.counts), pairs // span])
+        all_rows = np.concatenate([self.rows, (pairs % span).astype(self.rows.dtype)])
+        stars = np.concatenate([self.stars, np.full(len(pairs), code, self.stars.dtype)])
+        regroup = np.argsort(owner, kind="stable")
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=self.n_users))])
+        return UserItems(indptr.astype(np.int64), all_rows[regroup], stars[regroup], self.user_ids)
+
     @classmethod
     def build(cls, ratings: Ratings, catalogue: Catalogue) -> UserItems:
         order = np.argsort(ratings.user_ids, kind="stable")

@@ -35,16 +35,7 @@ def with_read_unrated(
     """``items`` with each reader's books marked read without a rating appended to their
     row as star :data:`READ_UNRATED` (readers keep their CSR positions; read-unrated pairs of
     readers not in ``items`` are dropped). ``read_rows`` are catalogue rows."""
-    order = np.argsort(items.user_ids, kind="stable")
-    where = np.searchsorted(items.user_ids, read_user_ids, sorter=order)
-    where = np.minimum(where, len(order) - 1)
-    known = items.user_ids[order[where]] == read_user_ids
-    owner = np.concatenate([np.repeat(np.arange(items.n_users), items.counts), order[where[known]]])
-    rows = np.concatenate([items.rows, np.asarray(read_rows, np.int32)[known]])
-    stars = np.concatenate([items.stars, np.full(int(known.sum()), READ_UNRATED, np.int8)])
-    regroup = np.argsort(owner, kind="stable")
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(owner, minlength=items.n_users))])
-    return UserItems(indptr.astype(np.int64), rows[regroup], stars[regroup], items.user_ids)
+    return items.with_shelved(read_user_ids, read_rows, READ_UNRATED)
 
 
 def steps_per_epoch(n_readers: int, per_replica: int, replicas: int) -> int:

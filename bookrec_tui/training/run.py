@@ -34,6 +34,7 @@ def fingerprint(dataset: Dataset) -> dict:
         "n_users": dataset.ratings.n_users,
         "n_books": len(dataset.catalogue),
         "duplicates_dropped": dataset.ratings.duplicates_dropped,
+        "n_to_read": 0 if dataset.to_read is None else len(dataset.to_read[0]),
     }
 
 
@@ -61,7 +62,13 @@ def train_embedding_bundle(
     more = {"trainer": trainer} if trainer else {}
     counts = dataset.catalogue.ratings_counts
     trained = train_embedding_model(
-        items, len(dataset.catalogue), cfg, progress, ratings_counts=counts, **more
+        items,
+        len(dataset.catalogue),
+        cfg,
+        progress,
+        ratings_counts=counts,
+        to_read=dataset.to_read_rows(),
+        **more,
     )
     seconds = time.perf_counter() - started
     meta = {
