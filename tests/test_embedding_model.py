@@ -314,8 +314,8 @@ def test_books_shelved_to_read_are_learned_as_targets_only():
     from conftest import make_ratings
 
     from bookrec_tui.core.catalogue import Ratings
-    from bookrec_tui.training.embeddings import TO_READ, book_vectors, train_embeddings
-    from bookrec_tui.training.interactions import UserItems
+    from bookrec_tui.training.embeddings import book_vectors, train_embeddings
+    from bookrec_tui.training.interactions import TO_READ, UserItems
 
     r = make_ratings(120, N_BOOKS, seed=5)
     r = r[r[:, 1] != 20]  # nobody rates book 20: only the shelvings speak for it

@@ -35,13 +35,12 @@ from bookrec_tui.core.scoring import FoldInScorer
 from bookrec_tui.progress import ProgressFn
 from bookrec_tui.training.embeddings import (
     STAR_WEIGHTS,
-    TO_READ,
     EmbeddingConfig,
     book_vectors,
     train_embeddings,
     with_padding_row,
 )
-from bookrec_tui.training.interactions import UserItems, validation_readers
+from bookrec_tui.training.interactions import TO_READ, UserItems, validation_readers
 from bookrec_tui.training.links import link_table
 from bookrec_tui.training.memory import release_freed_memory
 from bookrec_tui.training.rating_head import RatingHeadConfig, train_rating_head

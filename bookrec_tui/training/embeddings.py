@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bookrec_tui.progress import ProgressFn
-from bookrec_tui.training.interactions import UserItems
+from bookrec_tui.training.interactions import TO_READ, UserItems
 from bookrec_tui.training.keras_backend import keras_module
 from bookrec_tui.training.memory import release_freed_memory
 
@@ -43,9 +43,6 @@ from bookrec_tui.training.memory import release_freed_memory
 #: input shapes are ever traced (padding entries have weight 0 and reader 0).
 PAD_RATINGS = 4096
 STAR_WEIGHTS = (0.0, 0.1, 0.3, 0.6, 1.0, 1.1)  # index = stars (0 = padding)
-#: The stars code of a book the reader shelved to read (not read, not rated) in a training
-#: row: a target only (``EmbeddingConfig.to_read_weight``), never in the reader vector.
-TO_READ = 6
 
 
 @dataclass
@@ -250,8 +247,10 @@ def star_weight_tables(cfg: EmbeddingConfig) -> tuple[np.ndarray, np.ndarray]:
     """A rating's input and target weight by its stars code: 0-5 stars as configured
     (index 0: padding, or read without a rating where a pipeline says so), :data:`TO_READ`
     a target only."""
-    w_in = np.asarray([*cfg.input_star_weight, 0.0], np.float32)
-    w_out = np.asarray([*cfg.target_star_weight, cfg.to_read_weight], np.float32)
+    w_in, w_out = np.zeros((2, TO_READ + 1), np.float32)
+    w_in[: len(cfg.input_star_weight)] = cfg.input_star_weight
+    w_out[: len(cfg.target_star_weight)] = cfg.target_star_weight
+    w_out[TO_READ] = cfg.to_read_weight
     return w_in, w_out
 
 

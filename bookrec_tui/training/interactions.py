@@ -12,6 +12,11 @@ import numpy as np
 
 from bookrec_tui.core.catalogue import Catalogue, Ratings
 
+#: The stars code of a book the reader shelved to read (not read, not rated) in a row: a
+#: target of the embedding table (``EmbeddingConfig.to_read_weight``), never an input; only
+#: the rows the book table trains on hold it (not the links', not the rating head's).
+TO_READ = 6
+
 
 @dataclass(frozen=True)
 class UserItems:
