@@ -271,3 +271,29 @@ def test_the_star_blend_keeps_a_continued_series_first(lists):
     stars = np.array([3.0, 3.5, 4.5, 4.0])  # for 21, 14, 15, 16 as listed
     order = lists.reorder(listed, stars, weight=10.0)
     assert [listed[i].row for i in order] == [21, 15, 16, 14]
+
+
+def test_more_like_a_series_book_leads_with_its_next_entry(tiny_rec, monkeypatch):
+    """ "More like Dune" starts with Dune Messiah even where the model's "more like this"
+    scores put another book above it; the reader's own loved series do not lead it."""
+    rec = tiny_rec
+    dune, messiah = rec.resolve("Dune"), rec.resolve("Dune Messiah")
+    enders = rec.resolve("Ender's Game")
+    plain = rec.similar_scores
+
+    def messiah_low(row, rows=None, link=None):
+        scores = np.array(plain(row, rows, link), dtype=np.float64)
+        at = (
+            (lambda b: rec.catalogue.row(b))
+            if rows is None
+            else (lambda b: int(np.searchsorted(rows, rec.catalogue.row(b))))
+        )
+        scores[at(enders)] = scores.max() + 1.0
+        scores[at(messiah)] = np.sort(scores)[-4]  # the model's 4th
+        return scores
+
+    monkeypatch.setattr(rec, "similar_scores", messiah_low)
+    hits = rec.similar(dune, 5, ratings={rec.resolve("The Fellowship of the Ring"): 5})
+    assert [h.book_id for h in hits[:2]] == [messiah, enders]
+    assert hits[0].note == NEXT
+    assert rec.resolve("The Two Towers") not in [h.book_id for h in hits]

@@ -16,7 +16,7 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -455,8 +455,9 @@ class Recommender:
         series_order: dict[str, bool] | None = None,
     ) -> list[SimilarBook]:
         """ "More like this", best first, as the reader sees it: the book counts as read
-        (its series continues from it), at most two entries of one series (the next unread
-        first) and three books by one author; nothing the reader rated, read or hid.
+        (its series continues from it, the next unread entry first in the list), at most two
+        entries of one series (the next unread first) and three books by one author; nothing
+        the reader rated, read or hid.
 
         A list of SIMILAR_AUTHOR_PLACE books or more holds one of the seed author's other
         books among its first SIMILAR_AUTHOR_PLACE (see :meth:`_author_place`).
@@ -468,6 +469,9 @@ class Recommender:
         cannot vouch for the list, every book is scored (:meth:`_similar_from_candidates`)."""
         row = self.catalogue.row(int(book_id))
         reader = self.reader_books({**(ratings or {}), int(book_id): 5}, read, hidden, series_order)
+        # The seed's own series continues first (its next unread entry leads, whatever the
+        # model scores it), the reader's other series do not.
+        reader = replace(reader, loved=((row, 5.0),))
         listed, rows, scores = None, None, None
         if self.similar_index is not None:
             listed, rows, scores = self._similar_from_candidates(row, reader, n)
@@ -497,17 +501,17 @@ class Recommender:
         ``rest_bound``), so it is exact whenever the first would have been with every linked
         book scored."""
         link = self._link_part(row)
+        seed_next = np.array(self.lists.continuations(reader), dtype=np.int64)
         floor = None
         for _ in range(2):
             cands = self.similar_candidates(row, floor, link)
-            scores = self.similar_scores(row, cands.rows, link)
-            listed = self.lists.assemble(
-                scores, reader, n, series_cap=2, author_cap=3, rows=cands.rows
-            )
+            rows = np.union1d(cands.rows, seed_next)  # the seed's next entry leads the list
+            scores = self.similar_scores(row, rows, link)
+            listed = self.lists.assemble(scores, reader, n, series_cap=2, author_cap=3, rows=rows)
             if len(listed) < n:
                 break  # the candidates ran out
             if not listed or listed[-1].score > cands.bound:
-                return listed, cands.rows, scores
+                return listed, rows, scores
             if cands.bound <= cands.rest_bound:
                 break  # no linked book was left out: only the full pass can do better
             floor = listed[-1].score - cands.rest_bound
