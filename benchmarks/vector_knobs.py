@@ -42,8 +42,12 @@ from bookrec_tui.evaluation.paired import bootstrap_interval
 from bookrec_tui.paths import resolve_data_dir
 from bookrec_tui.store.goodbooks import load_dataset
 from bookrec_tui.training import embeddings
-from bookrec_tui.training.embedding_bundle import LINKS_FIRST, EmbeddingModelConfig
-from bookrec_tui.training.interactions import UserItems, validation_readers
+from bookrec_tui.training.embedding_bundle import (
+    LINKS_FIRST,
+    EmbeddingModelConfig,
+    validation_split,
+)
+from bookrec_tui.training.interactions import UserItems
 from bookrec_tui.training.links import link_table
 
 REVEALS = (1, 3, 5, 10)
@@ -139,14 +143,8 @@ def main() -> None:
     dataset = load_dataset(None)
     catalogue, n = dataset.catalogue, len(dataset.catalogue)
     items = UserItems.build(dataset.ratings, catalogue)
-    val = validation_readers(items, cfg.validation_readers, np.random.default_rng(cfg.seed))
-    shuffle = np.random.default_rng(cfg.seed + 1)
-    heldout = []
-    for u in val:
-        rows, stars = items.user(int(u))
-        order = shuffle.permutation(len(rows))
-        heldout.append((rows[order].astype(np.int64), stars[order].astype(np.int64)))
-    train = items.select(np.setdiff1d(np.flatnonzero(items.counts >= 1), val))
+    _, train_users, heldout = validation_split(items, cfg)
+    train = items.select(train_users)
     started = time.perf_counter()
     link_ids, link_w = link_table(
         train, n, cfg.neighbors, cfg.link_lambda, cfg.star_link_weight, cfg.link_candidates

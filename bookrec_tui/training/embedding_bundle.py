@@ -192,6 +192,28 @@ def timed_phase(history: list[dict], phase: str) -> Iterator[dict]:
     history.append(row)
 
 
+def validation_split(
+    items: UserItems, cfg: EmbeddingModelConfig
+) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """The readers training holds out to choose settings on (``cfg.validation_readers``,
+    drawn with ``cfg.seed``), the readers it trains on, and each held-out reader's library
+    as shuffled (rows, stars): what :func:`train_embedding_model` and the benchmarks that
+    tune it on the same readers use."""
+    val = (
+        validation_readers(items, cfg.validation_readers, np.random.default_rng(cfg.seed))
+        if cfg.validation_readers
+        else np.array([], np.int64)
+    )
+    train_users = np.setdiff1d(np.flatnonzero(items.counts >= 1), val)
+    shuffle = np.random.default_rng(cfg.seed + 1)
+    heldout = []
+    for u in val:
+        rows, stars = items.user(int(u))
+        order = shuffle.permutation(len(rows))
+        heldout.append((rows[order].astype(np.int64), stars[order].astype(np.int64)))
+    return val, train_users, heldout
+
+
 def train_embedding_model(
     items: UserItems,
     n_books: int,
@@ -214,18 +236,7 @@ def train_embedding_model(
     # the axis's places are sqrt(weight) x the same centred counts: the score gains their
     # product, weight x (book's) x (reader's)
     pop_axis = popularity_term(ratings_counts, float(np.sqrt(max(cfg.popularity_lean_weight, 0))))
-    val = (
-        validation_readers(items, cfg.validation_readers, np.random.default_rng(cfg.seed))
-        if cfg.validation_readers
-        else np.array([], np.int64)
-    )
-    train_users = np.setdiff1d(np.flatnonzero(items.counts >= 1), val)
-    shuffle = np.random.default_rng(cfg.seed + 1)
-    heldout = []
-    for u in val:
-        rows, stars = items.user(int(u))
-        order = shuffle.permutation(len(rows))
-        heldout.append((rows[order].astype(np.int64), stars[order].astype(np.int64)))
+    val, train_users, heldout = validation_split(items, cfg)
     train_items = items.select(train_users)
     table_items = train_items
     if to_read is not None and cfg.embeddings.to_read_weight:
