@@ -138,7 +138,9 @@ def test_the_lists_protocol_ranks_for_the_cold_start_readers_with_its_models(
     trained = []
     train_ours = run._train_ours
     monkeypatch.setattr(
-        run, "_train_ours", lambda *args: trained.append(args[-1]) or train_ours(*args)
+        run,
+        "_train_ours",
+        lambda *args, **kwargs: trained.append(args[3]) or train_ours(*args, **kwargs),
     )
     after_cold_start, alone = tmp_path / "both.json", tmp_path / "alone.json"
     common = {"users": 40, "epochs": 1, "data_dir": eval_world.data_dir}
