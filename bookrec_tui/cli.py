@@ -221,6 +221,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=42)
     p.add_argument(
+        "--to-read-weight",
+        type=float,
+        help="embeddings: how much a book a reader shelved to read (to_read.csv beside the "
+        "ratings) counts in what the book table learns to rank, against 1 for a 4-star "
+        "rating (default 0.3; 0 ignores the file)",
+    )
+    p.add_argument(
         "--catalogue",
         choices=("goodbooks", "goodreads"),
         default="goodbooks",
@@ -600,6 +607,11 @@ def cmd_train(args) -> int:
     model = args.model or ("embeddings" if args.distribute else "links")
     if args.distribute and model != "embeddings":
         raise BookrecError("--distribute trains the embedding model: --model embeddings.")
+    if args.to_read_weight is not None and (model != "embeddings" or args.to_read_weight < 0):
+        raise BookrecError(
+            "--to-read-weight (0 or more) is a setting of the embedding model: "
+            "--model embeddings."
+        )
     # Made before the data is read: a broken TF_CONFIG fails now, and the CPU is split
     # before TensorFlow starts.
     strategy = _strategy(args) if args.distribute else None
@@ -694,6 +706,8 @@ def _train_embeddings(dataset, args, strategy=None, reads=None):
         cfg.embeddings.epochs = args.epochs
     if args.dim:
         cfg.embeddings.dim = args.dim
+    if args.to_read_weight is not None:
+        cfg.embeddings.to_read_weight = args.to_read_weight
     with progress_bar("training", None) as update:
 
         def progress(done, total, logs):

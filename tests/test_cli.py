@@ -133,6 +133,8 @@ def test_train_the_embedding_model(tiny_data, tmp_path):
     """`train --model embeddings` writes a bundle the app serves, both Keras models and the
     first question; the bundle's book vectors are the learned ones, stored once."""
     out = tmp_path / "emb"
+    # Two readers shelved books to read: the book table learns from them (targets only).
+    (tiny_data / "to_read.csv").write_text("user_id,book_id\n1,19\n2,20\n1,999\n")
     # four Keras models traced: 155 s measured under a load of 10
     train_tiny(tiny_data, out, "--model", "embeddings", "--epochs", "2", timeout=600)
     for name in ("bookrec-bundle.npz", "bookrec.keras", "bookrec-rating.keras"):
@@ -143,6 +145,23 @@ def test_train_the_embedding_model(tiny_data, tmp_path):
     assert rec.bundle.meta["model"] == "embeddings" and rec.bundle.in_emb is rec.bundle.out_emb
     assert rec.book_vectors().shape == (20, 8) and rec.book_vectors().any()
     assert len(rec.recommend({1: 5}, n=3)) == 3
+    rated = {
+        tuple(map(int, line.split(",")[1::-1]))
+        for line in (tiny_data / "ratings.csv").read_text().splitlines()[1:]
+    }  # (user, book)
+    unrated = len({(1, 19), (2, 20)} - rated)  # book 999 is not in the catalogue
+    history = rec.bundle.meta["training"]["history"]
+    assert [row["books"] for row in history if row["phase"] == "to-read targets"] == [unrated]
+    assert rec.bundle.meta["n_to_read"] == unrated > 0
+
+
+def test_the_to_read_weight_belongs_to_the_embedding_model(tmp_path):
+    for options in (
+        ["--to-read-weight", "0.3"],
+        ["--model", "embeddings", "--to-read-weight", "-1"],
+    ):
+        res = run("train", *options, "--out", str(tmp_path / "m"), data_dir=tmp_path)
+        assert res.returncode == 2 and "--model embeddings" in res.stderr, res.stderr
 
 
 def test_import_then_export_round_trips_the_ratings(real_data_dir, exports_dir, tmp_path):
