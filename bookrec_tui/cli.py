@@ -609,8 +609,7 @@ def cmd_train(args) -> int:
         raise BookrecError("--distribute trains the embedding model: --model embeddings.")
     if args.to_read_weight is not None and (model != "embeddings" or args.to_read_weight < 0):
         raise BookrecError(
-            "--to-read-weight (0 or more) is a setting of the embedding model: "
-            "--model embeddings."
+            "--to-read-weight (0 or more) is a setting of the embedding model: --model embeddings."
         )
     # Made before the data is read: a broken TF_CONFIG fails now, and the CPU is split
     # before TensorFlow starts.
