@@ -226,3 +226,26 @@ def test_multiworker_without_tf_config_says_what_to_set(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(BookrecError, match="needs TF_CONFIG"):
         make_strategy("multiworker")
+
+
+def test_the_pipeline_weighs_to_read_books_as_the_plain_training_does():
+    """Under tf.distribute a book shelved to read is a target only, weighted as
+    ``EmbeddingConfig.to_read_weight``, as in the plain ``reader_batch``."""
+    from bookrec_tui.training.distribute import embedding_spec
+    from bookrec_tui.training.embeddings import EmbeddingConfig
+    from bookrec_tui.training.interactions import TO_READ
+
+    items = UserItems(
+        np.array([0, 2], np.int64),
+        np.array([4, 1], np.int32),
+        np.array([5, 2], np.int8),
+        np.array([7]),
+    ).with_shelved(np.array([7]), np.array([9]), TO_READ)
+    cfg = EmbeddingConfig(to_read_weight=0.3)
+    batch = numpy_batches(
+        reader_batches(items, np.arange(1), 1, epochs=1).map(embedding_spec(cfg).features)
+    )[0]
+    shelved = batch["stars"] == TO_READ
+    assert batch["ids"][shelved].tolist() == [9]
+    assert batch["w_in"][shelved].tolist() == [0.0] and np.allclose(batch["w_out"][shelved], 0.3)
+    assert np.allclose(batch["w_out"][batch["stars"] == 5], 1.1)
