@@ -351,9 +351,18 @@ class Dataset:
     catalogue: Catalogue
     ratings: Ratings
     ratings_path: Path
-    # Books readers shelved to read (goodbooks' to_read.csv beside the ratings), as (user
-    # ids, book ids), none of them rated by that reader; None where there is no such file.
-    to_read: tuple[np.ndarray, np.ndarray] | None = None
+    # Reads the books readers shelved to read (see ``to_read``), on first use: only the
+    # embedding model's training wants them, and reading them takes about 1.7 s.
+    read_to_read: Callable[[], tuple[np.ndarray, np.ndarray] | None] | None = field(
+        default=None, repr=False
+    )
+
+    @functools.cached_property
+    def to_read(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Books readers shelved to read (goodbooks' to_read.csv beside the ratings), as
+        (user ids, book ids), none of them rated by that reader; None where there is no such
+        file."""
+        return self.read_to_read() if self.read_to_read is not None else None
 
     def to_read_rows(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The to-read shelvings as (user ids, catalogue rows), or None."""

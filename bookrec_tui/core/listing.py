@@ -59,7 +59,7 @@ class ReaderBooks:
     blocked: frozenset[int] = frozenset()  # hidden or excluded: never listed
     overrides: tuple[tuple[str, bool], ...] = ()  # series key -> read in order?
     # Rated >= LOVED_STARS (row, stars) / <= DISLIKED_STARS (rows): which series to continue
-    # (empty for "more like this", which continues no series of the reader's).
+    # ("more like this" holds only its seed, as loved: no series of the reader's continues).
     loved: tuple[tuple[int, float], ...] = ()
     disliked: frozenset[int] = frozenset()
 

@@ -282,7 +282,8 @@ class Recommender:
         continue_series: bool = False,
     ) -> ReaderBooks:
         """``continue_series``: the list continues the series the reader loved (see
-        :mod:`.listing`): recommendations do, "more like this" does not."""
+        :mod:`.listing`): recommendations do; "more like this" continues only the seed's
+        series (:meth:`similar`)."""
         c = self.catalogue
         known = [c.row(int(b)) for b in (*ratings, *read) if int(b) in c]
         blocked = [c.row(int(b)) for b in hidden if int(b) in c]

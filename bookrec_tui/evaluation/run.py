@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bookrec_tui.core.catalogue import Catalogue
+from bookrec_tui.core.catalogue import Dataset
 from bookrec_tui.core.scoring import FoldInScorer
 from bookrec_tui.errors import BookrecError
 from bookrec_tui.evaluation.config import ON_EXPORTS, REAL_READER_ORDERS, EvaluationConfig
@@ -64,15 +64,10 @@ class HeldOut:
     ease: EASE  # at DEFAULT_EASE_LAMBDA, whatever lambda the cold-start protocol reports
 
 
-def _train_ours(
-    items: UserItems,
-    catalogue: Catalogue,
-    cfg: OursConfig,
-    label: str,
-    to_read: tuple[np.ndarray, np.ndarray] | None = None,
-) -> FoldInScorer:
-    """``to_read``: the dataset's to-read shelvings (reader ids, rows) for the embedding
-    model; only those of readers in ``items`` (the training readers) are used."""
+def _train_ours(items: UserItems, dataset: Dataset, cfg: OursConfig, label: str) -> FoldInScorer:
+    """Our model on ``items`` (a split's training readers); the embedding model also learns
+    from the ``dataset``'s to-read shelvings of those readers (read only for it)."""
+    catalogue = dataset.catalogue
     n_books = len(catalogue)
     with progress_bar(f"ours ({label})", None) as update:
 
@@ -86,7 +81,7 @@ def _train_ours(
                 cfg,
                 progress,
                 ratings_counts=catalogue.ratings_counts,
-                to_read=to_read,
+                to_read=dataset.to_read_rows(),
             )
             bundle = export_embedding_bundle(trained, cfg, np.arange(n_books), {})
         else:
@@ -158,9 +153,7 @@ def run_tutorial_protocol(dataset, cfg: OursConfig, report: EvalReport) -> None:
     )  # the tutorial model has no fold-in: an unseen reader gets the global mean
     rmse["tutorial model"] = float(np.sqrt(np.mean((np.clip(pred, 1, 5) - test_stars) ** 2)))
     with timed(report.timings, "tutorial protocol: ours"):
-        scorer = _train_ours(
-            items, dataset.catalogue, cfg, "tutorial split", dataset.to_read_rows()
-        )
+        scorer = _train_ours(items, dataset, cfg, "tutorial split")
     # A reader whose ratings all fell into the test split is folded in from no ratings.
     owner = np.where(known, user_pos, -1)
     pred = scorer.predict_stars(np.array([], np.int64), np.array([], np.int64), test_rows)
@@ -213,9 +206,7 @@ def run_cold_start(dataset, cfg: OursConfig, n_users: int, report: EvalReport) -
         _, book_emb = _tutorial_model(items, n_books, "cold-start split")
     methods["tutorial model (fold-in)"] = TutorialFoldIn(book_emb)
     with timed(report.timings, "cold start: ours"):
-        methods["ours"] = _train_ours(
-            items, dataset.catalogue, cfg, "cold-start split", dataset.to_read_rows()
-        )
+        methods["ours"] = _train_ours(items, dataset, cfg, "cold-start split")
     if isinstance(cfg, EmbeddingModelConfig):
         methods |= ranking_parts(methods["ours"])
     with timed(report.timings, "cold start: scoring"):
@@ -231,7 +222,7 @@ def fit_held_out(dataset, cfg: OursConfig, n_users: int, report: EvalReport) -> 
     with timed(report.timings, "lists: EASE (held-out split)"):
         ease = EASE(gram_matrix(items, len(cat)), DEFAULT_EASE_LAMBDA)
     with timed(report.timings, "lists: ours (held-out split)"):
-        ours = _train_ours(items, cat, cfg, "lists split", dataset.to_read_rows())
+        ours = _train_ours(items, dataset, cfg, "lists split")
     return HeldOut(split, ours, ease)
 
 

@@ -34,7 +34,6 @@ def fingerprint(dataset: Dataset) -> dict:
         "n_users": dataset.ratings.n_users,
         "n_books": len(dataset.catalogue),
         "duplicates_dropped": dataset.ratings.duplicates_dropped,
-        "n_to_read": 0 if dataset.to_read is None else len(dataset.to_read[0]),
     }
 
 
@@ -73,6 +72,7 @@ def train_embedding_bundle(
     seconds = time.perf_counter() - started
     meta = {
         **fingerprint(dataset),
+        "n_to_read": 0 if dataset.to_read is None else len(dataset.to_read[0]),
         "training": {"seconds": round(seconds, 1), "history": trained.history},
     }
     bundle = export_embeddings(trained, cfg, dataset.catalogue.book_ids, meta)
