@@ -5,23 +5,26 @@ The 1,000 validation readers are drawn exactly as ``train_embedding_model`` draw
 seed, same shuffle of each library); the vectors train on the other readers with
 ``EmbeddingConfig``'s defaults and one knob changed; the links are built from those same
 training readers (``link_table``, as ``train`` builds the table it chooses the blend with).
+Every variant is paired against the vectors trained on the ratings alone (the default
+before to-read shelvings came in).
 
 Knobs (each trains the table once, ~65 s on 2 cores):
 
 - ``--dropout P``: ``EmbeddingConfig.input_dropout`` (a share of each reader's ratings hidden
   from the input every step, kept as targets: a denoising objective);
 - ``--to-read-weight W``: goodbooks' ``to_read.csv`` shelvings of the training readers added
-  to the rows the model must reconstruct (input weight 0, target weight W; books the reader
-  rated are left out). to_read counts are not capped as the ratings are (median 42 a book,
-  up to 2,772; Spearman 0.61 with Goodreads' counts), so they carry which famous books
-  readers go for, which the ratings cannot (every book has ~100).
+  to the rows the model must reconstruct (``EmbeddingConfig.to_read_weight``: input weight
+  0, target weight W; books the reader rated are left out). to_read counts are not capped
+  as the ratings are (median 42 a book, up to 2,772; Spearman 0.61 with Goodreads' counts),
+  so they carry which famous books readers go for, which the ratings cannot (every book has
+  ~100).
 
 Two views, k = 1, 3, 5 and 10 revealed ratings, NDCG@10 (relevant = hidden books rated >= 4):
 ``val`` (each library in train's order) and ``valpop`` (each library restricted to books at
 Goodreads-count percentile >= 0.7, readers with >= 15 such books, 5 seeded orders: built to
 look like real Goodreads libraries, whose books sit at percentile 0.81 on average against
 0.51 here). For each vector set: blend 0 (the vectors alone), 128 (today's default choice)
-and links first; paired against the default vectors at 128 (bootstrap 95 % over
+and links first; paired against the ratings-only vectors at 128 (bootstrap 95 % over
 reader-cases), then by the revealed books' mean percentile.
 
     BOOKREC_DATA_DIR=../shared/goodbooks-10k python benchmarks/vector_knobs.py \
@@ -35,11 +38,9 @@ import json
 import time
 
 import numpy as np
-import pandas as pd
 
 from bookrec_tui.core.scoring import spread_links
 from bookrec_tui.evaluation.paired import bootstrap_interval
-from bookrec_tui.paths import resolve_data_dir
 from bookrec_tui.store.goodbooks import load_dataset
 from bookrec_tui.training import embeddings
 from bookrec_tui.training.embedding_bundle import (
@@ -47,60 +48,18 @@ from bookrec_tui.training.embedding_bundle import (
     EmbeddingModelConfig,
     validation_split,
 )
-from bookrec_tui.training.interactions import UserItems
+from bookrec_tui.training.interactions import TO_READ, UserItems
 from bookrec_tui.training.links import link_table
 
 REVEALS = (1, 3, 5, 10)
 BLENDS = (0.0, 128.0, LINKS_FIRST)
 PERCENTILE_BINS = ((0.0, 0.5), (0.5, 0.65), (0.65, 0.8), (0.8, 0.9), (0.9, 1.01))
 DISCOUNT = 1 / np.log2(np.arange(2, 12))
+RATINGS_ONLY = "ratings only"  # the vectors every variant is paired against
 
 
 def emit(**row) -> None:
     print(json.dumps(row), flush=True)
-
-
-def to_read_rows(path, items: UserItems, catalogue) -> tuple[np.ndarray, np.ndarray]:
-    """(indptr, rows): each of ``items``' readers' to-read books (catalogue rows), books they
-    rated left out."""
-    shelved = pd.read_csv(path)
-    shelved = shelved[shelved.book_id.isin(catalogue.book_ids)]
-    position = pd.Series(np.arange(items.n_users), index=items.user_ids)
-    shelved = shelved[shelved.user_id.isin(position.index)]
-    owner = position[shelved.user_id.to_numpy()].to_numpy()
-    rows = catalogue.rows(shelved.book_id.to_numpy(np.int64))
-    rated_keys = np.repeat(np.arange(items.n_users), items.counts) * len(catalogue) + items.rows
-    keep = ~np.isin(owner * len(catalogue) + rows, rated_keys)
-    owner, rows = owner[keep], rows[keep]
-    order = np.argsort(owner, kind="stable")
-    return np.searchsorted(owner[order], np.arange(items.n_users + 1)), rows[order]
-
-
-def with_to_read(indptr: np.ndarray, rows: np.ndarray, weight: float):
-    """``embeddings.reader_batch`` plus each reader's to-read books as targets only."""
-    plain = embeddings.reader_batch
-
-    def reader_batch(items, readers, cfg, rng):
-        batch = plain(items, readers, cfg, rng)
-        real = batch["w_out"] > 0
-        lo, hi = indptr[readers], indptr[readers + 1]
-        counts = hi - lo
-        take = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-        extra = {
-            "ids": rows[take],
-            "readers": np.repeat(np.arange(len(readers)), counts),
-            "w_in": np.zeros(len(take)),
-            "w_out": np.full(len(take), weight),
-        }
-        pad = -(int(real.sum()) + len(take)) % embeddings.PAD_RATINGS
-        return {
-            key: np.concatenate([batch[key][real], extra[key], np.zeros(pad)]).astype(
-                batch[key].dtype
-            )
-            for key in batch
-        }
-
-    return reader_batch
 
 
 def views(heldout, percentile) -> dict[str, list]:
@@ -151,21 +110,23 @@ def main() -> None:
     )
     emit(phase="links", seconds=round(time.perf_counter() - started, 1))
 
-    variants = {"default": (0.0, 0.0)}
+    variants = {RATINGS_ONLY: (0.0, 0.0)}
     variants |= {f"dropout {d:g}": (d, 0.0) for d in args.dropout}
     variants |= {f"to-read weight {w:g}": (0.0, w) for w in args.to_read_weight}
-    shelves = (
-        to_read_rows(resolve_data_dir(None) / "to_read.csv", train, catalogue)
-        if args.to_read_weight
-        else None
-    )
-    plain_batch, vectors = embeddings.reader_batch, {}
-    for name, (dropout, to_read) in variants.items():
+    shelved = None
+    if args.to_read_weight:
+        to_read = dataset.to_read_rows()
+        if to_read is None:
+            raise SystemExit("--to-read-weight needs to_read.csv beside ratings.csv")
+        shelved = train.with_shelved(*to_read, TO_READ)
+    vectors = {}
+    for name, (dropout, to_read_weight) in variants.items():
         cfg.embeddings.input_dropout = dropout
-        embeddings.reader_batch = with_to_read(*shelves, to_read) if to_read else plain_batch
+        cfg.embeddings.to_read_weight = to_read_weight
+        rows = shelved if to_read_weight else train
         started, cpu = time.perf_counter(), time.process_time()
         model, history = embeddings.train_embeddings(
-            train, np.arange(train.n_users), n, cfg.embeddings
+            rows, np.arange(rows.n_users), n, cfg.embeddings
         )
         vectors[name] = embeddings.book_vectors(model)
         emit(
@@ -174,7 +135,6 @@ def main() -> None:
             cpu_seconds=round(time.process_time() - cpu, 1),
             loss=[round(h["loss"], 4) for h in history],
         )
-    embeddings.reader_batch = plain_batch
 
     log_counts = np.log10(np.maximum(catalogue.ratings_counts.astype(np.float64), 1))
     percentile = log_counts.argsort().argsort() / (n - 1)
@@ -198,7 +158,7 @@ def main() -> None:
                     figures.setdefault((name, blend), []).append(
                         ndcg_rows(part + blend * links, chunk)
                     )
-        base = np.concatenate(figures["default", 128.0])
+        base = np.concatenate(figures[RATINGS_ONLY, 128.0])
         for (name, blend), parts in figures.items():
             values = np.concatenate(parts)
             diff = values - base
@@ -209,7 +169,7 @@ def main() -> None:
                 cases=len(values),
                 **{f"ndcg@10 k={k}": round(float(values[ks == k].mean()), 4) for k in REVEALS},
                 pooled=round(float(values.mean()), 4),
-                minus_default_128=round(float(diff.mean()), 4),
+                minus_ratings_only_128=round(float(diff.mean()), 4),
                 interval=[round(x, 4) for x in bootstrap_interval(diff)],
                 by_revealed_percentile={
                     f"{lo:g}-{min(hi, 1):g}": round(float(diff[m].mean()), 4)
