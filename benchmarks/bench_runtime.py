@@ -1,7 +1,7 @@
 """Runtime benchmarks of the numpy path: load, fold-in + ranking, similar, search, onboarding
 questions (next_question), memory.
 
-    python benchmarks/bench_runtime.py [--data-dir DIR] [--repeat N]
+    python benchmarks/bench_runtime.py [--data-dir DIR] [--model-dir DIR] [--repeat N]
 
 Prints one JSON object (milliseconds unless named otherwise). Needs the data (warm caches:
 run once before measuring, the script does a warm-up load itself).
@@ -48,16 +48,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-dir")
     parser.add_argument("--repeat", type=int, default=300)
+    parser.add_argument("--model-dir", help="a bundle folder (default: the shipped model)")
     args = parser.parse_args()
     t0 = time.perf_counter()
     from bookrec_tui.core.recommender import Recommender
 
     import_s = time.perf_counter() - t0
-    Recommender.load(data_dir=args.data_dir)  # warm-up: builds caches if needed
+    Recommender.load(
+        model_dir=args.model_dir, data_dir=args.data_dir
+    )  # warm-up: builds caches if needed
     loads = []
     for _ in range(5):
         t = time.perf_counter()
-        rec = Recommender.load(data_dir=args.data_dir)
+        rec = Recommender.load(model_dir=args.model_dir, data_dir=args.data_dir)
         loads.append(time.perf_counter() - t)
     t = time.perf_counter()
     rec.search("warm up")

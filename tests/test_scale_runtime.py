@@ -44,6 +44,30 @@ def test_uncompressed_npz_members_are_mapped_not_read(tmp_path):
     assert float(got["one"]) == 3.5
 
 
+def test_save_npz_puts_every_array_at_an_aligned_offset(tmp_path):
+    """Mapped from a file written by save_npz, every array is aligned (numpy multiplies only
+    aligned arrays with BLAS), whatever the lengths of the names before it: every padding
+    case, including the ones too short for an extra field, comes up."""
+    from bookrec_tui.core.npz import ALIGN, save_npz
+
+    arrays = {
+        "n" * length: np.arange(length * 7 + 1, dtype=dtype).reshape(-1, 1)
+        for length, dtype in zip(range(1, 70), [np.float32, np.int64, np.int8, np.float64] * 18)
+    }
+    arrays["meta"] = np.array('{"a": 1}')
+    path = tmp_path / "aligned.npz"
+    with path.open("wb") as handle:
+        save_npz(handle, **arrays)
+    with np.load(path, allow_pickle=False) as plain:  # still an ordinary .npz
+        assert all(np.array_equal(plain[name], a) for name, a in arrays.items())
+    with MappedNpz(path) as z:
+        for name, a in arrays.items():
+            got = z[name]
+            assert np.array_equal(got, a) and got.flags.aligned, name
+            if a.ndim:  # mapped from a page-aligned base: the address is the file offset's
+                assert z.is_mapped(name) and _mapped(got) and got.ctypes.data % ALIGN == 0
+
+
 def test_compressed_npz_is_read_as_before(tmp_path):
     path = tmp_path / "c.npz"
     np.savez_compressed(path, x=np.arange(10))
@@ -72,14 +96,16 @@ def test_saved_bundle_opens_memory_mapped(tmp_path):
     from bookrec_tui.core.bundle import ARRAYS, Bundle
     from bookrec_tui.core.recommender import shipped_bundle_path
 
-    shipped = Bundle.load(shipped_bundle_path())  # the shipped (compressed) bundle loads
+    shipped = Bundle.load(shipped_bundle_path())
     shipped.save(tmp_path / "b.npz")
     again = Bundle.load(tmp_path / "b.npz")
     for name in ARRAYS:
         a, b = getattr(shipped, name), getattr(again, name)
         assert np.array_equal(a, b), name
+        # aligned: the book table's product runs in BLAS (20x faster than unaligned)
+        assert a.flags.aligned and b.flags.aligned, name
         if b.size > 1000:
-            assert _mapped(b), name
+            assert _mapped(a) and _mapped(b), name
 
 
 def _naive_shortlist(docs: list[str], query: str) -> set[int]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bookrec_tui.core.npz import MappedNpz
+from bookrec_tui.core.npz import MappedNpz, save_npz
 from bookrec_tui.errors import ModelError
 from bookrec_tui.fsutil import atomic_writer
 
@@ -112,7 +112,7 @@ class Bundle:
         names = [n for n in ARRAYS if not (tied and n == "in_emb")]
         names += [n for n in OPTIONAL if getattr(self, n) is not None and np.any(getattr(self, n))]
         with atomic_writer(Path(path)) as handle:
-            np.savez(  # uncompressed: memory-mapped at load (npz.MappedNpz)
+            save_npz(  # uncompressed and aligned: memory-mapped at load (npz.MappedNpz)
                 handle,
                 **{name: getattr(self, name) for name in names},
                 scalars=np.array([self.mu, self.alpha, self.user_bias_reg], dtype=np.float64),

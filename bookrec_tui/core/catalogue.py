@@ -314,8 +314,10 @@ class Catalogue:
     )
 
     def save(self, path: Path) -> None:
+        from bookrec_tui.core.npz import save_npz
+
         with atomic_writer(path) as handle:
-            np.savez(handle, sha256=self.sha256, **{f: getattr(self, f) for f in self._FIELDS})
+            save_npz(handle, sha256=self.sha256, **{f: getattr(self, f) for f in self._FIELDS})
 
     @classmethod
     def load_npz(cls, path: Path) -> Catalogue:

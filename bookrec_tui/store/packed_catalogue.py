@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from bookrec_tui.core.catalogue import Catalogue
-from bookrec_tui.core.npz import MappedNpz
+from bookrec_tui.core.npz import MappedNpz, save_npz
 from bookrec_tui.errors import DataError, DataMissingError
 from bookrec_tui.fsutil import atomic_writer
 from bookrec_tui.paths import DATA_ENV, default_download_dir
@@ -72,7 +72,7 @@ def pack_catalogue(catalogue: Catalogue, path: Path, source: str = GOODBOOKS) ->
         "source": source,
         "licence": LICENCE if source == GOODBOOKS else SOURCE_NOTES.get(source, ""),
     }
-    save = np.savez if mapped else np.savez_compressed
+    save = save_npz if mapped else np.savez_compressed
     with atomic_writer(Path(path)) as handle:
         save(handle, meta=np.array(json.dumps(meta)), **arrays)
     return Path(path)
