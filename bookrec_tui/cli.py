@@ -161,9 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "map",
         help="draw all 10,000 books in 2-D (PNG), your books and recommendations marked",
-        description="A scatter of every book placed by the model's book-to-book links, "
-        "coloured by each book's strongest shelf, the biggest regions named, your rated "
-        "books and current recommendations marked. Needs the viz extra: "
+        description="A scatter of every book placed by its neighbours in the model (the "
+        "nearest books by its learned book vectors, and its book-to-book links), coloured "
+        "by each book's strongest shelf, the biggest regions named, your rated books and "
+        "current recommendations marked. Needs the viz extra: "
         "pip install openTSNE matplotlib, or '.[viz]' in the source folder. Projections "
         "are cached per model.",
     )
@@ -201,9 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model",
         choices=("links", "embeddings"),
-        help="links: item-to-item links from the closed form refined in Keras (the shipped "
-        "model); embeddings: learned book embeddings (ELSA) blended with sparse links "
-        "(default: links, or embeddings with --distribute)",
+        help="embeddings: learned book embeddings (ELSA) blended with sparse links (the "
+        "shipped model, the default); links: item-to-item links from the closed form "
+        "refined in Keras (the model shipped before; it solves an n x n matrix)",
     )
     p.add_argument(
         "--distribute",
@@ -297,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model",
         choices=("links", "embeddings"),
-        default="links",
+        default="embeddings",
         help="which of our models the held-out protocols train (the real-reader protocol "
         "scores the bundle in --model-dir, or the shipped one)",
     )
@@ -604,7 +605,7 @@ def cmd_train(args) -> int:
 
     _require_training_extra()
     check_output_folder(args.out)
-    model = args.model or ("embeddings" if args.distribute else "links")
+    model = args.model or "embeddings"
     if args.distribute and model != "embeddings":
         raise BookrecError("--distribute trains the embedding model: --model embeddings.")
     if args.to_read_weight is not None and (model != "embeddings" or args.to_read_weight < 0):
@@ -783,7 +784,7 @@ def cmd_evaluate(args) -> int:
         epochs=args.epochs,
         data_dir=getattr(args, "data_dir", None),
         model_dir=getattr(args, "model_dir", None),
-        model=getattr(args, "model", "links"),
+        model=getattr(args, "model", "embeddings"),
     )
     return run_evaluation(config)
 

@@ -157,8 +157,8 @@ def test_train_the_embedding_model(tiny_data, tmp_path):
 
 def test_the_to_read_weight_belongs_to_the_embedding_model(tmp_path):
     for options in (
-        ["--to-read-weight", "0.3"],
-        ["--model", "embeddings", "--to-read-weight", "-1"],
+        ["--model", "links", "--to-read-weight", "0.3"],
+        ["--to-read-weight", "-1"],  # the default model, the embedding model
     ):
         res = run("train", *options, "--out", str(tmp_path / "m"), data_dir=tmp_path)
         assert res.returncode == 2 and "--model embeddings" in res.stderr, res.stderr

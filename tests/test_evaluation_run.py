@@ -111,6 +111,8 @@ def test_a_full_run_writes_every_protocols_table_and_report(eval_world, tmp_path
         f"EASE (lambda={report['settings']['ease_lambda']:g})",
         "tutorial model (fold-in)",
         "ours",
+        "ours: embeddings alone",  # the default model's two parts, each ranking alone
+        "ours: links alone",
     }
     for name, per_k in cold.items():
         assert set(per_k) == {"1", "3", "5", "10"}, name

@@ -41,7 +41,7 @@ class EvaluationConfig:
     epochs: int | None = None  # our model's epochs; None: the tuned value
     data_dir: str | os.PathLike[str] | None = None  # None: $BOOKREC_DATA_DIR or the fetched copy
     model_dir: str | os.PathLike[str] | None = None  # None: the shipped model
-    model: str = "links"  # which of our models the held-out protocols train: links, embeddings
+    model: str = "embeddings"  # which of our models the held-out protocols train: links, embeddings
 
     def __post_init__(self) -> None:
         if self.only is not None:

@@ -76,7 +76,7 @@ def render_png(
     callouts_right = _mark_books(ax, book_map, catalogue, rated, recommended)
     ax.set_title(
         title
-        or f"{len(xy):,} books, {book_map.method.upper()} of the model's book links "
+        or f"{len(xy):,} books, {book_map.method.upper()} of the model's book neighbours "
         "(colour: strongest shelf)"
     )
     ax.set_xticks([])
