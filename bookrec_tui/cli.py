@@ -584,13 +584,18 @@ def cmd_export(args) -> int:
     return 0
 
 
-def _require_training_extra() -> None:
-    """Training and evaluation need TensorFlow and Keras (the ``train`` extra)."""
+def _require_training_extra(tensorflow: bool = True) -> None:
+    """Training and evaluation need Keras and its backend (the ``train`` extra brings
+    TensorFlow). The embedding model also trains where Keras runs on another backend
+    (``KERAS_BACKEND=jax`` on a machine without TensorFlow): ``tensorflow=False``; the link
+    model, tf.distribute and the evaluation use TensorFlow itself."""
     import importlib.util
 
     from bookrec_tui.training.keras_backend import TRAIN_HINT
 
-    missing = [m for m in ("tensorflow", "keras") if importlib.util.find_spec(m) is None]
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    needed = dict.fromkeys(["keras", backend, *(["tensorflow"] if tensorflow else [])])
+    missing = [m for m in needed if importlib.util.find_spec(m) is None]
     if missing:
         raise BookrecError(
             f"This needs {' and '.join(missing)}, which the app does not: {TRAIN_HINT}"
@@ -603,9 +608,9 @@ def cmd_train(args) -> int:
     from bookrec_tui.store.goodbooks import load_dataset
     from bookrec_tui.training.run import save_outputs
 
-    _require_training_extra()
-    check_output_folder(args.out)
     model = args.model or "embeddings"
+    _require_training_extra(tensorflow=model == "links" or bool(args.distribute))
+    check_output_folder(args.out)
     if args.distribute and model != "embeddings":
         raise BookrecError("--distribute trains the embedding model: --model embeddings.")
     if args.to_read_weight is not None and (model != "embeddings" or args.to_read_weight < 0):

@@ -11,6 +11,8 @@ import sys
 
 import pytest
 
+from bookrec_tui.errors import BookrecError
+
 
 def run(
     *args: str, data_dir=None, model_dir=None, timeout: float = 120
@@ -256,3 +258,27 @@ def test_train_and_evaluate_without_the_train_extra_say_how_to_get_it(tmp_path):
         assert out.returncode != 0 and "pip install 'bookrec-tui[train]'" in out.stderr, out
         assert "Traceback" not in out.stderr
         assert not any(tmp_path.iterdir())
+
+
+def test_the_embedding_model_trains_where_keras_runs_on_jax_without_tensorflow(monkeypatch):
+    """A GPU machine with Keras on JAX and no TensorFlow can train the shipped (embedding)
+    model; the link model and tf.distribute still ask for TensorFlow, and a missing backend
+    is named."""
+    import importlib.machinery
+    import importlib.util
+
+    from bookrec_tui import cli
+
+    installed = {"keras", "jax"}
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name: importlib.machinery.ModuleSpec(name, None) if name in installed else None,
+    )
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    cli._require_training_extra(tensorflow=False)  # the embedding model: nothing missing
+    with pytest.raises(BookrecError, match="needs tensorflow,"):
+        cli._require_training_extra()
+    installed.discard("jax")
+    with pytest.raises(BookrecError, match="needs jax,"):
+        cli._require_training_extra(tensorflow=False)
