@@ -297,3 +297,31 @@ def test_more_like_a_series_book_leads_with_its_next_entry(tiny_rec, monkeypatch
     assert [h.book_id for h in hits[:2]] == [messiah, enders]
     assert hits[0].note == NEXT
     assert rec.resolve("The Two Towers") not in [h.book_id for h in hits]
+
+
+def test_a_calibrated_list_follows_the_genres_the_reader_loved(works):
+    """A reader who loved Pride and Prejudice and Magyk, scored by a model that leans to
+    other books: calibrated, the list makes room for Austen (the genre they loved) below the
+    next Septimus Heap, which stays first, and one author still holds at most three of ten;
+    uncalibrated, the model's order."""
+    austen = [9, 10, 11, 12, 13]
+    shares = np.zeros((len(BOOKS), 2), np.float32)
+    shares[:, 0] = 1.0
+    shares[austen] = [0.0, 1.0]
+    lists = ListAssembler(works, np.array([a for _, a in BOOKS]), genre_shares=shares)
+    reader = ReaderBooks.of(known=[0, 9], stars={0: 5.0, 9: 5.0})
+    scores = scores_for(14, 15, 16, 17, 7, 10, 12)
+    plain = shown(lists.assemble(scores, reader, 5))
+    assert plain == [1, 14, 15, 16, 17]
+    calibrated = shown(lists.assemble(scores, reader, 5, calibration=0.95))
+    assert calibrated[0] == 1  # the loved series' next entry stays first
+    assert {10, 12} <= set(calibrated)  # Emma and Persuasion come in
+    assert len(set(calibrated) & set(austen)) <= 3
+    # No loved book, or no genres: the model's order.
+    assert shown(lists.assemble(scores, ReaderBooks.of(known=[9]), 5, calibration=0.95)) == [
+        14,
+        15,
+        16,
+        17,
+        7,
+    ]

@@ -168,3 +168,10 @@ def shelf_vectors(counts: np.ndarray) -> np.ndarray:
     shelved = np.maximum((counts > 0).sum(axis=0), 1)
     weighted = counts * np.log(max(len(counts), 1) / shelved).astype(np.float32)
     return weighted / np.maximum(np.linalg.norm(weighted, axis=1, keepdims=True), 1e-9)
+
+
+def genre_shares(counts: np.ndarray) -> np.ndarray:
+    """(n_books, n_genres) float32: each book's share of its shelving in each genre but the
+    broad ones (rows sum to 1; a book shelved in none of them is all zeros)."""
+    counts = np.where(_SPECIFIC, np.asarray(counts, dtype=np.float32), 0.0).astype(np.float32)
+    return counts / np.maximum(counts.sum(axis=1, keepdims=True), 1e-9)

@@ -41,6 +41,11 @@ READ_STARS: int | None = 4
 #: Weight of the predicted stars (standardised) next to the ranking score (standardised)
 #: when ordering the final list: see docs/benchmarks.md ("Lists a reader trusts").
 STAR_BLEND = 1.0
+#: Weight of the reader's genres in the final list (Steck's calibration, see
+#: ListAssembler.assemble; 0 = none). Off: at 0.95 the lists read better but the lists
+#: protocol's Recall@20 fell by 0.0095 (docs/benchmarks.md, "Lists calibrated to the
+#: reader's genres").
+LIST_CALIBRATION = 0.0
 #: Share of a recommendation's positive score one rated book must hold to be named in
 #: "because you ...": at 0.5 and above, 94 % of named books really drive it (without that
 #: rating the book leaves the top 20); at 0.3-0.4 only 54 % do (docs/benchmarks.md).
@@ -213,7 +218,8 @@ class Recommender:
         """Series, editions and author limits for the final lists (see :mod:`.listing`);
         the series/editions table is read from the titles on first use (~0.2 s)."""
         c = self.catalogue
-        return ListAssembler(c.works, c.first_authors, c.first_author_codes)
+        shares = genres.genre_shares(c.genre_counts)
+        return ListAssembler(c.works, c.first_authors, c.first_author_codes, shares)
 
     @classmethod
     def load(
@@ -334,7 +340,12 @@ class Recommender:
             if author is not None:
                 scores = np.where(self.catalogue.first_authors == author, scores, -np.inf)
             listed = self.lists.assemble(
-                scores, reader, pages, series_cap=1, author_cap=None if author else 3
+                scores,
+                reader,
+                pages,
+                series_cap=1,
+                author_cap=None if author else 3,
+                calibration=0.0 if shelf or author else LIST_CALIBRATION,
             )
         top = np.array([b.row for b in listed], dtype=np.int64)
         n_rated = len(ratings)
@@ -376,7 +387,9 @@ class Recommender:
         else:
             candidates = self._popular_rows
             scores = self.popular_scores()[candidates]
-        listed = self.lists.assemble(scores, reader, pages, series_cap=1, rows=candidates)
+        listed = self.lists.assemble(
+            scores, reader, pages, series_cap=1, rows=candidates, calibration=LIST_CALIBRATION
+        )
         return listed if len(listed) == pages else None
 
     @functools.cached_property

@@ -109,12 +109,14 @@ def evaluate_lists(
     k: int = 10,
     n: int = 20,
     star_blend: float = 0.0,
+    calibration: float = 0.0,
 ) -> dict[str, dict]:
     """Each method's raw top-``n`` (its scores, minus the revealed books) beside the final
     list the app would show from the same scores; series-aware NDCG@10 and recall@20 and
     the audit's per-slot rates, over readers with ``k`` revealed ratings. A method given
     as (scores, predicted stars) has its final list ordered as the app orders it
-    (:func:`~.listing.blend_order` with ``star_blend``)."""
+    (:func:`~.listing.blend_order` with ``star_blend``), its books picked with the
+    app's genre ``calibration``."""
     works = assembler.works
     results = {
         f"{name} ({kind})": ListResults() for name in methods for kind in ("raw", "final list")
@@ -130,7 +132,7 @@ def evaluate_lists(
             score, stars_fn = method if isinstance(method, tuple) else (method, None)
             scores = np.asarray(score(rev, rev_stars), dtype=np.float64)
             raw = top_n(scores, rev, n)
-            listed = assembler.assemble(scores, reader, n)
+            listed = assembler.assemble(scores, reader, n, calibration=calibration)
             final = np.array([b.row for b in listed], np.int64)
             if stars_fn is not None and len(final):
                 predicted = stars_fn(rev, rev_stars, final)

@@ -286,7 +286,7 @@ def run_held_out_lists(dataset, held_out: HeldOut, report: EvalReport) -> None:
     """Series-aware protocol and trust audit on the cold-start protocol's held-out readers:
     raw top 20 beside the app's final lists, for our model and EASE (``held_out``: models fit
     without those readers)."""
-    from bookrec_tui.core.recommender import STAR_BLEND
+    from bookrec_tui.core.recommender import LIST_CALIBRATION, STAR_BLEND
     from bookrec_tui.evaluation.list_audit import evaluate_lists
 
     ours, ease = held_out.ours, held_out.ease
@@ -296,7 +296,11 @@ def run_held_out_lists(dataset, held_out: HeldOut, report: EvalReport) -> None:
     }
     with timed(report.timings, "lists: held-out readers"):
         report.lists["held-out readers (k=10)"] = evaluate_lists(
-            methods, held_out.split.test, _assembler(dataset), star_blend=STAR_BLEND
+            methods,
+            held_out.split.test,
+            _assembler(dataset),
+            star_blend=STAR_BLEND,
+            calibration=LIST_CALIBRATION,
         )
 
 
@@ -310,7 +314,7 @@ def run_real_reader_lists(
     """The same on real Goodreads readers (LISTS_REAL_READER_ORDERS seeded orders each):
     the shipped bundle and EASE on all ratings (``ease_all`` if already fit at lambda 1000)."""
     from bookrec_tui.core.bundle import Bundle
-    from bookrec_tui.core.recommender import STAR_BLEND, Recommender
+    from bookrec_tui.core.recommender import LIST_CALIBRATION, STAR_BLEND, Recommender
     from bookrec_tui.evaluation.list_audit import evaluate_lists
 
     shipped = Recommender(Bundle.load(bundle_path), dataset.catalogue).scorer
@@ -328,14 +332,20 @@ def run_real_reader_lists(
     population = f"real readers ({len(libraries)} exports x {LISTS_REAL_READER_ORDERS} orders"
     with timed(report.timings, "lists: real readers"):
         report.lists[f"{population}, k=10)"] = evaluate_lists(
-            real, orders, _assembler(dataset), star_blend=STAR_BLEND
+            real,
+            orders,
+            _assembler(dataset),
+            star_blend=STAR_BLEND,
+            calibration=LIST_CALIBRATION,
         )
 
 
 def _assembler(dataset):
+    from bookrec_tui.core.genres import genre_shares
     from bookrec_tui.core.listing import ListAssembler
 
-    return ListAssembler(dataset.catalogue.works, dataset.catalogue.first_authors)
+    c = dataset.catalogue
+    return ListAssembler(c.works, c.first_authors, genre_shares=genre_shares(c.genre_counts))
 
 
 def _exports_dir(config: EvaluationConfig) -> Path | None:
