@@ -189,7 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_profile(p)
     _add_data_dir(p)
 
-    p = sub.add_parser("train", help="train the Keras model and write a runtime bundle")
+    p = sub.add_parser(
+        "train",
+        help="train the Keras model and write a runtime bundle",
+        description="Train the Keras model on the ratings and write the numpy bundle the app "
+        "runs (pip install '.[train]': Keras on TensorFlow). The embedding model also trains "
+        "with Keras on JAX and no TensorFlow: KERAS_BACKEND=jax.",
+    )
     p.add_argument("--ratings", type=Path, help="ratings CSV (default: DATA_DIR/ratings.csv)")
     p.add_argument("--books", type=Path, help="books CSV (default: DATA_DIR/books.csv)")
     p.add_argument(
