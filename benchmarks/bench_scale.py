@@ -12,7 +12,8 @@ one process's own:
   --train-readers readers, all books; seconds per epoch are then extrapolated linearly in
   readers and marked so), or say why it cannot; write the bundle and the catalogue.
   Where training cannot run, the bundle gets random weights in the shapes the shipped
-  bundle has per book, so the runtime figures still describe a bundle of that size.
+  bundle has per book, its vectors SHAPED_DIM (64) wide, so the runtime figures still
+  describe a bundle of that size.
 * serve (twice): open the bundle and catalogue as the app does, then time recommend
   (readers' real synthetic profiles, 5-50 ratings; and a reader with none), similar and
   search (typo'd titles).
@@ -89,32 +90,37 @@ def model_needs_closed_form() -> bool:
     return "gram_matrix" in inspect.getsource(model)
 
 
-def shaped_bundle(catalogue, seed: int = 0, structured: bool = False):
+#: Width of the vectors of an untrained bundle (``shaped_bundle``): the link bundle's, which
+#: the figures in docs/scale.md were measured with; the shipped embedding bundle's is 1,024.
+SHAPED_DIM = 64
+
+
+def shaped_bundle(catalogue, seed: int = 0, structured: bool = False, dim: int = SHAPED_DIM):
     """A bundle of ``catalogue``'s size with random weights, in the shapes the shipped
-    bundle has per book (per-book tables scaled to n rows, everything else copied).
+    bundle has per book (per-book tables scaled to n rows, vectors ``dim`` wide, everything
+    else copied).
     ``structured``: the ranking vectors (and the fold-in's input vectors) are
     ``synthetic.book_vectors`` instead, clustered by genre and author like learned
     embeddings, so a vector index meets the structure it would meet in a trained model."""
     import dataclasses
 
-    from bookrec_tui.core.bundle import ARRAYS, Bundle
+    from bookrec_tui.core.bundle import ARRAYS, SHAPES, Bundle
     from bookrec_tui.core.recommender import shipped_bundle_path
 
     rng = np.random.default_rng(seed)
     ref = Bundle.load(shipped_bundle_path())
-    n_ref, n = len(ref.book_ids), len(catalogue)
+    n = len(catalogue)
+    sizes = {"N": n, "N+1": n + 1, "d": dim}
     arrays = {}
     for name in ARRAYS:
         a = np.asarray(getattr(ref, name))
-        shape = list(a.shape)
         if name == "book_ids":
             arrays[name] = np.asarray(catalogue.book_ids, dtype=a.dtype)
             continue
-        if shape and shape[0] in (n_ref, n_ref + 1):
-            shape[0] += n - n_ref
+        shape = tuple(sizes.get(sym, size) for sym, size in zip(SHAPES[name], a.shape, strict=True))
         if np.issubdtype(a.dtype, np.integer):
             arrays[name] = rng.integers(0, n + 1, shape).astype(a.dtype)
-        elif a.shape == tuple(shape):
+        elif a.shape == shape:
             arrays[name] = a.copy()  # not per book: keep the trained values
         else:
             scale = float(np.std(a)) or 0.05
