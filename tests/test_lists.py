@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bookrec_tui.core.genres import GENRE_NAMES
 from bookrec_tui.core.listing import NEXT, START, ListAssembler, ReaderBooks
 from bookrec_tui.core.works import Works, parse_series_note
 
@@ -305,10 +306,12 @@ def test_a_calibrated_list_follows_the_genres_the_reader_loved(works):
     next Septimus Heap, which stays first, and one author still holds at most three of ten;
     uncalibrated, the model's order."""
     austen = [9, 10, 11, 12, 13]
-    shares = np.zeros((len(BOOKS), 2), np.float32)
-    shares[:, 0] = 1.0
-    shares[austen] = [0.0, 1.0]
-    lists = ListAssembler(works, np.array([a for _, a in BOOKS]), genre_shares=shares)
+    counts = np.zeros((len(BOOKS), len(GENRE_NAMES)), np.int32)
+    counts[:, GENRE_NAMES.index("fantasy")] = 100
+    counts[austen] = 0
+    counts[austen, GENRE_NAMES.index("romance")] = 100
+    counts[:, GENRE_NAMES.index("fiction")] = 500  # broad: says nothing of taste
+    lists = ListAssembler(works, np.array([a for _, a in BOOKS]), genre_counts=counts)
     reader = ReaderBooks.of(known=[0, 9], stars={0: 5.0, 9: 5.0})
     scores = scores_for(14, 15, 16, 17, 7, 10, 12)
     plain = shown(lists.assemble(scores, reader, 5))

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bookrec_tui.core.genres import genre_shares
 from bookrec_tui.core.works import Works
 
 START = "start of a series"
@@ -92,17 +93,18 @@ class ListAssembler:
         works: Works,
         first_authors: np.ndarray,
         author_codes: np.ndarray | None = None,
-        genre_shares: np.ndarray | None = None,
+        genre_counts: np.ndarray | None = None,
     ) -> None:
         """``author_codes``: the first authors as integers, when the caller has them
         (``Catalogue.first_author_codes``), else made from ``first_authors``.
-        ``genre_shares``: (n_books, n_genres) rows summing to 1 (:func:`.genres.genre_shares`),
-        for lists calibrated to the reader's genres (:meth:`assemble`)."""
+        ``genre_counts``: the catalogue's (n_books, n_genres) genre shelf counts, for lists
+        calibrated to the reader's genres (:meth:`assemble`; only the rows a calibrated list
+        looks at are turned into shares)."""
         self.works = works
         if author_codes is None:
             author_codes = np.unique(np.asarray(first_authors, dtype=str), return_inverse=True)[1]
         self.author_ids = author_codes
-        self.genre_shares = genre_shares
+        self.genre_counts = genre_counts
 
     def read_rows(self, reader: ReaderBooks) -> set[int]:
         """Every row the reader has read, stated or implied."""
@@ -127,7 +129,7 @@ class ListAssembler:
         ``calibration`` > 0: the ``n`` are picked from the top ``CALIBRATION_POOL`` × ``n``
         so that their genres follow the genres of the books the reader loved (see
         :meth:`_calibrated`); 0, or a reader who loved nothing: the top ``n``."""
-        if calibration <= 0 or self.genre_shares is None or not reader.loved:
+        if calibration <= 0 or self.genre_counts is None or not reader.loved:
             return self._assemble(scores, reader, n, series_cap, author_cap, rows)
         pool = self._assemble(scores, reader, n * CALIBRATION_POOL, series_cap, author_cap, rows)
         return self._calibrated(pool, reader, n, calibration, author_cap)
@@ -148,10 +150,13 @@ class ListAssembler:
         and science fiction got The Great Gatsby and The Help from the famous books every
         reader's vector leans to. Continued series stay first; the author limit holds for
         each ten slots."""
-        shares = self.genre_shares
+
+        def shares(rows: list[int] | np.ndarray) -> np.ndarray:
+            return genre_shares(self.genre_counts[np.asarray(rows, dtype=np.int64)])
+
         loved = np.array([r for r, _ in reader.loved], dtype=np.int64)
         love = np.array([s - LOVED_STARS + 1 for _, s in reader.loved])
-        p = love @ shares[loved]
+        p = love @ shares(loved)
         if p.sum() <= 0:
             return pool[:n]
         p = p / p.sum()
@@ -163,8 +168,8 @@ class ListAssembler:
         scores = np.array([b.score for b in rest])
         span = scores.max() - scores.min()
         gain = (scores - scores.min()) / span if span > 0 else np.ones(len(rest))
-        genres = shares[[b.row for b in rest]]
-        q_sum = shares[[b.row for b in chosen]].sum(axis=0) if chosen else np.zeros_like(p)
+        genres = shares([b.row for b in rest])
+        q_sum = shares([b.row for b in chosen]).sum(axis=0) if chosen else np.zeros_like(p)
         free = np.ones(len(rest), dtype=bool)
         authors = self.author_ids[[b.row for b in rest]]
         while len(chosen) < n and free.any():

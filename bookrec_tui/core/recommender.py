@@ -218,8 +218,7 @@ class Recommender:
         """Series, editions and author limits for the final lists (see :mod:`.listing`);
         the series/editions table is read from the titles on first use (~0.2 s)."""
         c = self.catalogue
-        shares = genres.genre_shares(c.genre_counts)
-        return ListAssembler(c.works, c.first_authors, c.first_author_codes, shares)
+        return ListAssembler(c.works, c.first_authors, c.first_author_codes, c.genre_counts)
 
     @classmethod
     def load(

@@ -341,11 +341,10 @@ def run_real_reader_lists(
 
 
 def _assembler(dataset):
-    from bookrec_tui.core.genres import genre_shares
     from bookrec_tui.core.listing import ListAssembler
 
     c = dataset.catalogue
-    return ListAssembler(c.works, c.first_authors, genre_shares=genre_shares(c.genre_counts))
+    return ListAssembler(c.works, c.first_authors, genre_counts=c.genre_counts)
 
 
 def _exports_dir(config: EvaluationConfig) -> Path | None:
