@@ -69,10 +69,10 @@ class UserItems:
         known = self.user_ids[order[where]] == user_ids
         owner, rows = order[where[known]], rows[known]
         span = max(int(rows.max(initial=0)), int(self.rows.max(initial=0))) + 1
-        held = np.repeat(np.arange(self.n_users), self.counts) * span + self.rows
+        owners = np.repeat(np.arange(self.n_users), self.counts)  # each held rating's reader
         pairs = np.unique(owner * span + rows)
-        pairs = pairs[~np.isin(pairs, held)]
-        owner = np.concatenate([np.repeat(np.arange(self.n_users), self.counts), pairs // span])
+        pairs = pairs[~np.isin(pairs, owners * span + self.rows)]
+        owner = np.concatenate([owners, pairs // span])
         all_rows = np.concatenate([self.rows, (pairs % span).astype(self.rows.dtype)])
         stars = np.concatenate([self.stars, np.full(len(pairs), code, self.stars.dtype)])
         regroup = np.argsort(owner, kind="stable")
