@@ -69,11 +69,13 @@ def score(lists: dict[str, list[int]], readers: dict) -> dict[str, dict[str, flo
 
 
 def popular_lists(catalogue, readers: dict) -> dict[str, list[int]]:
-    order = catalogue.book_ids[np.argsort(-catalogue.ratings_counts, kind="stable")]
+    from bookrec_tui.evaluation.protocols import most_rated_list
+
     out = {}
     for name, (ratings, unrated, _) in readers.items():
         seen = set(ratings) | set(unrated)
-        out[name] = [int(b) for b in order[: LIST + len(seen)] if int(b) not in seen][:LIST]
+        out[name] = [b for b in most_rated_list(catalogue, LIST + len(seen)) if b not in seen]
+        out[name] = out[name][:LIST]
     return out
 
 
